@@ -75,10 +75,12 @@ def finding_key(finding):
     cluster pair, and reports can resolve the link.
     """
     if isinstance(finding, Finding):
-        finding = finding.to_dict()
-    key = "%s@%s" % (finding["id"], finding.get("cluster") or "")
-    if finding.get("peer"):
-        key += "->%s" % finding["peer"]
+        fid, cluster, peer = finding.id, finding.cluster, finding.peer
+    else:
+        fid, cluster, peer = finding["id"], finding.get("cluster"), finding.get("peer")
+    key = "%s@%s" % (fid, cluster or "")
+    if peer:
+        key += "->%s" % peer
     return key
 
 
