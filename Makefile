@@ -50,7 +50,7 @@ test: venv collection
 	$(BIN)/ansible-lint
 
 demo: venv collection
-	$(BIN)/python -m meshlab.demo
+	$(BIN)/python scripts/demo.py
 
 bench: venv collection
 	$(BIN)/python bench/bench.py
