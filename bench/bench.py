@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""`make bench`: diagnose vs the guide's own kubectl commands on generated labs (DESIGN.md section 6).
+
+For each size (2, 10, 50 clusters by default) it generates a healthy multi-network lab, starts it,
+then measures:
+  - meshmend: `ansible-playbook playbooks/diagnose.yml` wall time, API requests per cluster
+    (from `meshlab ctl stats`), peak RSS of the whole process tree;
+  - the guide: the troubleshooting guide's kubectl commands for every cluster, run one after
+    another as an operator would (remote secrets, gateway Service, namespace label, pod network
+    env, root-cert comparison, proxy endpoints through exec, istiod log), same measurements.
+Prints a table. Timings are printed, never asserted.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from labutil import start_lab  # noqa: E402  (tests/labutil.py: the one way to run a lab)
+
+BIN = os.path.dirname(sys.executable)
+KUBECTL = os.path.join(BIN, "kubectl")
+
+
+def _generate(n, out):
+    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", str(n), "--out", out],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def _tree_rss_mib(root_pid):
+    """Sum of RSS over root_pid and all its descendants, from /proc."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * resource.getpagesize()
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(rss.get(pid, 0) for pid in tree) / (1024.0 * 1024.0)
+
+
+def _requests(lab):
+    stats = lab.stats()
+    per = [c.get("requests", 0) for c in stats.values()]
+    return (sum(per) / len(per)) if per else 0.0, max(per) if per else 0
+
+
+def run_diagnose(lab, report_dir):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    start = time.monotonic()
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "diagnose.yml"),
+         "-i", lab.inventory, "-e", "meshmend_report_dir=%s" % report_dir, "-e", "meshmend_fail_on=never"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_mib(proc.pid))
+        time.sleep(0.1)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        log.seek(0)
+        sys.stderr.write(log.read()[-4000:])
+        raise SystemExit("diagnose failed (exit %d)" % proc.returncode)
+    with open(os.path.join(report_dir, "meshmend-report.json")) as handle:
+        findings = json.load(handle).get("findings", [])
+    return wall, len(findings), peak
+
+
+def _kubectl(lab, context, *args):
+    env = dict(os.environ, KUBECONFIG=lab.kubeconfig)
+    return subprocess.run([KUBECTL, "--context", context] + list(args), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_guide(lab, clusters):
+    """The guide's commands, for every cluster, one after another."""
+    start = time.monotonic()
+    roots = {}
+    for ctx in clusters:
+        _kubectl(lab, ctx, "get", "secrets", "-n", "istio-system", "-l", "istio/multiCluster=true")
+        _kubectl(lab, ctx, "-n", "istio-system", "get", "service", "-l", "istio=eastwestgateway")
+        _kubectl(lab, ctx, "get", "ns", "istio-system", "-o",
+                 "jsonpath={.metadata.labels.topology\\.istio\\.io/network}")
+        for app in ("sleep", "helloworld"):
+            name = _kubectl(lab, ctx, "-n", "sample", "get", "pod", "-l", "app=%s" % app, "-o",
+                            "jsonpath={.items[0].metadata.name}").stdout.strip()
+            if name:
+                _kubectl(lab, ctx, "-n", "sample", "get", "pod", name, "-o",
+                         "jsonpath={.spec.containers[*].env[?(@.name=='ISTIO_META_NETWORK')].value}")
+            if app == "sleep" and name:
+                _kubectl(lab, ctx, "-n", "sample", "exec", name, "-c", "istio-proxy", "--",
+                         "pilot-agent", "request", "GET", "clusters?format=json")
+        roots[ctx] = _kubectl(lab, ctx, "-n", "istio-system", "get", "secret", "cacerts", "-o",
+                              "jsonpath={.data.root-cert\\.pem}").stdout
+        _kubectl(lab, ctx, "-n", "istio-system", "logs", "deploy/istiod", "--tail=2000")
+    same_root = len(set(roots.values())) <= 1
+    return time.monotonic() - start, same_root
+
+
+def bench(sizes):
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="meshmend-bench-") as tmp:
+            scenario = os.path.join(tmp, "scenario")
+            _generate(n, scenario)
+            t0 = time.monotonic()
+            with start_lab(scenario, os.path.join(tmp, "state")) as lab:
+                up = time.monotonic() - t0
+                clusters = ["cluster%d" % i for i in range(1, n + 1)]
+                lab.ctl("reset-stats")
+                wall, nfind, rss = run_diagnose(lab, os.path.join(tmp, "report"))
+                req_avg, req_max = _requests(lab)
+                lab.ctl("reset-stats")
+                gwall, _ = run_guide(lab, clusters)
+                greq_avg, greq_max = _requests(lab)
+            rows.append(dict(clusters=n, lab_up_s=up, diagnose_s=wall, findings=nfind,
+                             req_per_cluster=req_avg, req_max=req_max,
+                             peak_rss_mib=rss, guide_s=gwall,
+                             guide_req_per_cluster=greq_avg, ratio=gwall / wall if wall else 0))
+            print("clusters=%d done: diagnose %.1fs, guide %.1fs" % (n, wall, gwall), file=sys.stderr)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2,10,50", help="comma-separated cluster counts")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args()
+    rows = bench([int(s) for s in args.sizes.split(",")])
+    print("| clusters | lab up s | diagnose s | API req/cluster (max) | peak RSS MiB | findings "
+          "| guide kubectl s | guide req/cluster | guide/diagnose |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %d | %.1f | %.1f | %.1f (%d) | %.0f | %d | %.1f | %.1f | %.1fx |" % (
+            r["clusters"], r["lab_up_s"], r["diagnose_s"], r["req_per_cluster"], r["req_max"],
+            r["peak_rss_mib"], r["findings"], r["guide_s"], r["guide_req_per_cluster"], r["ratio"]))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
