@@ -1,0 +1,746 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The one client factory and the one error mapper of meshmend.
+
+Every module talks to a cluster through :class:`KubeClient`:
+
+- one ``kubernetes.client.Configuration`` per context, never the process-wide default
+  (a module that probes a peer's API server must not clobber its own connection);
+- the REST layer is called with raw responses and the JSON is parsed here: no model
+  deserialization (it costs more than the request itself on big lists);
+- every failure becomes a :class:`ClusterError` whose message names the cluster and what
+  was asked, e.g. ``cluster2: cannot list secrets in istio-system: 403 Forbidden: ...``;
+- bounded retries with backoff on 429 (Retry-After), 5xx and timeouts.
+
+The option names and ``K8S_AUTH_*`` environment fallbacks are those of kubernetes.core,
+so users' ``module_defaults`` keep working.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import json
+import os
+import re
+import time
+
+try:
+    from urllib.parse import quote, urlencode, urlparse
+except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity quiet
+    from urllib import quote, urlencode  # noqa: F401
+    from urlparse import urlparse  # noqa: F401
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import urllib3
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as _exc:  # guarded: modules report missing_required_lib("kubernetes")
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = _exc
+    ApiException = ConfigException = None
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+def _env(*names):
+    return {"fallback": (env_fallback, ["K8S_AUTH_%s" % n for n in names])}
+
+
+AUTH_PROXY_HEADERS_SPEC = dict(
+    proxy_basic_auth=dict(type="str", no_log=True, **_env("PROXY_HEADERS_PROXY_BASIC_AUTH")),
+    basic_auth=dict(type="str", no_log=True, **_env("PROXY_HEADERS_BASIC_AUTH")),
+    user_agent=dict(type="str", **_env("PROXY_HEADERS_USER_AGENT")),
+)
+
+# Same names, aliases and env variables as kubernetes.core's args_common.AUTH_ARG_SPEC.
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", **_env("KUBECONFIG")),
+    context=dict(type="str", **_env("CONTEXT")),
+    host=dict(type="str", **_env("HOST")),
+    api_key=dict(type="str", no_log=True, **_env("API_KEY")),
+    username=dict(type="str", **_env("USERNAME")),
+    password=dict(type="str", no_log=True, **_env("PASSWORD")),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], default=True,
+                        **_env("VALIDATE_CERTS", "VERIFY_SSL")),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], **_env("CA_CERT", "SSL_CA_CERT")),
+    client_cert=dict(type="path", aliases=["cert_file"], **_env("CLIENT_CERT", "CERT_FILE")),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, **_env("CLIENT_KEY", "KEY_FILE")),
+    proxy=dict(type="str", **_env("PROXY")),
+    no_proxy=dict(type="str", **_env("NO_PROXY")),
+    proxy_headers=dict(type="dict", options=AUTH_PROXY_HEADERS_SPEC),
+    persist_config=dict(type="bool", default=False, **_env("PERSIST_CONFIG")),
+    impersonate_user=dict(type="str", **_env("IMPERSONATE_USER")),
+    impersonate_groups=dict(type="list", elements="str", **_env("IMPERSONATE_GROUPS")),
+    request_timeout=dict(type="float", default=10.0, **_env("REQUEST_TIMEOUT")),
+    retries=dict(type="int", default=2, **_env("RETRIES")),
+)
+
+AUTH_PARAM_NAMES = tuple(AUTH_ARG_SPEC)
+
+ERROR_KINDS = ("unreachable", "tls", "unauthorized", "forbidden", "not_found", "conflict",
+               "invalid", "timeout", "server", "bad_config", "bad_request", "error")
+
+# Kinds that mean "this API server cannot be used at all" (gather stops and reports unreachable).
+FATAL_KINDS = ("unreachable", "tls", "unauthorized", "timeout", "bad_config")
+
+_STATUS_KIND = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                409: "conflict", 410: "conflict", 422: "invalid", 429: "server"}
+_STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 415: "Unsupported Media Type",
+                422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+                502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+
+class ClusterError(Exception):
+    """A failed request, mapped to one of ERROR_KINDS, with a message naming cluster and ask."""
+
+    def __init__(self, kind, message, status=None, reason=None, cluster=None, verb=None,
+                 resource=None, namespace=None, name=None, group=None, detail=None):
+        super(ClusterError, self).__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.cluster = cluster
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+        self.group = group
+        self.detail = detail  # the server's / library's own words, without the prefix
+
+    @property
+    def fatal(self):
+        return self.kind in FATAL_KINDS
+
+    def to_read_error(self):
+        """The read_errors entry of docs/facts.md."""
+        return {
+            "verb": self.verb, "resource": self.resource, "group": self.group or "",
+            "namespace": self.namespace, "name": self.name, "code": self.status,
+            "reason": self.reason, "kind": self.kind, "message": self.detail or self.message,
+        }
+
+    def to_dict(self):
+        d = self.to_read_error()
+        d["cluster"] = self.cluster
+        d["message"] = self.message
+        return d
+
+
+# --------------------------------------------------------------------------- path helpers
+
+_PATH_RE = re.compile(
+    r"^/(?:api/(?P<corev>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
+    r"(?:/namespaces/(?P<ns>[^/]+))?(?:/(?P<resource>[^/]+))?(?:/(?P<name>[^/]+))?(?:/(?P<sub>[^/]+))?/?$")
+
+
+def parse_api_path(path):
+    """Split an API path into (group, resource, namespace, name, subresource).
+
+    ``/api/v1/namespaces/istio-system`` is the Namespace object itself.
+    """
+    path = path.split("?", 1)[0]
+    m = _PATH_RE.match(path)
+    if not m:
+        return {"group": "", "resource": None, "namespace": None, "name": None, "sub": None}
+    g = m.group("group") or ""
+    ns, res, name, sub = m.group("ns"), m.group("resource"), m.group("name"), m.group("sub")
+    if ns and not res:  # /api/v1/namespaces/foo
+        res, name, ns = "namespaces", ns, None
+    elif ns is None and res == "namespaces" and name and sub:
+        pass
+    return {"group": g, "resource": res, "namespace": ns, "name": name, "sub": sub}
+
+
+def api_path(resource, namespace=None, name=None, group="", version="v1", subresource=None):
+    """Build ``/api/v1/...`` or ``/apis/group/version/...``."""
+    base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
+    if namespace:
+        base += "/namespaces/%s" % quote(namespace, safe="")
+    base += "/" + resource
+    if name:
+        base += "/" + quote(name, safe="")
+    if subresource:
+        base += "/" + subresource
+    return base
+
+
+def describe_ask(verb, path):
+    """``list secrets in istio-system`` / ``get secrets/cacerts in istio-system``."""
+    p = parse_api_path(path)
+    res = p["resource"] or path
+    if p["group"]:
+        res = "%s.%s" % (res, p["group"])
+    what = res
+    if p["name"]:
+        what = "%s/%s" % (res, p["name"])
+    if p["sub"]:
+        what = "%s/%s" % (what, p["sub"])
+    where = " in %s" % p["namespace"] if p["namespace"] else ""
+    if not p["namespace"] and verb == "list" and p["resource"] not in ("namespaces", "nodes"):
+        where = " at cluster scope"
+    return "%s %s%s" % (verb, what, where)
+
+
+def verb_for(method, path):
+    method = method.upper()
+    p = parse_api_path(path)
+    if method == "GET":
+        return "get" if p["name"] else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+
+
+def _status_body(data):
+    if not data:
+        return {}
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8", "replace")
+        except Exception:  # pragma: no cover
+            return {}
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {"message": data.strip()[:500]}
+    return body if isinstance(body, dict) else {}
+
+
+def map_http_error(cluster, verb, path, status, body=None, headers=None, ask=None):
+    """Map an HTTP error status to a ClusterError (the one place that decides the wording)."""
+    st = _status_body(body)
+    reason = st.get("reason") or _STATUS_TEXT.get(status, "HTTP %s" % status)
+    detail = st.get("message") or reason
+    if status in _STATUS_KIND:
+        kind = _STATUS_KIND[status]
+    elif 500 <= status <= 599:
+        kind = "server"
+    else:
+        kind = "error"
+    p = parse_api_path(path)
+    msg = "%s: cannot %s: %s %s" % (cluster, ask or describe_ask(verb, path), status,
+                                    _STATUS_TEXT.get(status, reason))
+    if detail and detail not in (reason, _STATUS_TEXT.get(status)):
+        msg += ": %s" % detail
+    return ClusterError(kind, msg, status=status, reason=reason, cluster=cluster, verb=verb,
+                        resource=(p["resource"] + ("/" + p["sub"] if p["sub"] else "")) if p["resource"] else path,
+                        namespace=p["namespace"], name=p["name"], group=p["group"], detail=detail)
+
+
+_UNREACHABLE_PATTERNS = (
+    ("connection refused", "connection refused"),
+    ("name or service not known", "no such host"),
+    ("nodename nor servname", "no such host"),
+    ("temporary failure in name resolution", "no such host"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network is unreachable"),
+    ("connection reset", "connection reset by peer"),
+    ("remote end closed", "connection closed by the server"),
+    ("connection aborted", "connection aborted"),
+)
+
+
+def map_transport_error(cluster, verb, path, exc, ask=None):
+    """Map a connection / TLS / timeout failure (no HTTP status) to a ClusterError."""
+    text = "%s: %s" % (type(exc).__name__, exc)
+    reason_exc = getattr(exc, "reason", None)
+    if reason_exc is not None and not isinstance(reason_exc, str):
+        text += " %s: %s" % (type(reason_exc).__name__, reason_exc)
+    low = text.lower()
+    ask = ask or (describe_ask(verb, path) if path else verb)
+    p = parse_api_path(path or "")
+    where = dict(resource=(p["resource"] + ("/" + p["sub"] if p["sub"] else "")) if p["resource"] else None,
+                 namespace=p["namespace"], name=p["name"], group=p["group"])
+    if "certificate verify failed" in low or "ssl" in low or "tls" in low or "certificate" in low:
+        m = re.search(r"certificate verify failed: ([^(\]\)'\"]+)", text)
+        why = m.group(1).strip() if m else "TLS handshake failed"
+        if "hostname mismatch" in low or "doesn't match" in low or "ip address mismatch" in low:
+            why = "certificate does not match the server address"
+        detail = "x509: %s" % why if m else why
+        return ClusterError("tls", "%s: cannot %s: TLS error: %s" % (cluster, ask, detail),
+                            cluster=cluster, verb=verb, reason="TLSError", detail=detail, **where)
+    if "timed out" in low or "timeout" in low:
+        return ClusterError("timeout", "%s: cannot %s: request timed out" % (cluster, ask),
+                            cluster=cluster, verb=verb, reason="Timeout", detail="timeout", **where)
+    for needle, words in _UNREACHABLE_PATTERNS:
+        if needle in low:
+            return ClusterError("unreachable", "%s: cannot %s: API server unreachable: %s" % (cluster, ask, words),
+                                cluster=cluster, verb=verb, reason="Unreachable", detail=words, **where)
+    short = str(reason_exc or exc).strip() or type(exc).__name__
+    return ClusterError("unreachable", "%s: cannot %s: API server unreachable: %s" % (cluster, ask, short[:300]),
+                        cluster=cluster, verb=verb, reason="Unreachable", detail=short[:300], **where)
+
+
+def _retry_after(headers, attempt):
+    """Seconds to wait: Retry-After (capped) or exponential backoff."""
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        if value is not None:
+            return max(0.0, min(float(value), 5.0))
+    except (TypeError, ValueError):
+        pass
+    return min(0.1 * (2 ** attempt), 2.0)
+
+
+def _is_retryable(status, method):
+    if status == 429:
+        return True
+    # Writes are retried only on 429: a 5xx on a write may have been applied.
+    return method == "GET" and status in (500, 502, 503, 504)
+
+
+# --------------------------------------------------------------------------- kubeconfig secrets
+
+_SECRET_USER_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
+
+
+def kubeconfig_secret_values(config):
+    """Every credential string in a kubeconfig dict (for no_log_values)."""
+    values = []
+    if not isinstance(config, dict):
+        return values
+    for user in config.get("users") or []:
+        u = (user or {}).get("user") if isinstance(user, dict) else None
+        if not isinstance(u, dict):
+            continue
+        for key in _SECRET_USER_KEYS:
+            v = u.get(key)
+            if isinstance(v, str) and v:
+                values.append(v)
+                if key.endswith("-data"):
+                    try:
+                        values.append(base64.b64decode(v).decode("utf-8", "replace"))
+                    except Exception:
+                        pass
+        ap = u.get("auth-provider")
+        if isinstance(ap, dict):
+            for k, v in (ap.get("config") or {}).items():
+                if isinstance(v, str) and v and k in ("id-token", "refresh-token", "access-token",
+                                                     "client-secret", "idp-certificate-authority-data"):
+                    values.append(v)
+        ex = u.get("exec")
+        if isinstance(ex, dict):
+            for env in ex.get("env") or []:
+                if isinstance(env, dict) and isinstance(env.get("value"), str) and env["value"]:
+                    values.append(env["value"])
+    return [v for v in values if len(v) >= 4]
+
+
+def _redact(module, config):
+    if module is None:
+        return
+    for v in kubeconfig_secret_values(config):
+        module.no_log_values.add(v)
+
+
+# --------------------------------------------------------------------------- the client
+
+class KubeClient(object):
+    """One cluster, one context, one ApiClient. Raw JSON in and out."""
+
+    def __init__(self, api_client, cluster, context=None, request_timeout=10.0, retries=2,
+                 extra_headers=None):
+        self.api_client = api_client
+        self.configuration = api_client.configuration
+        self.cluster = cluster
+        self.context = context
+        self.server = self.configuration.host
+        self.request_timeout = float(request_timeout or 10.0)
+        self.retries = max(0, int(retries if retries is not None else 2))
+        self.requests = 0
+        self.extra_headers = extra_headers or []
+
+    # -- plumbing
+    def _url_and_headers(self, method, path, query=None, content_type=None, accept=None):
+        query_list = []
+        if query:
+            items = query.items() if isinstance(query, dict) else query
+            for k, v in items:
+                if v is None:
+                    continue
+                if isinstance(v, bool):
+                    v = "true" if v else "false"
+                if isinstance(v, (list, tuple)):
+                    for one in v:
+                        query_list.append((k, str(one)))
+                else:
+                    query_list.append((k, str(v)))
+        header_params = {"Accept": accept or "application/json"}
+        if content_type:
+            header_params["Content-Type"] = content_type
+        _m, url, headers, _b, _p = self.api_client.param_serialize(
+            method=method, resource_path=path, header_params=header_params, auth_settings=["BearerToken"])
+        if query_list:
+            url += ("&" if "?" in url else "?") + urlencode(query_list)
+        if self.extra_headers:
+            hd = urllib3.HTTPHeaderDict(headers)
+            for k, v in self.extra_headers:
+                hd.add(k, v)
+            headers = hd
+        return url, headers
+
+    def _send(self, method, path, query=None, body=None, content_type=None, accept=None, verb=None):
+        """One logical request with bounded retries. Returns (status, bytes, headers)."""
+        method = method.upper()
+        verb = verb or verb_for(method, path)
+        attempt = 0
+        while True:
+            url, headers = self._url_and_headers(method, path, query, content_type, accept)
+            self.requests += 1
+            try:
+                resp = self.api_client.rest_client.request(
+                    method, url, headers=headers, body=body, _request_timeout=self.request_timeout)
+                data = resp.read()
+                status = resp.status
+                rheaders = resp.headers
+            except ApiException as exc:  # the REST layer wraps SSL errors, status 0
+                err = map_transport_error(self.cluster, verb, path, exc)
+                status, data, rheaders = None, None, None
+            except Exception as exc:  # urllib3 connection / timeout errors
+                err = map_transport_error(self.cluster, verb, path, exc)
+                status, data, rheaders = None, None, None
+            else:
+                if 200 <= status <= 299:
+                    return status, data, rheaders
+                err = map_http_error(self.cluster, verb, path, status, data, rheaders)
+            retryable = (status is not None and _is_retryable(status, method)) or \
+                (status is None and err.kind == "timeout" and method == "GET")
+            if retryable and attempt < self.retries:
+                time.sleep(_retry_after(rheaders, attempt))
+                attempt += 1
+                continue
+            raise err
+
+    @staticmethod
+    def _json(data, cluster, what):
+        try:
+            return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data) if data else {}
+        except ValueError:
+            raise ClusterError("server", "%s: %s: the API server sent a body that is not JSON" % (cluster, what),
+                               cluster=cluster)
+
+    # -- the API
+    def get(self, path, query=None):
+        """GET a path and return its JSON (dict)."""
+        _s, data, _h = self._send("GET", path, query=query)
+        return self._json(data, self.cluster, "get %s" % path)
+
+    def get_or_none(self, path, query=None):
+        """GET, with 404 meaning None."""
+        try:
+            return self.get(path, query)
+        except ClusterError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+
+    def list(self, resource_path, label_selector=None, field_selector=None, limit=500):
+        """LIST a collection path; follows ``continue``. Returns the items (dicts)."""
+        return self.list_object(resource_path, label_selector, field_selector, limit)["items"]
+
+    def list_object(self, resource_path, label_selector=None, field_selector=None, limit=500):
+        """LIST and return ``{"items": [...], "resourceVersion": ...}``."""
+        items = []
+        cont = None
+        rv = None
+        while True:
+            query = [("labelSelector", label_selector), ("fieldSelector", field_selector),
+                     ("limit", limit), ("continue", cont)]
+            obj = self.get(resource_path, query=query)
+            items.extend(obj.get("items") or [])
+            meta = obj.get("metadata") or {}
+            rv = meta.get("resourceVersion", rv)
+            cont = meta.get("continue")
+            if not cont:
+                return {"items": items, "resourceVersion": rv}
+
+    def request(self, method, path, body=None, query=None, content_type=None, dry_run=False,
+                field_manager=None):
+        """Any verb. ``content_type`` may be merge|strategic|json|apply or a MIME type.
+
+        ``dry_run=True`` adds ``dryRun=All`` (server-side dry run: nothing persisted).
+        Returns the parsed JSON response.
+        """
+        ct = PATCH_TYPES.get(content_type, content_type)
+        if method.upper() == "PATCH" and not ct:
+            ct = PATCH_TYPES["merge"]
+        if ct is None and body is not None:
+            ct = "application/json"
+        q = list(query.items()) if isinstance(query, dict) else list(query or [])
+        if dry_run:
+            q.append(("dryRun", "All"))
+        if field_manager:
+            q.append(("fieldManager", field_manager))
+        _s, data, _h = self._send(method, path, query=q, body=body, content_type=ct)
+        return self._json(data, self.cluster, "%s %s" % (method, path))
+
+    def log(self, namespace, pod, container=None, tail_lines=None):
+        """The pod's log as text."""
+        path = api_path("pods", namespace, pod, subresource="log")
+        q = [("container", container), ("tailLines", tail_lines)]
+        _s, data, _h = self._send("GET", path, query=q, accept="text/plain, */*", verb="get")
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+
+    def exec(self, namespace, pod, container, command, timeout=None):
+        """Run a command in a container over WebSocket. Returns (stdout, stderr, rc).
+
+        rc is the command's exit code (from the status channel). Failures to reach or
+        upgrade raise ClusterError, like any other request.
+        """
+        from kubernetes.stream import ws_client  # lazy: only exec needs websocket-client
+
+        timeout = float(timeout or self.request_timeout)
+        path = api_path("pods", namespace, pod, subresource="exec")
+        q = [("command", c) for c in command] + [("container", container), ("stdin", "false"),
+                                                 ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
+        url, headers = self._url_and_headers("GET", path, [x for x in q if x[1] is not None])
+        ws_url = ws_client.get_websocket_url(url)
+        self.requests += 1
+        ask = "exec %s in pod %s/%s%s" % (" ".join(command[:4]), namespace, pod,
+                                            " container %s" % container if container else "")
+        try:
+            ws = ws_client.WSClient(self.configuration, ws_url, dict(headers), capture_all=False)
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status:
+                body = getattr(exc, "resp_body", None)
+                raise map_http_error(self.cluster, "create", path, status, body, ask=ask)
+            raise map_transport_error(self.cluster, "create", path, exc, ask=ask)
+        try:
+            ws.run_forever(timeout=timeout)
+            if ws.is_open():
+                ws.close()
+                raise ClusterError("timeout", "%s: %s: no answer within %ss" % (self.cluster, ask, timeout),
+                                   cluster=self.cluster, verb="create", resource="pods/exec",
+                                   namespace=namespace, name=pod, reason="Timeout", detail="timeout")
+            out = ws.read_channel(1)
+            err_out = ws.read_channel(2)
+            status_raw = ws.read_channel(3)
+        finally:
+            try:
+                ws.close()
+            except Exception:
+                pass
+        rc = _exec_rc(status_raw)
+        return out, err_out, rc
+
+
+def _exec_rc(status_raw):
+    """Exit code from the exec status channel (v4/v5): Success -> 0, NonZeroExitCode -> N."""
+    if not status_raw:
+        return 0
+    try:
+        st = json.loads(status_raw)
+    except ValueError:
+        return 1
+    if not isinstance(st, dict) or st.get("status") == "Success":
+        return 0
+    for cause in ((st.get("details") or {}).get("causes") or []):
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message"))
+            except (TypeError, ValueError):
+                break
+    return 1
+
+
+# --------------------------------------------------------------------------- factories
+
+def _bad_config(cluster, message):
+    return ClusterError("bad_config", "%s: %s" % (cluster, message), cluster=cluster, reason="BadConfig",
+                        detail=message)
+
+
+def _load_yaml_kubeconfig(value):
+    """A kubeconfig given inline as a YAML/JSON string."""
+    if not HAS_YAML:
+        return None
+    try:
+        data = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def build_configuration(params, cluster=None, module=None):
+    """A fresh ``Configuration`` from the auth options (kubernetes.core semantics).
+
+    The kubeconfig is loaded when one is given, a context is named, or no host is
+    given. Explicit options then override what the kubeconfig says.
+    """
+    if not HAS_KUBERNETES:
+        raise _bad_config(cluster or "cluster", "the kubernetes Python library is not installed")
+    p = dict((k, params.get(k)) for k in AUTH_PARAM_NAMES)
+    label = cluster or p.get("context") or p.get("host") or "cluster"
+    cfg = k8s_client.Configuration()
+    kubeconfig = p.get("kubeconfig")
+    context = p.get("context")
+    if kubeconfig or context or not p.get("host"):
+        if isinstance(kubeconfig, str) and "\n" in kubeconfig:
+            parsed = _load_yaml_kubeconfig(kubeconfig)
+            if parsed is None:
+                raise _bad_config(label, "kubeconfig option is neither a file path nor a kubeconfig document")
+            kubeconfig = parsed
+        if isinstance(kubeconfig, list):
+            kubeconfig = os.pathsep.join(str(x) for x in kubeconfig)
+        try:
+            if isinstance(kubeconfig, dict):
+                _redact(module, kubeconfig)
+                k8s_config.load_kube_config_from_dict(
+                    config_dict=copy.deepcopy(kubeconfig), context=context, client_configuration=cfg,
+                    persist_config=False)
+            else:
+                path = os.path.expanduser(kubeconfig) if kubeconfig else None
+                if path is None:
+                    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+                paths = [x for x in path.split(os.pathsep) if x]
+                if not any(os.path.exists(x) for x in paths):
+                    raise _bad_config(label, "kubeconfig file %s does not exist" % path)
+                k8s_config.load_kube_config(
+                    config_file=path, context=context, client_configuration=cfg,
+                    persist_config=bool(p.get("persist_config")))
+        except ClusterError:
+            raise
+        except ConfigException as exc:
+            text = str(exc)
+            if context and ("contexts" in text or "context" in text.lower() and "not" in text.lower()):
+                raise _bad_config(label, "context %s is not in the kubeconfig (%s)" % (context, text))
+            raise _bad_config(label, "invalid kubeconfig: %s" % text)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _bad_config(label, "malformed kubeconfig: %s: %s" % (type(exc).__name__, exc))
+        except Exception as exc:  # yaml errors, exec plugin failures
+            raise _bad_config(label, "cannot load kubeconfig: %s: %s" % (type(exc).__name__, exc))
+    if p.get("host"):
+        cfg.host = p["host"]
+    if p.get("api_key"):
+        cfg.api_key = {"authorization": "Bearer %s" % p["api_key"]}
+        cfg.api_key_prefix = {}
+    elif p.get("username") and p.get("password") is not None:
+        cfg.api_key = {"authorization": urllib3.util.make_headers(
+            basic_auth="%s:%s" % (p["username"], p["password"]))["authorization"]}
+        cfg.api_key_prefix = {}
+    if p.get("ca_cert"):
+        cfg.ssl_ca_cert = p["ca_cert"]
+    if p.get("client_cert"):
+        cfg.cert_file = p["client_cert"]
+    if p.get("client_key"):
+        cfg.key_file = p["client_key"]
+    if p.get("validate_certs") is not None:
+        cfg.verify_ssl = bool(p["validate_certs"])
+    if p.get("proxy"):
+        cfg.proxy = p["proxy"]
+    if p.get("no_proxy"):
+        cfg.no_proxy = p["no_proxy"]
+    ph = p.get("proxy_headers") or {}
+    if any(ph.get(k) for k in ("proxy_basic_auth", "basic_auth", "user_agent")):
+        cfg.proxy_headers = urllib3.util.make_headers(
+            proxy_basic_auth=ph.get("proxy_basic_auth"), basic_auth=ph.get("basic_auth"),
+            user_agent=ph.get("user_agent"))
+    if not cfg.host or cfg.host == "http://localhost":
+        if not p.get("host"):
+            raise _bad_config(label, "no API server: the kubeconfig names no server and no host was given")
+    # Our own bounded retries decide; urllib3 must not retry refused connections behind our back.
+    cfg.retries = False
+    return cfg
+
+
+def _impersonation_headers(params):
+    headers = []
+    if params.get("impersonate_user"):
+        headers.append(("Impersonate-User", params["impersonate_user"]))
+    for g in params.get("impersonate_groups") or []:
+        headers.append(("Impersonate-Group", g))
+    return headers
+
+
+def get_client(params, cluster=None, module=None):
+    """THE factory: a KubeClient for the auth options in ``params``.
+
+    ``cluster`` names the cluster in messages (inventory hostname); defaults to the context,
+    then the host. Raises ClusterError(kind="bad_config") for a kubeconfig problem.
+    """
+    cfg = build_configuration(params, cluster, module)
+    name = cluster or params.get("context") or cfg.host
+    if module is not None and params.get("validate_certs") is False:
+        module.warn("%s: TLS certificate verification is disabled (validate_certs=false)" % name)
+    api = k8s_client.ApiClient(cfg)
+    return KubeClient(api, name, context=params.get("context"),
+                      request_timeout=params.get("request_timeout") or 10.0,
+                      retries=params.get("retries") if params.get("retries") is not None else 2,
+                      extra_headers=_impersonation_headers(params))
+
+
+def get_module_client(module, cluster=None):
+    """get_client for an AnsibleModule; a bad kubeconfig fails the module with a clear message."""
+    if not HAS_KUBERNETES:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    try:
+        return get_client(module.params, cluster=cluster or module.params.get("cluster_name"), module=module)
+    except ClusterError as exc:
+        module.fail_json(msg=exc.message, error=exc.to_dict())
+
+
+def client_from_kubeconfig_data(config, cluster, request_timeout=5.0, retries=0, module=None,
+                                client_cert_files=None):
+    """A KubeClient for a kubeconfig read out of a remote secret: built in memory.
+
+    The kubernetes library's loader writes certificate data to temp files; remote-secret
+    credentials must never touch disk, so the Configuration is built here from the
+    already-validated pieces (see kubeconfig.resolve): server, CA data, token or basic auth.
+    Client certificates use ``client_cert_files`` (paths the caller made in memory, e.g.
+    memfd) or are refused.
+    """
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import resolve
+
+    if not HAS_KUBERNETES:
+        raise _bad_config(cluster, "the kubernetes Python library is not installed")
+    _redact(module, config)
+    r = resolve(config)
+    if r.get("error"):
+        raise _bad_config(cluster, r["error"])
+    cfg = k8s_client.Configuration()
+    cfg.host = r["server"]
+    if r.get("ca_data"):
+        cfg.ca_cert_data = r["ca_data"]
+    cfg.verify_ssl = not r.get("insecure")
+    if r.get("tls_server_name"):
+        cfg.tls_server_name = r["tls_server_name"]
+    if r.get("token"):
+        cfg.api_key = {"authorization": "Bearer %s" % r["token"]}
+    elif r.get("username") is not None and r.get("password") is not None:
+        cfg.api_key = {"authorization": urllib3.util.make_headers(
+            basic_auth="%s:%s" % (r["username"], r["password"]))["authorization"]}
+    if client_cert_files:
+        cfg.cert_file, cfg.key_file = client_cert_files
+    cfg.retries = False
+    return KubeClient(k8s_client.ApiClient(cfg), cluster, request_timeout=request_timeout, retries=retries)
+
+
+def server_host(url):
+    """Host part of a server URL (for matching and loopback checks)."""
+    try:
+        return urlparse(url).hostname
+    except ValueError:
+        return None
