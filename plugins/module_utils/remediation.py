@@ -1,0 +1,649 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Remediation planning: findings + facts -> a plan of safe fixes (pure, no I/O).
+
+The plan is what the ``remediate`` role executes. It is built on the controller from the
+findings of one diagnosis and the facts of every cluster, so the same input always gives
+the same plan, and it is tested without any cluster.
+
+Only three categories are ever fixed automatically (DESIGN.md section 3):
+
+- ``network_labels``: ``topology.istio.io/network`` on istiod's namespace and on the
+  east-west gateway Service(s), set to the cluster's network;
+- ``gateway_addresses``: ``spec.externalIPs`` on a gateway Service with no address;
+- ``remote_secrets``: ``istio-remote-secret-<peer>`` created or re-keyed in a primary.
+
+Everything else becomes a *manual* step with the guide's instructions: a plan never
+contains a delete, never touches certificates, never changes an install's values.
+
+The module also holds the pure helpers of the remote secret module (kubeconfig built the
+way ``istioctl create-remote-secret`` builds it, loopback detection, credential-free
+summaries for diffs), so they are unit-tested here rather than through a cluster.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import ipaddress
+
+try:  # PyYAML ships with ansible-core; guarded for ansible-test's import sanity.
+    import yaml
+    HAS_YAML = True
+except ImportError:  # pragma: no cover
+    yaml = None
+    HAS_YAML = False
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
+    REMEDIATE_CATEGORIES,
+)
+
+NETWORK_LABEL = "topology.istio.io/network"
+MULTICLUSTER_LABEL = "istio/multiCluster"
+CLUSTER_ANNOTATION = "networking.istio.io/cluster"
+READER_SERVICE_ACCOUNT = "istio-reader-service-account"
+READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+DEFAULT_ISTIO_NAMESPACE = "istio-system"
+
+# Which category fixes which finding id. Findings may carry their own ``category``
+# (the checks set it); this map is the fallback and the single place that says what is safe.
+FIXED_BY = {
+    "network.namespace_label_missing": "network_labels",
+    "network.namespace_label_mismatch": "network_labels",
+    "eastwest_gateway.network_label_missing": "network_labels",
+    "eastwest_gateway.network_label_mismatch": "network_labels",
+    "eastwest_gateway.external_ip_pending": "gateway_addresses",
+    "remote_secret.missing": "remote_secrets",
+    "remote_secret.wrong_namespace": "remote_secrets",
+    "remote_secret.key_mismatch": "remote_secrets",
+    "remote_secret.invalid_kubeconfig": "remote_secrets",
+    "remote_secret.loopback_server": "remote_secrets",
+}
+
+_NAMESPACE_LABEL_IDS = ("network.namespace_label_missing", "network.namespace_label_mismatch")
+_GATEWAY_LABEL_IDS = ("eastwest_gateway.network_label_missing", "eastwest_gateway.network_label_mismatch")
+
+# The guide's manual steps for what no category fixes (or what a category could not).
+MANUAL_STEPS = {
+    "cluster.unreachable": [
+        "Check the kubeconfig and context of this host (host vars kubeconfig / kube_context) and that the API server answers.",
+    ],
+    "cluster.forbidden": [
+        "Grant the credentials read access to the resource named in the evidence (get/list), then diagnose again.",
+    ],
+    "istio.not_installed": [
+        "Install Istio in this cluster (istioctl install with values.global.meshID, multiCluster.clusterName and network set).",
+    ],
+    "cluster.duplicate_id": [
+        "Give every cluster its own cluster ID: reinstall istiod with values.global.multiCluster.clusterName=<unique name>.",
+        "Then regenerate the remote secrets that name the old ID (remediate category remote_secrets).",
+    ],
+    "mesh.id_mismatch": [
+        "Reinstall Istio so every cluster has the same values.global.meshID.",
+    ],
+    "remote_secret.local_key": [
+        "The secret's data key is this cluster's own ID, so istiod ignores it: make the cluster IDs unique,"
+        " or regenerate the secret with istioctl create-remote-secret --name=<peer cluster ID> against the peer.",
+    ],
+    "remote_secret.api_unreachable": [
+        "Make the peer's API server reachable from istiod (firewall, address in the kubeconfig, credentials);"
+        " the evidence says where it was tried from.",
+    ],
+    "remote_secret.istiod_error": [
+        "Read the istiod log line in the evidence; fix the remote secret it names, then restart nothing: istiod retries.",
+    ],
+    "remote_secret.not_synced": [
+        "istiod cannot list the remote cluster: check that its API server is reachable from istiod and the token is valid.",
+    ],
+    "primary_remote.istiod_remote_missing": [
+        "Install the remote cluster with values.global.remotePilotAddress=<primary's east-west gateway address>"
+        " (istioctl install -f remote.yaml), so its proxies reach the primary's istiod.",
+        "Expose istiod on the primary: kubectl apply -n istio-system -f samples/multicluster/expose-istiod.yaml.",
+    ],
+    "network.pod_network_unset": [
+        "Set values.global.network on the install, then restart the workloads so injection sets ISTIO_META_NETWORK.",
+    ],
+    "eastwest_gateway.missing": [
+        "Install the east-west gateway: samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install -y -f -.",
+    ],
+    "eastwest_gateway.hostname_only": [
+        "Keep RESOLVE_HOSTNAME_GATEWAYS on (Istio >= 1.13) and make the hostname resolvable from istiod,"
+        " or give the gateway an IP (spec.externalIPs, remediate category gateway_addresses with force).",
+    ],
+    "eastwest_gateway.port_missing": [
+        "Add port 15443 (name tls) to the gateway Service, or set label networking.istio.io/gatewayPort to the port it exposes.",
+    ],
+    "eastwest_gateway.expose_gateway_missing": [
+        "Expose services through the gateway: kubectl apply -n istio-system -f samples/multicluster/expose-services.yaml.",
+    ],
+    "trust.cacerts_missing": [
+        "Plug in a shared CA: create Secret cacerts in istio-system from the same root in every cluster, then restart istiod.",
+    ],
+    "trust.root_mismatch": [
+        "Give every cluster intermediate certificates signed by one root (Plug-in Certs), create Secret cacerts in each,"
+        " restart istiod, then restart the workloads so they get new certificates.",
+    ],
+    "trust.chain_invalid": [
+        "Regenerate cacerts: ca-cert.pem must be signed by root-cert.pem and not expired; restart istiod.",
+    ],
+    "trust.cert_expiring": [
+        "Rotate the intermediate CA in cacerts before it expires; restart istiod.",
+    ],
+    "endpoints.remote_missing": [
+        "Fix its causes (remote secrets, primary-remote layout); istiod then sends the remote endpoints.",
+    ],
+    "endpoints.remote_pod_ips": [
+        "Fix its causes (gateway address, network labels); istiod then routes remote endpoints through the gateway.",
+    ],
+    "connectivity.pod_to_pod_blocked": [
+        "Open the firewall between the clusters' pod networks (single-network mesh), or declare separate networks.",
+    ],
+    "connectivity.gateway_blocked": [
+        "Open port 15443 to the peer's east-west gateway address.",
+    ],
+    "connectivity.tls_error": [
+        "Check for an L7 load balancer in front of 15443 (use an L4 one) and for a root of trust mismatch.",
+    ],
+    "connectivity.local_only": [
+        "See the endpoints findings: traffic only reaches local versions.",
+    ],
+}
+
+
+class PlanError(ValueError):
+    """Input the planner cannot use (unknown category...): the message says what to change."""
+
+
+def _get(finding, name):
+    return finding.get(name) if isinstance(finding, dict) else getattr(finding, name, None)
+
+
+def _key(finding):
+    key = _get(finding, "key")
+    if key:
+        return key
+    key = "%s@%s" % (_get(finding, "id"), _get(finding, "cluster") or "")
+    if _get(finding, "peer"):
+        key += "->%s" % _get(finding, "peer")
+    return key
+
+
+def category_of(finding):
+    """The remediate category that fixes ``finding``, or None (manual)."""
+    category = _get(finding, "category")
+    if category in REMEDIATE_CATEGORIES:
+        return category
+    return FIXED_BY.get(_get(finding, "id"))
+
+
+def parse_resource(resource):
+    """``kind/namespace/name`` or ``kind/name`` -> (kind, namespace, name); Nones when absent."""
+    if not resource or not isinstance(resource, str):
+        return None, None, None
+    parts = resource.split("/")
+    if len(parts) >= 3:
+        return parts[0], parts[1], "/".join(parts[2:])
+    if len(parts) == 2:
+        return parts[0], None, parts[1]
+    return None, None, parts[0]
+
+
+def normalize_categories(categories):
+    """Validate the asked categories (a list, a comma-separated string, or None = all)."""
+    if categories is None:
+        return list(REMEDIATE_CATEGORIES)
+    if isinstance(categories, str):
+        categories = [c.strip() for c in categories.split(",") if c.strip()]
+    unknown = [c for c in categories if c not in REMEDIATE_CATEGORIES]
+    if unknown:
+        raise PlanError("unknown remediate categor%s %s: choose from %s"
+                        % ("y" if len(unknown) == 1 else "ies", ", ".join(map(str, unknown)),
+                           ", ".join(REMEDIATE_CATEGORIES)))
+    return [c for c in REMEDIATE_CATEGORIES if c in categories]
+
+
+def validate_gateway_address(address):
+    """Return None when ``address`` can be a Service externalIP, else why not (the API's own rules)."""
+    try:
+        ip = ipaddress.ip_address(str(address).strip())
+    except ValueError:
+        return "%r is not an IP address" % (address,)
+    if ip.is_unspecified:
+        return "%s is the unspecified address" % ip
+    if ip.is_loopback:
+        return "%s may not be in the loopback range (127.0.0.0/8, ::1/128)" % ip
+    if ip.is_link_local:
+        return "%s may not be in the link-local range" % ip
+    if ip.is_multicast:
+        return "%s may not be a multicast address" % ip
+    return None
+
+
+def _cluster_network(facts):
+    """(network, source): the declared network wins, else the install's values.global.network."""
+    declared = (facts.get("declared") or {}).get("network")
+    if declared:
+        return declared, "declared"
+    values = facts.get("injector_values") or {}
+    network = (values.get("global") or {}).get("network")
+    if network:
+        return network, "values.global.network"
+    return None, None
+
+
+def _gateway_entry(facts, namespace, name):
+    for gw in facts.get("gateways") or []:
+        if gw.get("name") == name and (namespace is None or gw.get("namespace") == namespace):
+            return gw
+    return None
+
+
+def _plan_network_labels(cluster, facts, findings, force, actions, skipped):
+    network, source = _cluster_network(facts)
+    if not network:
+        for f in findings:
+            skipped.append(_skip(f, "network_labels",
+                                 "the network of %s is unknown: set host var meshmend_network "
+                                 "(or values.global.network in the install)" % cluster))
+        return
+    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
+    # Replacing a different value is explicit: the operator declared the network, or asked for force.
+    may_replace = bool(force) or source == "declared"
+    label_namespace = False
+    gateways = []
+    fixes = []
+    for f in findings:
+        fid = _get(f, "id")
+        if fid in _NAMESPACE_LABEL_IDS:
+            current = ((facts.get("namespace") or {}).get("labels") or {}).get(NETWORK_LABEL)
+            if current and current != network and not may_replace:
+                skipped.append(_skip(f, "network_labels",
+                                     "namespace %s in %s holds %s=%s, the install says %s: set host var "
+                                     "meshmend_network or meshmend_remediate_force=true to replace it"
+                                     % (istio_ns, cluster, NETWORK_LABEL, current, network)))
+                continue
+            label_namespace = True
+            fixes.append(_key(f))
+        elif fid in _GATEWAY_LABEL_IDS:
+            _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
+            if not gw_name:
+                skipped.append(_skip(f, "network_labels", "the finding names no gateway Service"))
+                continue
+            gw_ns = gw_ns or istio_ns
+            current = ((_gateway_entry(facts, gw_ns, gw_name) or {}).get("labels") or {}).get(NETWORK_LABEL)
+            if current and current != network and not may_replace:
+                skipped.append(_skip(f, "network_labels",
+                                     "Service %s/%s in %s holds %s=%s, the install says %s: set host var "
+                                     "meshmend_network or meshmend_remediate_force=true to replace it"
+                                     % (gw_ns, gw_name, cluster, NETWORK_LABEL, current, network)))
+                continue
+            ref = "%s/%s" % (gw_ns, gw_name)
+            if ref not in gateways:
+                gateways.append(ref)
+            fixes.append(_key(f))
+    if not fixes:
+        return
+    actions.append({
+        "cluster": cluster,
+        "category": "network_labels",
+        "module": "network_label_fix",
+        "params": {
+            "network": network,
+            "namespace": istio_ns,
+            "label_namespace": label_namespace,
+            "gateway_services": gateways,
+            "force": may_replace,
+        },
+        "network_source": source,
+        "fixes": fixes,
+        "description": "label %s%s with %s=%s (%s)" % (
+            ("namespace %s" % istio_ns) if label_namespace else "",
+            ((" and " if label_namespace else "") + "Service " + ", ".join(gateways)) if gateways else "",
+            NETWORK_LABEL, network, source),
+    })
+
+
+def _plan_gateway_addresses(cluster, facts, findings, address, force, actions, skipped):
+    if not address:
+        for f in findings:
+            skipped.append(_skip(f, "gateway_addresses",
+                                 "no address for the gateway of %s: set host var meshmend_eastwest_gateway_ip" % cluster))
+        return
+    why = validate_gateway_address(address)
+    if why:
+        for f in findings:
+            skipped.append(_skip(f, "gateway_addresses",
+                                 "host var meshmend_eastwest_gateway_ip of %s is unusable: %s" % (cluster, why)))
+        return
+    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
+    targets = {}
+    for f in findings:
+        _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
+        if not gw_name:
+            skipped.append(_skip(f, "gateway_addresses", "the finding names no gateway Service"))
+            continue
+        targets.setdefault("%s/%s" % (gw_ns or istio_ns, gw_name), []).append(f)
+    if len(targets) > 1:
+        # One host var, one address: giving the same IP to two gateways would be wrong.
+        for fs in targets.values():
+            for f in fs:
+                skipped.append(_skip(f, "gateway_addresses",
+                                     "%d gateway Services in %s have no address and host var "
+                                     "meshmend_eastwest_gateway_ip gives one: set them by hand (%s)"
+                                     % (len(targets), cluster, ", ".join(sorted(targets)))))
+        return
+    for ref, fs in targets.items():
+        gw_ns, gw_name = ref.split("/", 1)
+        actions.append({
+            "cluster": cluster,
+            "category": "gateway_addresses",
+            "module": "eastwest_gateway_address",
+            "params": {"namespace": gw_ns, "name": gw_name, "address": str(address).strip(),
+                       "force": bool(force)},
+            "fixes": [_key(f) for f in fs],
+            "description": "set spec.externalIPs of Service %s to [%s]" % (ref, str(address).strip()),
+        })
+
+
+def _plan_remote_secrets(cluster, facts, findings, facts_by_cluster, actions, skipped):
+    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
+    if facts.get("role") not in (None, "primary"):
+        for f in findings:
+            skipped.append(_skip(f, "remote_secrets",
+                                 "%s is a %s cluster: only primaries read remote secrets" % (cluster, facts.get("role"))))
+        return
+    by_peer = {}
+    for f in findings:
+        peer = _get(f, "peer")
+        if not peer:
+            skipped.append(_skip(f, "remote_secrets", "the finding names no peer cluster"))
+            continue
+        by_peer.setdefault(peer, []).append(f)
+    for peer in sorted(by_peer):
+        fs = by_peer[peer]
+        peer_facts = facts_by_cluster.get(peer)
+        if not peer_facts:
+            for f in fs:
+                skipped.append(_skip(f, "remote_secrets",
+                                     "peer %s is not in play (not in the inventory or --limit): its token cannot be read" % peer))
+            continue
+        if not peer_facts.get("reachable", True):
+            for f in fs:
+                skipped.append(_skip(f, "remote_secrets",
+                                     "peer %s is unreachable: its token cannot be read" % peer))
+            continue
+        peer_id = peer_facts.get("cluster_id") or peer
+        if peer_id == facts.get("cluster_id"):
+            for f in fs:
+                skipped.append(_skip(f, "remote_secrets",
+                                     "%s and %s share cluster ID %s, so istiod would ignore the secret: "
+                                     "make the cluster IDs unique first" % (cluster, peer, peer_id)))
+            continue
+        secret_name = "istio-remote-secret-%s" % peer
+        for f in fs:
+            # Re-key or regenerate the very secret the finding names when it is in istiod's namespace.
+            if _get(f, "id") in ("remote_secret.key_mismatch", "remote_secret.invalid_kubeconfig",
+                                 "remote_secret.loopback_server"):
+                _kind, ns, name = parse_resource(_get(f, "resource"))
+                if name and ns == istio_ns:
+                    secret_name = name
+        actions.append({
+            "cluster": cluster,
+            "category": "remote_secrets",
+            "module": "remote_secret",
+            "peer": peer,
+            "params": {"peer_name": peer, "cluster_id": peer_id, "namespace": istio_ns,
+                       "name": secret_name,
+                       "peer_namespace": peer_facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
+            "fixes": [_key(f) for f in fs],
+            "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
+                           % (istio_ns, secret_name, cluster, peer, peer_id),
+        })
+        for f in fs:
+            if _get(f, "id") == "remote_secret.wrong_namespace":
+                _kind, ns, name = parse_resource(_get(f, "resource"))
+                skipped.append(_skip(f, "remote_secrets",
+                                     "a correct secret is created in %s; the stray Secret %s/%s is left in place"
+                                     " (remediate never deletes): delete it by hand" % (istio_ns, ns, name),
+                                     partial=True))
+
+
+def _skip(finding, category, reason, partial=False):
+    return {"key": _key(finding), "id": _get(finding, "id"), "cluster": _get(finding, "cluster"),
+            "peer": _get(finding, "peer"), "category": category, "reason": reason, "partial": partial}
+
+
+def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=None, force=False):
+    """Turn one diagnosis into a plan.
+
+    - ``findings``: finding dicts (or Finding objects) of every cluster.
+    - ``facts_by_cluster``: cluster name -> facts (docs/facts.md).
+    - ``categories``: the categories asked for (None: all three).
+    - ``gateway_addresses``: cluster -> host var ``meshmend_eastwest_gateway_ip`` (None when unset).
+    - ``force``: replace a different existing label or address (host var / role var).
+
+    Returns a JSON-safe dict: ``actions`` (one per cluster and category, or per cluster and
+    peer for remote secrets), ``by_cluster`` (cluster -> actions, what each host runs),
+    ``not_asked`` (fixable findings of a category not asked), ``skipped`` (fixable but not safely:
+    the reason says what to set), ``manual`` (everything else, with the guide's steps).
+    """
+    asked = normalize_categories(categories)
+    facts_by_cluster = facts_by_cluster or {}
+    gateway_addresses = gateway_addresses or {}
+    findings = list(findings or [])
+
+    grouped = {}
+    not_asked = []
+    manual = []
+    for f in findings:
+        category = category_of(f)
+        cluster = _get(f, "cluster")
+        if category is None:
+            continue
+        if category not in asked:
+            not_asked.append(_skip(f, category, "category %s was not asked for" % category))
+            continue
+        grouped.setdefault((cluster, category), []).append(f)
+
+    actions = []
+    skipped = []
+    for (cluster, category) in sorted(grouped, key=lambda k: (k[0] or "", REMEDIATE_CATEGORIES.index(k[1]))):
+        fs = grouped[(cluster, category)]
+        facts = facts_by_cluster.get(cluster)
+        if not facts or not facts.get("reachable", True):
+            for f in fs:
+                skipped.append(_skip(f, category, "no facts for %s (unreachable or not in play)" % cluster))
+            continue
+        if category == "network_labels":
+            _plan_network_labels(cluster, facts, fs, force, actions, skipped)
+        elif category == "gateway_addresses":
+            _plan_gateway_addresses(cluster, facts, fs, gateway_addresses.get(cluster), force, actions, skipped)
+        else:
+            _plan_remote_secrets(cluster, facts, fs, facts_by_cluster, actions, skipped)
+
+    planned = set()
+    for a in actions:
+        planned.update(a["fixes"])
+    listed = set(s["key"] for s in skipped + not_asked if not s.get("partial"))
+    partial = dict((s["key"], s["reason"]) for s in skipped if s.get("partial"))
+    for f in findings:
+        key = _key(f)
+        if _get(f, "severity") == "info" or key in listed:
+            continue  # by design, or already explained in skipped / not_asked
+        if key in planned and key not in partial:
+            continue
+        causes = list(_get(f, "caused_by") or [])
+        steps = list(MANUAL_STEPS.get(_get(f, "id")) or ([_get(f, "remedy")] if _get(f, "remedy") else []))
+        if key in partial:
+            steps = [partial[key]]
+        manual.append({
+            "key": key, "id": _get(f, "id"), "cluster": _get(f, "cluster"), "peer": _get(f, "peer"),
+            "severity": _get(f, "severity"), "message": _get(f, "message"),
+            "steps": steps,
+            "caused_by": causes,
+            # A symptom whose causes are all planned is expected to clear with them.
+            "resolved_by_plan": bool(causes) and all(c in planned for c in causes),
+        })
+
+    by_cluster = {}
+    for a in actions:
+        by_cluster.setdefault(a["cluster"], []).append(a)
+    return {
+        "categories": asked,
+        "actions": actions,
+        "by_cluster": by_cluster,
+        "skipped": skipped,
+        "not_asked": not_asked,
+        "manual": manual,
+        "summary": {
+            "actions": len(actions),
+            "fixes": len(planned),
+            "skipped": len(skipped),
+            "not_asked": len(not_asked),
+            "manual": len(manual),
+        },
+    }
+
+
+def host_actions(plan, cluster, category=None):
+    """The actions one host runs (optionally of one category): what the role loops over."""
+    return [a for a in (plan or {}).get("by_cluster", {}).get(cluster, [])
+            if category is None or a["category"] == category]
+
+
+# --- remote secrets: what `istioctl create-remote-secret` writes, and safe summaries -------------
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def server_host(server):
+    """Host part of an API server URL (brackets of IPv6 removed), lower-cased; None if unparsable."""
+    if not server or not isinstance(server, str):
+        return None
+    rest = server.split("://", 1)[-1]
+    rest = rest.split("/", 1)[0]
+    if "@" in rest:
+        rest = rest.rsplit("@", 1)[1]
+    if rest.startswith("["):
+        return rest[1:].split("]", 1)[0].lower()
+    if rest.count(":") > 1:  # bare IPv6 without port
+        return rest.lower()
+    return rest.split(":", 1)[0].lower()
+
+
+def is_loopback_server(server):
+    """True when the server is one istioctl warns about (localhost, 127.0.0.1, ::1)."""
+    return server_host(server) in LOOPBACK_HOSTS
+
+
+def fingerprint(value):
+    """``sha256:<16 hex>`` of a str/bytes value (docs/facts.md), None for None."""
+    if value is None:
+        return None
+    if not isinstance(value, bytes):
+        value = str(value).encode("utf-8")
+    return "sha256:" + hashlib.sha256(value).hexdigest()[:16]
+
+
+def build_remote_kubeconfig(cluster_id, server, ca_data_b64, token):
+    """The kubeconfig istioctl puts in a remote secret: one cluster, one token user.
+
+    ``ca_data_b64`` is certificate-authority-data (base64 PEM). Deterministic output, so an
+    unchanged peer gives an unchanged secret (idempotence).
+    """
+    if not HAS_YAML:  # pragma: no cover
+        raise RuntimeError("PyYAML is required")
+    cluster_entry = {"server": server}
+    if ca_data_b64:
+        cluster_entry["certificate-authority-data"] = ca_data_b64
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"cluster": cluster_entry, "name": cluster_id}],
+        "contexts": [{"context": {"cluster": cluster_id, "user": cluster_id}, "name": cluster_id}],
+        "current-context": cluster_id,
+        "preferences": {},
+        "users": [{"name": cluster_id, "user": {"token": token}}],
+    }
+    return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+
+def parse_kubeconfig_essentials(text):
+    """(server, ca_data_b64, token, auth_kind) of a kubeconfig's current context; Nones when absent.
+
+    Only for comparing an existing secret with the one we would write: values are never
+    returned to the user, only their fingerprints (see summarize_kubeconfig).
+    """
+    if not HAS_YAML or not text:
+        return None, None, None, None
+    try:
+        config = yaml.safe_load(text)
+    except Exception:  # any YAML error: the secret is invalid and will be rewritten
+        return None, None, None, None
+    if not isinstance(config, dict):
+        return None, None, None, None
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or [] if isinstance(c, dict)}
+    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or [] if isinstance(c, dict)}
+    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or [] if isinstance(u, dict)}
+    ctx = contexts.get(config.get("current-context")) or (list(contexts.values())[0] if len(contexts) == 1 else {})
+    cluster = clusters.get(ctx.get("cluster")) or {}
+    user = users.get(ctx.get("user")) or {}
+    auth = None
+    for name in ("token", "exec", "client-key-data", "client-key", "client-certificate-data",
+                 "client-certificate", "tokenFile", "auth-provider"):
+        if user.get(name):
+            auth = name
+            break
+    return (cluster.get("server"), cluster.get("certificate-authority-data"),
+            user.get("token"), auth or "none")
+
+
+def summarize_kubeconfig(text):
+    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints."""
+    server, ca, token, auth = parse_kubeconfig_essentials(text)
+    return {
+        "server": server,
+        "auth": auth,
+        "token_fingerprint": fingerprint(token),
+        "ca_fingerprint": fingerprint(ca),
+        "fingerprint": fingerprint(text),
+    }
+
+
+def decode_secret_data(secret):
+    """data of a Secret object, base64-decoded to str (undecodable values -> None)."""
+    out = {}
+    for key, value in ((secret or {}).get("data") or {}).items():
+        try:
+            out[key] = base64.b64decode(value).decode("utf-8")
+        except Exception:  # binary or broken: treat as unparsable kubeconfig
+            out[key] = None
+    for key, value in ((secret or {}).get("stringData") or {}).items():
+        out[key] = value
+    return out
+
+
+def summarize_secret(secret):
+    """Credential-free view of a remote secret: metadata, key names and per-key fingerprints."""
+    if secret is None:
+        return None
+    meta = secret.get("metadata") or {}
+    data = decode_secret_data(secret)
+    return {
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "labels": dict(meta.get("labels") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+        "keys": sorted(data),
+        "entries": {k: summarize_kubeconfig(v) for k, v in sorted(data.items())},
+    }
+
+
+def same_kubeconfig(existing_text, wanted_text):
+    """True when two kubeconfigs give istiod the same server, CA and token (formatting aside)."""
+    a = parse_kubeconfig_essentials(existing_text)
+    b = parse_kubeconfig_essentials(wanted_text)
+    return a[0] is not None and a == b

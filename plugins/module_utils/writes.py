@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Safe writes for remediation (DESIGN.md section 7).
+
+Every write here:
+
+- is computed from a fresh read and carries that read's ``metadata.resourceVersion``, so a
+  change made by someone else in between gives 409 Conflict instead of a lost update;
+- on 409 re-reads, recomputes (the change may now be unnecessary, or refused) and retries a
+  bounded number of times, then fails with a message naming the cluster and the object;
+- in check mode is sent with ``dryRun=All``: the API server validates and admits it and
+  persists nothing, so check mode shows real errors without writing;
+- is a PATCH (merge patch), a create, or a full replace: never a delete.
+
+The callers pass a *compute* function (object -> change, or None when there is nothing to
+do), which keeps the decision (idempotence, force) next to the data it was made from.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import ClusterError
+
+MERGE_PATCH = "application/merge-patch+json"
+FIELD_MANAGER = "meshmend"
+DEFAULT_RETRIES = 3
+
+
+class WriteConflict(Exception):
+    """The object kept changing under us: retries exhausted, nothing was overwritten."""
+
+    def __init__(self, cluster, what, attempts):
+        self.cluster = cluster
+        self.what = what
+        self.attempts = attempts
+        super(WriteConflict, self).__init__(
+            "%s in cluster %s was modified by someone else %d time(s) while meshmend was writing it "
+            "(409 Conflict on its resourceVersion): nothing was overwritten; run remediate again"
+            % (what, cluster, attempts))
+
+
+class RefusedChange(Exception):
+    """A compute function refuses the change (e.g. it would replace a value without force)."""
+
+
+class WriteResult:
+    """Outcome of one write: ``before``/``after`` objects, ``changed``, ``attempts``."""
+
+    __slots__ = ("before", "after", "changed", "attempts", "created")
+
+    def __init__(self, before, after, changed, attempts, created=False):
+        self.before = before
+        self.after = after
+        self.changed = changed
+        self.attempts = attempts
+        self.created = created
+
+
+def _cluster(client):
+    return getattr(client, "cluster", None) or getattr(client, "context", None) or "?"
+
+
+def _query(check_mode, extra=None):
+    query = {"fieldManager": FIELD_MANAGER}
+    if check_mode:
+        query["dryRun"] = "All"
+    if extra:
+        query.update(extra)
+    return query
+
+
+def read(client, path):
+    """GET ``path``; None when the object does not exist (other errors propagate)."""
+    try:
+        return client.get(path)
+    except ClusterError as exc:
+        if exc.kind == "not_found":
+            return None
+        raise
+
+
+def resource_version(obj):
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+
+def patch_object(client, path, compute, what, check_mode=False, retries=DEFAULT_RETRIES, current=None):
+    """Merge-patch ``path`` with ``compute(obj)``, preconditioned on obj's resourceVersion.
+
+    ``compute`` gets a copy of the live object and returns a merge patch dict, or None/{}
+    when the object is already as wanted. ``current`` is an object already read (its
+    resourceVersion may be stale: then the first attempt ends in 409 and a fresh read).
+    ``what`` names the object in messages (``Service istio-system/istio-eastwestgateway``).
+    """
+    attempts = 0
+    obj = current
+    while attempts <= retries:
+        if obj is None:
+            obj = read(client, path)
+            if obj is None:
+                raise ClusterError("not_found", "%s not found in cluster %s" % (what, _cluster(client)), 404, "NotFound")
+        patch = compute(copy.deepcopy(obj))
+        if not patch:
+            return WriteResult(obj, obj, False, attempts)
+        body = copy.deepcopy(patch)
+        rv = resource_version(obj)
+        if rv:
+            body.setdefault("metadata", {})["resourceVersion"] = rv
+        attempts += 1
+        try:
+            after = client.request("PATCH", path, body=body, query=_query(check_mode), content_type=MERGE_PATCH)
+        except ClusterError as exc:
+            if exc.kind == "conflict":
+                obj = None  # someone else wrote it: decide again from what is there now
+                continue
+            raise
+        return WriteResult(obj, after, True, attempts)
+    raise WriteConflict(_cluster(client), what, attempts)
+
+
+def ensure_object(client, collection_path, name, build, what, check_mode=False, retries=DEFAULT_RETRIES):
+    """Create ``name`` in ``collection_path`` or replace it with ``build(obj)``.
+
+    ``build(obj_or_None)`` returns the full wanted object (create when obj is None, else a
+    replacement carrying everything to keep), or None when the live object is already right.
+    Replacements are PUTs with the read's resourceVersion; a create racing another create
+    (409 AlreadyExists) or a stale replace (409 Conflict) re-reads and rebuilds.
+    """
+    path = "%s/%s" % (collection_path.rstrip("/"), name)
+    attempts = 0
+    while attempts <= retries:
+        obj = read(client, path)
+        wanted = build(copy.deepcopy(obj) if obj is not None else None)
+        if wanted is None:
+            return WriteResult(obj, obj, False, attempts)
+        attempts += 1
+        try:
+            if obj is None:
+                after = client.request("POST", collection_path, body=wanted, query=_query(check_mode))
+                return WriteResult(None, after, True, attempts, created=True)
+            wanted = copy.deepcopy(wanted)
+            wanted.setdefault("metadata", {})["resourceVersion"] = resource_version(obj)
+            after = client.request("PUT", path, body=wanted, query=_query(check_mode))
+            return WriteResult(obj, after, True, attempts)
+        except ClusterError as exc:
+            if exc.kind == "conflict":
+                continue
+            raise
+    raise WriteConflict(_cluster(client), what, attempts)
+
+
+def labels_of(obj):
+    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})
+
+
+def label_patch(obj, key, value, force, what):
+    """Merge patch setting label ``key=value`` on obj; None if already set; refuse to replace without force."""
+    current = labels_of(obj).get(key)
+    if current == value:
+        return None
+    if current is not None and not force:
+        raise RefusedChange("%s already has label %s=%s, not %s: meshmend does not replace a different "
+                            "value unless force=true" % (what, key, current, value))
+    return {"metadata": {"labels": {key: value}}}
