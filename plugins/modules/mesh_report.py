@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import (absolute_import, division, print_function)
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mesh_report
+short_description: Analyze every cluster's facts at once and write the diagnose reports
+version_added: 1.0.0
+author: meshmend developers
+description:
+  - Runs on the controller as an action plugin, once for the whole play (use C(run_once=true)).
+    It reads the facts each play host registered from M(meshmend.multicluster.cluster_info),
+    runs the check catalogue once over all clusters (cross-cluster checks such as root of trust,
+    unique cluster IDs and remote secrets naming the right peers need every cluster's facts),
+    and renders the reports.
+  - Reports written to O(report_dir) are C(meshmend-report.json), C(meshmend-report.md),
+    C(meshmend-report.html) (one self-contained page with a picture of the mesh) and C(meshmend-junit.xml).
+  - Clusters of the inventory left out of the play (C(--limit)) are listed as out of play, and pairwise
+    checks against them are not run.
+  - A play host whose gather failed or registered nothing is reported as unreachable; the others are analyzed.
+  - It never fails because of findings; compare RV(threshold_exceeded) in a later task to decide the exit status.
+  - Facts never hold credentials and the reports copy only a fixed list of fields from them
+    (fingerprints, names, addresses), so no secret is written.
+options:
+  facts_var:
+    description:
+      - Name of the variable each play host registered the M(meshmend.multicluster.cluster_info) result in.
+      - Ignored when O(facts) is given.
+    type: str
+    default: cluster_info
+  facts:
+    description:
+      - Facts by cluster name, given directly instead of read from the play hosts (for example loaded from files).
+    type: dict
+  hosts:
+    description:
+      - The clusters (inventory hosts) to report on. Default is every host of the play (C(ansible_play_hosts_all)),
+        including hosts that failed.
+    type: list
+    elements: str
+  inventory_hosts:
+    description:
+      - Every cluster of the inventory; those not in O(hosts) are reported as out of play.
+        Default is C(groups['all']).
+    type: list
+    elements: str
+  report_dir:
+    description:
+      - Directory to write the four reports to, created when missing. Relative to the current directory.
+      - When not set, nothing is written and only the result is returned.
+      - The reports are written in check mode too: they change nothing on the clusters.
+    type: path
+  formats:
+    description: Which reports to write.
+    type: list
+    elements: str
+    choices: [json, markdown, html, junit]
+    default: [json, markdown, html, junit]
+  fail_on:
+    description:
+      - Severity that makes RV(threshold_exceeded) true. C(never) never does.
+      - In the JUnit report errors are always failures; warnings are failures only with C(warning).
+    type: str
+    choices: [never, warning, error]
+    default: error
+  check_options:
+    description:
+      - Options passed to the check catalogue (C(run_checks)), for example C(areas) to run only some areas.
+      - C(out_of_play) is set from O(inventory_hosts) unless given here.
+    type: dict
+    default: {}
+  time_areas:
+    description:
+      - Also run each check area alone to measure its time (reported in RV(timing)). The findings always come
+        from one run over all areas.
+    type: bool
+    default: true
+  docs_url:
+    description: Where finding ids link to in the Markdown and HTML reports (an anchor per id is appended).
+    type: str
+    default: docs/findings.md
+  title:
+    description: Title of the HTML report.
+    type: str
+    default: meshmend diagnosis
+attributes:
+  action:
+    support: full
+    description: Runs as an action plugin on the controller.
+  check_mode:
+    support: full
+    description: Reads facts only; the reports are written in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    description: Runs on the controller.
+seealso:
+  - module: meshmend.multicluster.cluster_info
+  - plugin: meshmend.multicluster.findings_query
+    plugin_type: filter
+notes:
+  - Roles and playbooks normally use it through the C(meshmend.multicluster.diagnose) role.
+"""
+
+EXAMPLES = r"""
+- name: Gather every cluster (one module call per host)
+  meshmend.multicluster.cluster_info:
+    kubeconfig: "{{ kubeconfig }}"
+    context: "{{ kube_context }}"
+  register: cluster_info
+
+- name: Analyze all clusters at once and write the reports
+  meshmend.multicluster.mesh_report:
+    report_dir: reports
+    fail_on: error
+  run_once: true
+  register: mesh_report
+
+- name: Fail when an error was found
+  ansible.builtin.fail:
+    msg: "{{ mesh_report.msg }}"
+  run_once: true
+  when: mesh_report.threshold_exceeded
+"""
+
+RETURN = r"""
+findings:
+  description: Every finding, sorted (errors first, then cluster, peer, id). Fields as in DESIGN.md section 5, plus C(key).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: remote_secret.missing
+      severity: error
+      cluster: cluster2
+      peer: cluster1
+      resource: Secret/istio-system/istio-remote-secret-cluster1
+      message: no remote secret for cluster1 in cluster2
+      evidence: {secrets: []}
+      remedy: create the remote secret with istioctl create-remote-secret
+      category: remote_secrets
+      caused_by: []
+      key: remote_secret.missing@cluster2->cluster1
+summary:
+  description: Counts by severity (C(counts)), worst severity, cluster count, unreachable clusters and counts per cluster.
+  returned: always
+  type: dict
+  sample:
+    counts: {error: 1, warning: 0, info: 0, total: 1}
+    worst: error
+    clusters: 2
+    unreachable: []
+    by_cluster: {cluster1: {error: 0, warning: 0, info: 0}, cluster2: {error: 1, warning: 0, info: 0}}
+clusters:
+  description: The clusters analyzed (play hosts).
+  returned: always
+  type: list
+  elements: str
+  sample: [cluster1, cluster2]
+out_of_play:
+  description: Inventory clusters left out of the play (C(--limit)).
+  returned: always
+  type: list
+  elements: str
+  sample: [cluster3]
+fail_on:
+  description: The O(fail_on) applied.
+  returned: always
+  type: str
+  sample: error
+threshold_exceeded:
+  description: True when a finding at or above O(fail_on) exists; the play should then fail.
+  returned: always
+  type: bool
+  sample: true
+timing:
+  description: Seconds spent in the analysis (C(analysis_s)), per check area (C(areas)) and in each cluster's gather (C(gather_s)).
+  returned: always
+  type: dict
+  sample: {analysis_s: 0.004, areas: {trust: 0.0004}, gather_s: {cluster1: 0.21}}
+requests:
+  description: API requests each cluster's gather made (C(per_cluster)), their C(total) and C(max).
+  returned: always
+  type: dict
+  sample: {per_cluster: {cluster1: 12, cluster2: 12}, total: 24, max: 12}
+report_files:
+  description: Path of each report written, by format; empty when O(report_dir) is not set.
+  returned: always
+  type: dict
+  sample: {json: /tmp/reports/meshmend-report.json, html: /tmp/reports/meshmend-report.html}
+msg:
+  description: One-line summary.
+  returned: always
+  type: str
+  sample: "2 cluster(s): 1 error(s), 0 warning(s), 0 info"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report import MESH_REPORT_ARGSPEC
+
+
+def main():
+    module = AnsibleModule(argument_spec=MESH_REPORT_ARGSPEC, supports_check_mode=True)
+    module.fail_json(msg="meshmend.multicluster.mesh_report must be run as an action plugin on the controller: "
+                         "call it by its name in a task, not through a module-only path")
+
+
+if __name__ == "__main__":
+    main()
