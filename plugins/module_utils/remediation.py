@@ -27,7 +27,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import hashlib
 import ipaddress
 
 try:  # PyYAML ships with ansible-core; guarded for ansible-test's import sanity.
@@ -37,9 +36,11 @@ except ImportError:  # pragma: no cover
     yaml = None
     HAS_YAML = False
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     REMEDIATE_CATEGORIES,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 
 NETWORK_LABEL = "topology.istio.io/network"
 MULTICLUSTER_LABEL = "istio/multiCluster"
@@ -516,38 +517,6 @@ def host_actions(plan, cluster, category=None):
 
 # --- remote secrets: what `istioctl create-remote-secret` writes, and safe summaries -------------
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-def server_host(server):
-    """Host part of an API server URL (brackets of IPv6 removed), lower-cased; None if unparsable."""
-    if not server or not isinstance(server, str):
-        return None
-    rest = server.split("://", 1)[-1]
-    rest = rest.split("/", 1)[0]
-    if "@" in rest:
-        rest = rest.rsplit("@", 1)[1]
-    if rest.startswith("["):
-        return rest[1:].split("]", 1)[0].lower()
-    if rest.count(":") > 1:  # bare IPv6 without port
-        return rest.lower()
-    return rest.split(":", 1)[0].lower()
-
-
-def is_loopback_server(server):
-    """True when the server is one istioctl warns about (localhost, 127.0.0.1, ::1)."""
-    return server_host(server) in LOOPBACK_HOSTS
-
-
-def fingerprint(value):
-    """``sha256:<16 hex>`` of a str/bytes value (docs/facts.md), None for None."""
-    if value is None:
-        return None
-    if not isinstance(value, bytes):
-        value = str(value).encode("utf-8")
-    return "sha256:" + hashlib.sha256(value).hexdigest()[:16]
-
-
 def build_remote_kubeconfig(cluster_id, server, ca_data_b64, token):
     """The kubeconfig istioctl puts in a remote secret: one cluster, one token user.
 
@@ -601,6 +570,13 @@ def parse_kubeconfig_essentials(text):
             user.get("token"), auth or "none")
 
 
+def _b64decode(value):
+    try:
+        return base64.b64decode(value)
+    except Exception:  # not base64: fingerprint the text itself
+        return value
+
+
 def summarize_kubeconfig(text):
     """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints."""
     server, ca, token, auth = parse_kubeconfig_essentials(text)
@@ -608,7 +584,7 @@ def summarize_kubeconfig(text):
         "server": server,
         "auth": auth,
         "token_fingerprint": fingerprint(token),
-        "ca_fingerprint": fingerprint(ca),
+        "ca_fingerprint": fingerprint(_b64decode(ca)) if ca else None,
         "fingerprint": fingerprint(text),
     }
 

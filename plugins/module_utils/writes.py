@@ -64,23 +64,9 @@ def _cluster(client):
     return getattr(client, "cluster", None) or getattr(client, "context", None) or "?"
 
 
-def _query(check_mode, extra=None):
-    query = {"fieldManager": FIELD_MANAGER}
-    if check_mode:
-        query["dryRun"] = "All"
-    if extra:
-        query.update(extra)
-    return query
-
-
 def read(client, path):
     """GET ``path``; None when the object does not exist (other errors propagate)."""
-    try:
-        return client.get(path)
-    except ClusterError as exc:
-        if exc.kind == "not_found":
-            return None
-        raise
+    return client.get_or_none(path)
 
 
 def resource_version(obj):
@@ -101,7 +87,8 @@ def patch_object(client, path, compute, what, check_mode=False, retries=DEFAULT_
         if obj is None:
             obj = read(client, path)
             if obj is None:
-                raise ClusterError("not_found", "%s not found in cluster %s" % (what, _cluster(client)), 404, "NotFound")
+                raise ClusterError("not_found", "%s: %s not found" % (_cluster(client), what), 404, "NotFound",
+                                   cluster=_cluster(client))
         patch = compute(copy.deepcopy(obj))
         if not patch:
             return WriteResult(obj, obj, False, attempts)
@@ -111,7 +98,8 @@ def patch_object(client, path, compute, what, check_mode=False, retries=DEFAULT_
             body.setdefault("metadata", {})["resourceVersion"] = rv
         attempts += 1
         try:
-            after = client.request("PATCH", path, body=body, query=_query(check_mode), content_type=MERGE_PATCH)
+            after = client.request("PATCH", path, body=body, content_type=MERGE_PATCH,
+                                   dry_run=check_mode, field_manager=FIELD_MANAGER)
         except ClusterError as exc:
             if exc.kind == "conflict":
                 obj = None  # someone else wrote it: decide again from what is there now
@@ -139,11 +127,12 @@ def ensure_object(client, collection_path, name, build, what, check_mode=False, 
         attempts += 1
         try:
             if obj is None:
-                after = client.request("POST", collection_path, body=wanted, query=_query(check_mode))
+                after = client.request("POST", collection_path, body=wanted, dry_run=check_mode,
+                                       field_manager=FIELD_MANAGER)
                 return WriteResult(None, after, True, attempts, created=True)
             wanted = copy.deepcopy(wanted)
             wanted.setdefault("metadata", {})["resourceVersion"] = resource_version(obj)
-            after = client.request("PUT", path, body=wanted, query=_query(check_mode))
+            after = client.request("PUT", path, body=wanted, dry_run=check_mode, field_manager=FIELD_MANAGER)
             return WriteResult(obj, after, True, attempts)
         except ClusterError as exc:
             if exc.kind == "conflict":

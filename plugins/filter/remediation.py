@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""remediation_plan: findings + facts -> the remediate role's plan (docs: remediation_plan.yml).
+
+A filter because the plan is pure computation on the controller: no module process, no
+cluster access. The logic lives in module_utils/remediation.py.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+
+__metaclass__ = type
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import PlanError, build_plan
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return dict((to_native(k) if isinstance(k, str) else k, _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return to_native(value)
+    return value
+
+
+def _host_value(hostvars, host, name):
+    try:
+        host_vars = hostvars[host]
+    except (KeyError, TypeError):
+        return None
+    try:
+        return host_vars.get(name) if hasattr(host_vars, "get") else host_vars[name]
+    except Exception:  # undefined variable
+        return None
+
+
+def remediation_plan(findings, facts=None, categories=None, gateway_addresses=None, force=False,
+                     hostvars=None, hosts=None, facts_var="cluster_info",
+                     address_var="meshmend_eastwest_gateway_ip"):
+    """See remediation_plan.yml."""
+    if isinstance(findings, Mapping) and "findings" in findings:
+        findings = findings["findings"]
+    if not isinstance(findings, (list, tuple)):
+        raise AnsibleFilterError("remediation_plan: expected a list of findings, got %s" % type(findings).__name__)
+    facts = dict(_plain(facts or {}))
+    addresses = dict(_plain(gateway_addresses or {}))
+    if hostvars is not None:
+        for host in hosts or []:
+            host = to_native(host)
+            if host not in facts:
+                registered = _plain(_host_value(hostvars, host, facts_var) or {})
+                if isinstance(registered, dict) and isinstance(registered.get("facts"), dict):
+                    facts[host] = registered["facts"]
+            if host not in addresses:
+                addr = _host_value(hostvars, host, address_var)
+                if addr:
+                    addresses[host] = to_native(addr)
+    try:
+        return build_plan(_plain(findings), facts, categories=_plain(categories),
+                          gateway_addresses=addresses, force=bool(force))
+    except PlanError as exc:
+        raise AnsibleFilterError("remediation_plan: %s" % exc)
+
+
+class FilterModule(object):
+    """meshmend remediation filters."""
+
+    def filters(self):
+        return {"remediation_plan": remediation_plan}
