@@ -727,11 +727,11 @@ def render_svg(report, max_links=None):
                                 size=11, fill="#667085"))
     legend.append("</g>")
     svg = ['<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="mesh picture" '
-           'width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height),
+           'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif" width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height),
            "<defs>"]
     for state, color in (("ok", "#12b76a"), ("warning", "#f79009"), ("error", "#d92d20")):
-        svg.append('<marker id="arrow-%s" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-                   'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>' % (state, color))
+        svg.append('<marker id="arrow-%s" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" '
+                   'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>' % (state, color))
     svg.append('<filter id="shadow" x="-10%" y="-10%" width="120%" height="130%">'
                '<feDropShadow dx="0" dy="1" stdDeviation="1.5" flood-color="#101828" flood-opacity="0.12"/></filter>')
     svg.append("</defs>")
@@ -787,7 +787,7 @@ def _cluster_box(report, name, x, y, w, h, out_of_play, counts):
             text = _clip(text, 32)
             parts.append('<g class="gateway" data-pending="%s"><rect x="%.1f" y="%.1f" width="%d" height="18" '
                          'rx="9" fill="%s" stroke="%s"/>' % ("true" if gw["pending"] else "false",
-                                                             x + 10, gy, min(w - 20, 16 + 7.0 * len(text)), gfill, gstroke))
+                                                             x + 10, gy, min(w - 20, 18 + 6.5 * len(text)), gfill, gstroke))
             parts.append(_svg_text(x + 18, gy + 13, text, size=11, weight="600", fill=tfill))
             parts.append("</g>")
         badge = []

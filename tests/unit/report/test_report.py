@@ -1,0 +1,237 @@
+"""Renderers of plugins/module_utils/report.py over fixture facts and findings."""
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import fixtures
+import pytest
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def rep():
+    return r.build_report(fixtures.facts_by_cluster(), fixtures.findings(), out_of_play=["cluster4"],
+                          timing={"analysis_s": 0.01, "areas": {"trust": 0.001, "remote_secret": 0.002}},
+                          generated_at="2026-01-01T00:00:00Z")
+
+
+def _svg(html_text):
+    start, end = html_text.index("<svg"), html_text.index("</svg>") + len("</svg>")
+    return ET.fromstring(html_text[start:end])
+
+
+def test_json_round_trip(rep):
+    doc = json.loads(r.render_json(rep))
+    assert doc["schema"] == r.REPORT_SCHEMA
+    assert doc["clusters"] == {"in_play": ["cluster1", "cluster2", "cluster3"], "out_of_play": ["cluster4"]}
+    assert doc["summary"]["counts"] == {"error": 5, "warning": 1, "info": 1, "total": 7}
+    assert doc["summary"]["unreachable"] == ["cluster3"]
+    assert doc["failed"] is True
+    # Sorted: errors first, then by cluster.
+    sev = [f["severity"] for f in doc["findings"]]
+    assert sev == sorted(sev, key=["error", "warning", "info"].index)
+    assert doc["findings"][0]["key"] == "endpoints.remote_pod_ips@cluster1->cluster2"
+    c1 = doc["facts"]["cluster1"]
+    assert c1["gateways"][0]["addresses"] == ["172.18.1.10"]
+    assert c1["remote_secrets"][0]["keys"][0]["target"] == "cluster2"
+    assert c1["roots"]["ca_root_cert"] == "sha256:aaaaaaaaaaaaaaaa"
+    assert c1["proxy"]["endpoints"][0] == {"address": "10.1.0.7", "port": 5000, "status": "HEALTHY",
+                                            "locality": "r1/z"}
+    assert doc["requests"] == {"per_cluster": {"cluster1": 12, "cluster2": 12, "cluster3": 1}, "total": 25, "max": 12}
+    assert doc["timing"]["areas"]["trust"] == 0.001
+    assert doc["timing"]["gather_s"]["cluster1"] == 0.2
+
+
+def test_summary_copies_only_whitelisted_fields():
+    facts = fixtures.facts_by_cluster()
+    # Anything outside the whitelist (env values, raw entries, labels) must not reach a report.
+    facts["cluster1"]["istiod"]["env"]["SOME_TOKEN"] = "tok-SECRET-123"
+    facts["cluster1"]["remote_secrets"][0]["entries"][0]["raw"] = "kubeconfig-SECRET-456"
+    facts["cluster1"]["namespace"]["labels"]["x"] = "label-SECRET-789"
+    rep = r.build_report(facts, [], fail_on="error")
+    for text in r.render_all(rep).values():
+        assert "SECRET" not in text
+
+
+def test_cause_tree_follows_caused_by(rep):
+    tree = r.cause_tree(rep["findings"])
+    roots = [n["finding"]["key"] for n in tree]
+    # Causes do not show as roots; symptoms carry them.
+    assert "remote_secret.missing@cluster2->cluster1" not in roots
+    sym = [n for n in tree if n["finding"]["id"] == "endpoints.remote_missing"][0]
+    assert [c["finding"]["key"] for c in sym["causes"]] == ["remote_secret.missing@cluster2->cluster1"]
+    podips = [n for n in tree if n["finding"]["id"] == "endpoints.remote_pod_ips"][0]
+    assert podips["missing"] == ["network.pod_network_unset@cluster9"]
+    # Guide order: cluster access before root of trust before endpoints.
+    areas = [r.area_of(k.split("@")[0]) for k in roots]
+    assert areas.index("cluster") < areas.index("trust") < areas.index("endpoints")
+
+
+def test_cause_tree_survives_cycles():
+    a = Finding("remote_secret.istiod_error", "c1", "a", caused_by=["remote_secret.api_unreachable@c1"]).to_dict()
+    b = Finding("remote_secret.api_unreachable", "c1", "b", caused_by=["remote_secret.istiod_error@c1"]).to_dict()
+    tree = r.cause_tree([a, b])
+    keys = set()
+
+    def walk(n):
+        keys.add(n["finding"]["key"])
+        for c in n["causes"]:
+            walk(c)
+    for n in tree:
+        walk(n)
+    assert keys == {a["key"], b["key"]}
+
+
+def test_markdown(rep):
+    md = r.render_markdown(rep)
+    assert "[`remote_secret.missing`](docs/findings.md#remote_secret.missing)" in md
+    assert "| cluster2 | yes | network2 | cluster2 | mesh1 | primary | 1.30.3 | istio-eastwestgateway: pending |" in md
+    assert "`cluster4`" in md and "Out of play" in md
+    # symptom, then its cause indented below it, then the cause's remedy
+    sym = md.index("[`endpoints.remote_missing`]")
+    cause = md.index("**caused by (error)** [`remote_secret.missing`]")
+    remedy = md.index("**remedy**: create the remote secret")
+    assert sym < cause < remedy
+    assert "<script>" not in md
+    assert r.render_markdown(rep, docs_url="https://x/f.md").count("https://x/f.md#") == 7
+
+
+def test_markdown_escapes_table_pipes():
+    facts = {"c|1": fixtures.cluster_facts("c|1", 1, "net|1")}
+    md = r.render_markdown(r.build_report(facts, []))
+    assert "| c\\|1 | yes | net\\|1 |" in md
+    assert "No findings" in md
+
+
+def test_html_is_self_contained_and_escaped(rep):
+    page = r.render_html(rep)
+    assert fixtures.EVIL not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
+    assert "<script" not in page.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<link" not in page
+    assert page.count("<details") == page.count("</details>")
+
+
+def test_html_svg_draws_mesh(rep):
+    svg = _svg(r.render_html(rep))
+    clusters = dict((g.get("data-cluster"), g) for g in svg.iter(SVG_NS + "g")
+                    if "cluster" in (g.get("class") or "").split())
+    assert set(clusters) == {"cluster1", "cluster2", "cluster3", "cluster4"}
+    for name, g in clusters.items():
+        assert name in [t.text for t in g.iter(SVG_NS + "text")]
+    assert "cluster-error" in clusters["cluster2"].get("class")      # 3 errors
+    assert "cluster-error" in clusters["cluster3"].get("class")      # unreachable
+    assert "cluster-out-of-play" in clusters["cluster4"].get("class")
+    links = dict(((g.get("data-source"), g.get("data-target")), g.get("class")) for g in svg.iter(SVG_NS + "g")
+                 if "link" in (g.get("class") or "").split())
+    assert links[("cluster1", "cluster2")] == "link link-ok"
+    assert links[("cluster2", "cluster1")] == "link link-error"      # the missing secret
+    missing_path = [g for g in svg.iter(SVG_NS + "g") if g.get("data-source") == "cluster2"][0].find(SVG_NS + "path")
+    assert missing_path.get("stroke") == "#d92d20" and missing_path.get("stroke-dasharray")
+    pending = [g for g in svg.iter(SVG_NS + "g") if g.get("class") == "gateway"]
+    assert sorted(g.get("data-pending") for g in pending) == ["false", "true"]
+    texts = [t.text for t in svg.iter(SVG_NS + "text")]
+    assert any("172.18.1.10:15443" in (t or "") for t in texts)
+    networks = [g.get("data-network") for g in svg.iter(SVG_NS + "g") if g.get("class") == "network"]
+    assert networks == ["network1", "network2", "unreachable", "out of play"]
+
+
+def test_html_svg_escapes_names():
+    facts = {'<b>"x"</b>': fixtures.cluster_facts('<b>"x"</b>', 1, "<i>net</i>")}
+    page = r.render_html(r.build_report(facts, []))
+    svg = _svg(page)  # parses: every name was escaped
+    assert '<b>"x"</b>' in [t.text for t in svg.iter(SVG_NS + "text")]
+    assert "<i>net" not in page
+
+
+def test_big_mesh_draws_only_broken_links():
+    facts = {}
+    for i in range(1, 21):
+        peers = [("cluster%d" % j, j) for j in range(1, 21) if j != i]
+        facts["cluster%d" % i] = fixtures.cluster_facts("cluster%d" % i, i, "network%d" % i, secrets_for=peers)
+    broken = Finding("remote_secret.api_unreachable", "cluster1", "401", peer="cluster2").to_dict()
+    svg = _svg(r.render_html(r.build_report(facts, [broken])))
+    links = [g for g in svg.iter(SVG_NS + "g") if "link" in (g.get("class") or "").split()]
+    assert [(g.get("data-source"), g.get("data-target"), g.get("class")) for g in links] == [
+        ("cluster1", "cluster2", "link link-error")]
+    assert any("379 healthy links not drawn" in (t.text or "") for t in svg.iter(SVG_NS + "text"))
+
+
+def _cases(xml_text):
+    root = ET.fromstring(xml_text)
+    return root, dict(((tc.get("classname"), tc.get("name")), tc) for tc in root.iter("testcase"))
+
+
+def test_junit(rep):
+    root, cases = _cases(r.render_junit(rep))
+    areas = rep["areas"]
+    assert ("cluster1", "trust") not in cases
+    assert cases[("cluster1", "trust/trust.cacerts_missing")].find("failure") is None  # warning, fail_on=error
+    assert cases[("cluster1", "istio")].find("failure") is None
+    fail = cases[("cluster2", "remote_secret/remote_secret.missing")].find("failure")
+    assert fail is not None and fail.get("type") == "error" and "cluster1" in fail.text
+    assert "<script>" in cases[("cluster2", "endpoints/endpoints.remote_missing")].find("failure").get("message")
+    # Out of play: every area skipped. Unreachable: other areas skipped.
+    for area in areas:
+        assert cases[("cluster4", area)].find("skipped") is not None
+    assert cases[("cluster3", "cluster/cluster.unreachable")].find("failure") is not None
+    assert cases[("cluster3", "trust")].find("skipped") is not None
+    assert int(root.get("failures")) == 5
+    assert int(root.get("tests")) == len(cases)
+    assert int(root.get("skipped")) == sum(1 for tc in cases.values() if tc.find("skipped") is not None)
+
+
+def test_junit_warnings_fail_with_fail_on_warning(rep):
+    _, cases = _cases(r.render_junit(rep, fail_on="warning"))
+    assert cases[("cluster1", "trust/trust.cacerts_missing")].find("failure").get("type") == "warning"
+    assert cases[("cluster1", "locality/locality.prefers_local")].find("failure") is None
+
+
+def test_fail_on_policy():
+    warn = [Finding("trust.cacerts_missing", "c1", "x").to_dict()]
+    facts = {"c1": fixtures.cluster_facts("c1", 1, "n1")}
+    assert r.build_report(facts, warn, fail_on="error")["failed"] is False
+    assert r.build_report(facts, warn, fail_on="warning")["failed"] is True
+    assert r.build_report(facts, fixtures.findings(), fail_on="never")["failed"] is False
+
+
+def test_facts_from_result():
+    assert r.facts_from_result("c1", None)["reachable"] is False
+    assert "skipped" in r.facts_from_result("c1", {"skipped": True})["error"]
+    failed = r.facts_from_result("c1", {"failed": True, "msg": "kubeconfig /x not found"})
+    assert failed["reachable"] is False and "c1" in failed["error"] and "/x not found" in failed["error"]
+    ok = r.facts_from_result("c1", {"facts": {"cluster": "other", "reachable": True}})
+    assert ok["cluster"] == "c1"
+
+
+def test_resolve_probe_peers():
+    facts = fixtures.facts_by_cluster()
+    entry = facts["cluster1"]["remote_secrets"][0]["entries"][0]
+    entry["probe"]["cluster"] = None
+    out = r.resolve_probe_peers(facts)
+    assert out["cluster1"]["remote_secrets"][0]["entries"][0]["probe"]["cluster"] == "cluster2"
+    assert entry["probe"]["cluster"] is None  # inputs untouched
+
+
+def test_analyze_runs_once_and_times_areas():
+    calls = []
+
+    def run_checks(facts, options):
+        calls.append(options.get("areas"))
+        if options.get("areas") in (None, ["trust"]):
+            return [Finding("trust.cacerts_missing", "c1", "x")]
+        return []
+
+    ticks = iter(range(100))
+    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []}, areas=["trust", "mesh"],
+                                 clock=lambda: next(ticks))
+    assert calls == [None, ["trust"], ["mesh"]]
+    assert [f["id"] for f in findings] == ["trust.cacerts_missing"]
+    assert timing == {"analysis_s": 1, "areas": {"trust": 1, "mesh": 1}}
+    _, timing = r.analyze({"c1": {}}, run_checks, time_areas=False)
+    assert timing["areas"] == {}
