@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The check catalogue: pure functions over the facts of every cluster in play.
+
+``run_checks(facts_by_cluster, options)`` is the one entry point (diagnose, the standalone
+modules and the tests call it). Areas run in the order of the guide's decision tree, causes
+first, so that symptoms (endpoints.*) can link to the findings that explain them
+(``caused_by`` holds finding keys ``id@cluster[->peer]``).
+
+Facts are those of docs/facts.md; a peer may be partial (``{"cluster", "cluster_id",
+"partial": True}``) and is then only used for what it holds. An unreachable cluster yields
+``cluster.unreachable`` and nothing else.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
+    CATALOGUE, sort_findings,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
+    EXTRA_SEVERITIES, Mesh,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import (
+    cluster, endpoints, gateway, locality, network, primary_remote, remote_secret, trust,
+)
+
+# Area name -> module, in run order (causes before the symptoms that link to them).
+AREAS = (
+    ("cluster", cluster),
+    ("primary_remote", primary_remote),
+    ("remote_secret", remote_secret),
+    ("network", network),
+    ("gateway", gateway),
+    ("trust", trust),
+    ("locality", locality),
+    ("endpoints", endpoints),
+)
+AREA_NAMES = tuple(name for name, _mod in AREAS)
+
+# Finding id prefix -> area (``areas`` may name either).
+_PREFIX_AREA = {
+    "cluster": "cluster", "istio": "cluster", "mesh": "cluster",
+    "primary_remote": "primary_remote", "remote_secret": "remote_secret", "network": "network",
+    "eastwest_gateway": "gateway", "trust": "trust", "locality": "locality", "endpoints": "endpoints",
+}
+
+# Always reported whatever ``areas`` says: they explain why other checks were skipped.
+_ALWAYS = ("cluster.unreachable", "cluster.forbidden", "cluster.read_failed")
+
+# Every id these checks can raise (the catalogue minus connectivity.*, plus the additions).
+CHECKED_IDS = tuple(sorted(
+    [i for i in CATALOGUE if not i.startswith("connectivity.")] + list(EXTRA_SEVERITIES)))
+
+
+class ChecksError(ValueError):
+    """Bad input to run_checks (the message names what is wrong)."""
+
+
+def area_of(finding_id):
+    return _PREFIX_AREA.get(str(finding_id).split(".", 1)[0])
+
+
+def _normalize_areas(areas):
+    if areas is None:
+        return set(AREA_NAMES)
+    if isinstance(areas, str):
+        areas = [a for a in areas.replace(",", " ").split() if a]
+    wanted = set()
+    for a in areas:
+        name = _PREFIX_AREA.get(a, a)
+        if name not in AREA_NAMES:
+            raise ChecksError("unknown check area %r: expected some of %s" % (a, ", ".join(AREA_NAMES)))
+        wanted.add(name)
+    return wanted
+
+
+def run_checks(facts_by_cluster, options=None):
+    """Findings (sorted, one per id/cluster/peer) for the facts of every cluster in play.
+
+    options: ``areas`` (names of AREAS or finding id prefixes, default all), ``out_of_play``
+    (cluster names known but not gathered), ``now`` (datetime for expiry), ``expiry_days``
+    (default 30), ``probe_service`` (default helloworld.sample, when no proxy was probed).
+    """
+    if not isinstance(facts_by_cluster, dict):
+        raise ChecksError("facts_by_cluster must be a dict of cluster name -> facts, not %s"
+                          % type(facts_by_cluster).__name__)
+    for name, facts in facts_by_cluster.items():
+        if not isinstance(facts, dict):
+            raise ChecksError("facts of cluster %s must be a dict, not %s" % (name, type(facts).__name__))
+    options = dict(options or {})
+    wanted = _normalize_areas(options.get("areas"))
+    mesh = Mesh(facts_by_cluster, options)
+    found = {}
+    for _name, module in AREAS:
+        # every area runs: later areas need the earlier findings as causes
+        for finding in module.check(mesh, found):
+            found.setdefault(finding.key, finding)
+    kept = {k: f for k, f in found.items() if f.id in _ALWAYS or area_of(f.id) in wanted}
+    for f in kept.values():
+        f.caused_by = [k for k in f.caused_by if k in kept and k != f.key]
+    return sort_findings(list(kept.values()))

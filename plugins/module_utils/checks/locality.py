@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Locality load balancing: traffic that stays local by design, not by fault.
+
+The guide: "If the clusters are in different localities (region/zone), locality load balancing
+will prefer the local-cluster and is working as intended. If locality load balancing is
+disabled, or the clusters are in the same locality, there may be another issue."
+istio-facts section 7: the mesh default ``localityLbSetting.enabled: true`` only takes effect
+where outlierDetection is configured (a DestinationRule), unless ``distribute`` is set or the
+Service asks for ``trafficDistribution: PreferClose|PreferSameZone``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
+    as_dict, as_list, dig, make, resource,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.endpoints import (
+    _serving_primaries, _split_host,
+)
+
+PREFER_CLOSE = ("PreferClose", "PreferSameZone", "PreferSameNode")
+TD_ANNOTATION = "networking.istio.io/traffic-distribution"
+
+
+def _localities(c):
+    out = set()
+    for node in as_list(c.facts.get("nodes")):
+        node = as_dict(node)
+        if node.get("region") or node.get("zone"):
+            out.add((node.get("region") or "", node.get("zone") or ""))
+    return out
+
+
+def _probe(mesh, c):
+    """The probe service: the one the client proxy was asked about, else the option's."""
+    host = as_dict(c.facts.get("proxy")).get("service") or mesh.probe_service
+    name, ns = _split_host(host)
+    if name and ns and "." not in str(host).split(".", 2)[-1] and str(host).count(".") == 1:
+        host = "%s.%s.svc.cluster.local" % (name, ns)
+    return host, name, ns
+
+
+def _config_clusters(mesh, c):
+    """Clusters whose DestinationRules and mesh config apply to the proxies of ``c``."""
+    serving = _serving_primaries(mesh, c)
+    return serving or [c]
+
+
+def _in_effect(mesh, c, host, name, ns):
+    """(True, why) when locality load balancing applies to ``host`` for the proxies of ``c``."""
+    why = []
+    for cfg in _config_clusters(mesh, c):
+        mesh_lb = as_dict(dig(cfg.facts, "mesh_config", "localityLbSetting"))
+        mesh_enabled = mesh_lb.get("enabled") is not False
+        for dr in as_list(cfg.facts.get("destination_rules")):
+            dr = as_dict(dr)
+            dr_host = str(dr.get("host") or "")
+            if dr_host not in (host, name, "%s.%s" % (name, ns), "%s.%s.svc" % (name, ns)):
+                continue
+            lb = as_dict(dr.get("locality_lb"))
+            if lb.get("enabled") is False:
+                continue
+            if not (mesh_enabled or lb.get("enabled") is True):
+                continue
+            if dr.get("outlier_detection"):
+                why.append("DestinationRule %s/%s in %s: outlierDetection with locality load balancing %s" % (
+                    dr.get("namespace"), dr.get("name"), cfg.name,
+                    "(mesh default)" if lb.get("enabled") is None else "enabled"))
+            elif lb.get("distribute"):
+                why.append("DestinationRule %s/%s in %s: localityLbSetting.distribute" % (
+                    dr.get("namespace"), dr.get("name"), cfg.name))
+        for svc in as_list(cfg.facts.get("services")):
+            svc = as_dict(svc)
+            if svc.get("name") == name and svc.get("namespace") == ns:
+                td = svc.get("traffic_distribution") or as_dict(svc.get("annotations")).get(TD_ANNOTATION)
+                if td in PREFER_CLOSE:
+                    why.append("Service %s/%s in %s: trafficDistribution %s" % (ns, name, cfg.name, td))
+    return bool(why), why
+
+
+def check(mesh, found):
+    out = []
+    for c in mesh.installed():
+        if c.name in mesh.not_installed:
+            continue
+        host, name, ns = _probe(mesh, c)
+        if not name or not ns:
+            continue
+        mine = _localities(c)
+        if not mine:
+            continue
+        effect, why = _in_effect(mesh, c, host, name, ns)
+        if not effect:
+            continue
+        for peer in mesh.full():
+            if peer.name == c.name or peer.name in mesh.not_installed:
+                continue
+            theirs = _localities(peer)
+            if not theirs or mine & theirs:
+                continue
+            out.append(make(
+                "locality.prefers_local", c.name,
+                "%s (%s) and %s (%s) are in different localities and locality load balancing is in effect for %s: "
+                "proxies in %s prefer the local cluster, which is working as intended." % (
+                    c.name, ", ".join(sorted("/".join(x for x in loc if x) for loc in mine)),
+                    peer.name, ", ".join(sorted("/".join(x for x in loc if x) for loc in theirs)), host, c.name),
+                peer=peer.name,
+                resource=resource("Service", ns, name),
+                evidence={"localities": {c.name: sorted("/".join(loc) for loc in mine),
+                                         peer.name: sorted("/".join(loc) for loc in theirs)},
+                          "in_effect_because": why},
+                remedy="Nothing to fix if this is wanted. To spread traffic, remove outlierDetection / "
+                       "trafficDistribution or set trafficPolicy.loadBalancer.localityLbSetting.enabled: false "
+                       "in the DestinationRule for %s." % host,
+            ))
+    return out

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Primary-remote: a remote cluster whose proxies talk to an in-cluster istiod.
+
+The guide: "When a remote cluster has an in-cluster istiod, it is only meant for sidecar
+injection and CA. You can verify this is the problem by looking for a Service named
+istiod-remote in the istio-system namespace. If it's missing, reinstall making sure
+values.global.remotePilotAddress is set." istio-facts section 5: the selector-less Service is
+named ``istiod`` when no local istiod runs and ``istiod-remote`` when one does, so both names
+are checked, together with the Service the proxies' discoveryAddress names.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
+    as_dict, as_list, make, resource,
+)
+
+
+def check(mesh, found):
+    out = []
+    for c in mesh.installed():
+        if c.role != "remote_bound_local":
+            continue
+        ns = c.istio_namespace
+        services = as_list(c.facts.get("control_plane_services"))
+        remote_svc = [s for s in services if as_dict(s).get("name") == "istiod-remote"]
+        out.append(make(
+            "primary_remote.istiod_remote_missing", c.name,
+            "The proxies of remote cluster %s read their configuration from an istiod inside %s; an "
+            "in-cluster istiod in a remote cluster is only meant for sidecar injection and CA, so they "
+            "only see what that istiod sees." % (c.name, c.name),
+            resource=resource("Service", ns, "istiod-remote"),
+            evidence={
+                "remote_because": c.remote_intent,
+                "istiod": as_dict(c.istiod).get("name"),
+                "bound_to_local_istiod": c.bound_local,
+                "discovery_address": c.discovery_address,
+                "control_plane_services": [{"name": s.get("name"), "selectorless": bool(s.get("selectorless"))}
+                                           for s in services],
+                "istiod_remote_service": bool(remote_svc),
+                "remotePilotAddress": c.injector_global.get("remotePilotAddress"),
+            },
+            remedy="Reinstall the remote profile in %s making sure values.global.remotePilotAddress is set to "
+                   "the primary's east-west gateway (or istiod) address: it creates the selector-less "
+                   "Service istiod-remote (istiod when no local istiod runs) and points the mesh "
+                   "discoveryAddress at it; then restart the workloads. Manual." % c.name,
+        ))
+    return out
