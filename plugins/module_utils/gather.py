@@ -1,0 +1,737 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""gather: one read-only pass over one cluster -> the facts of docs/facts.md.
+
+The shape is the speed (DESIGN.md section 6): 14 API requests on a healthy cluster, all
+LISTs with label selectors, no per-object GET loops:
+
+  1 GET namespace istio-system          8 LIST pods security.istio.io/tlsMode=istio (all ns)
+  2 LIST deployments in istio-system     9 LIST nodes
+  3 LIST services (all namespaces)      10 LIST gateways.networking.istio.io (404: CRD absent)
+  4 LIST configmaps in istio-system     11 LIST destinationrules.networking.istio.io
+  5 LIST secrets istio/multiCluster=true 12 istiod log tail
+  6 GET secret cacerts                  13 exec istiod: pilot-discovery request GET /debug/clusterz
+  7 LIST pods app=istiod                14 exec client proxy: pilot-agent request GET clusters?format=json
+
+The remote-secret probe (option) adds one request per probed kubeconfig, against *that*
+kubeconfig's server. I/O lives in :func:`gather_cluster`; :func:`build_facts` turns the raw
+API answers into facts and is pure (the unit tests feed it objects directly).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+import re
+import time
+
+try:
+    from urllib.parse import urlparse
+except ImportError:  # pragma: no cover
+    from urlparse import urlparse  # noqa: F401
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
+    ClusterError, api_path, client_from_kubeconfig_data, kubeconfig_secret_values,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils import (
+    certs as _certs, envoy as _envoy, gateways as _gateways, istiod_log as _istiod_log, kubeconfig as _kubeconfig,
+)
+
+SCHEMA = 1
+MULTICLUSTER_LABEL = "istio/multiCluster=true"
+SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
+ISTIOD_SELECTOR = "app=istiod"
+NETWORK_LABEL = "topology.istio.io/network"
+DEFAULT_CLUSTER_ID = "Kubernetes"
+
+DEFAULT_OPTIONS = {
+    "istio_namespace": "istio-system",
+    "probe_service": "helloworld.sample",
+    "probe_port": 5000,
+    "probe_client": "sample/app=sleep",
+    "log_lines": 2000,
+    # true: probe every kubeconfig; false: never; auto: only those istiod does not report synced.
+    "probe_remote_secrets": "auto",
+    "peers": {},
+    "declared": {},
+    "service_namespaces": None,   # default: the probe service's namespace
+    "read_log": True,
+    "read_clusterz": True,
+    "read_proxy": True,
+    "exec_timeout": 10,
+    "probe_timeout": 5,
+    "insecure_kubeconfig_options": [],  # PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
+}
+
+
+# --------------------------------------------------------------------------- small helpers
+
+def _meta(obj):
+    return (obj or {}).get("metadata") or {}
+
+
+def _name(obj):
+    return _meta(obj).get("name")
+
+
+def _labels(obj):
+    return _meta(obj).get("labels") or {}
+
+
+def _annotations(obj):
+    return _meta(obj).get("annotations") or {}
+
+
+def _env_map(container):
+    """Plain env values only (valueFrom omitted: it may reference a secret)."""
+    return dict((e.get("name"), e.get("value")) for e in (container or {}).get("env") or []
+                if e.get("name") and "value" in e and "valueFrom" not in e)
+
+
+def _container(pod_spec, name):
+    for key in ("containers", "initContainers"):
+        for c in (pod_spec or {}).get(key) or []:
+            if c.get("name") == name:
+                return c
+    return None
+
+
+def normalize_server(url):
+    """Comparable form of an API server URL: scheme://host:port (default port 443)."""
+    if not url:
+        return None
+    try:
+        u = urlparse(url if "://" in url else "https://" + url)
+        host = (u.hostname or "").lower()
+        port = u.port or (80 if u.scheme == "http" else 443)
+    except ValueError:
+        return url
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s://%s:%d" % (u.scheme or "https", host, port)
+
+
+def peer_map(peers):
+    """Option ``peers`` as normalized server URL -> cluster name.
+
+    Accepts ``{url: name}`` or ``[{name, server, cluster_id}]`` (remote_secret_check's form).
+    """
+    out = {}
+    if isinstance(peers, dict):
+        for url, name in peers.items():
+            if isinstance(name, dict):
+                name = name.get("name")
+            out[normalize_server(url)] = name
+    elif isinstance(peers, list):
+        for p in peers:
+            if isinstance(p, dict) and p.get("server") and p.get("name"):
+                out[normalize_server(p["server"])] = p["name"]
+    return out
+
+
+def image_version(image):
+    """``docker.io/istio/pilot:1.30.3-distroless`` -> ``1.30.3``."""
+    if not image:
+        return None
+    tail = image.rsplit("/", 1)[-1]
+    if "@" in tail:
+        tail = tail.split("@", 1)[0]
+    if ":" not in tail:
+        return None
+    tag = tail.split(":", 1)[1]
+    m = re.match(r"^v?(\d+\.\d+(?:\.\d+)?(?:-(?:alpha|beta|rc)\.?\d*)?)", tag)
+    return m.group(1) if m else None
+
+
+def _load_yaml(text):
+    if not text or not HAS_YAML:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _load_json(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _b64(value):
+    try:
+        return base64.b64decode(value)
+    except Exception:
+        return None
+
+
+def _pod_running(pod):
+    return ((pod.get("status") or {}).get("phase")) == "Running" and not _meta(pod).get("deletionTimestamp")
+
+
+def _pod_ready(pod):
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False
+
+
+def _selector_matches(labels, selector):
+    """Equality-based label selector ``a=b,c=d`` (and bare ``key`` for existence)."""
+    for part in [p.strip() for p in (selector or "").split(",") if p.strip()]:
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "=" in part:
+            k, v = part.split("=", 1)
+            if labels.get(k.strip().rstrip("=")) != v.strip().lstrip("="):
+                return False
+        elif part.startswith("!"):
+            if part[1:] in labels:
+                return False
+        elif part not in labels:
+            return False
+    return True
+
+
+def parse_probe_client(value, default_ns="sample"):
+    """``sample/app=sleep`` -> (namespace, selector); ``sample/sleep-abc`` (no =) -> (ns, pod name)."""
+    value = value or ""
+    ns, _, rest = value.partition("/") if "/" in value else (default_ns, "", value)
+    return ns or default_ns, rest
+
+
+# --------------------------------------------------------------------------- pure extraction
+
+def istiod_facts(deployments, istiod_pods, namespace):
+    """The istiod Deployment (istiod, else istiod-<rev>, else app=istiod) and its Running pods."""
+    cand = [d for d in deployments or [] if _name(d) == "istiod"]
+    cand += [d for d in deployments or [] if (_name(d) or "").startswith("istiod-") and _name(d) != "istiod-remote"]
+    cand += [d for d in deployments or [] if _labels(d).get("app") == "istiod" and d not in cand]
+    if not cand:
+        return None
+    dep = cand[0]
+    spec = (dep.get("spec") or {}).get("template", {}).get("spec") or {}
+    cont = _container(spec, "discovery") or ((spec.get("containers") or [None])[0]) or {}
+    env = _env_map(cont)
+    rev = _labels(dep).get("istio.io/rev") or ((dep.get("spec") or {}).get("template", {}).get("metadata", {})
+                                              .get("labels", {}).get("istio.io/rev"))
+    pods = [p for p in istiod_pods or [] if _pod_running(p)
+            and (not rev or _labels(p).get("istio.io/rev") in (None, rev))]
+    pods.sort(key=lambda p: (not _pod_ready(p), _name(p)))
+    status = dep.get("status") or {}
+    return {
+        "name": _name(dep),
+        "namespace": _meta(dep).get("namespace") or namespace,
+        "revision": rev if rev and rev != "default" else None,
+        "image": cont.get("image"),
+        "version": image_version(cont.get("image")),
+        "cluster_id": env.get("CLUSTER_ID") or DEFAULT_CLUSTER_ID,
+        "cluster_id_set": bool(env.get("CLUSTER_ID")),
+        "env": env,
+        "ready_replicas": status.get("readyReplicas") or 0,
+        "replicas": (dep.get("spec") or {}).get("replicas", 1),
+        "pods": [_name(p) for p in pods],
+        "monitoring_port": int(_annotations(pods[0]).get("prometheus.io/port") or 15014) if pods else 15014,
+    }
+
+
+def control_plane_services(services, namespace):
+    out = []
+    for s in services or []:
+        if _meta(s).get("namespace") != namespace:
+            continue
+        n = _name(s) or ""
+        if n == "istiod" or n == "istiod-remote" or n.startswith("istiod-"):
+            spec = s.get("spec") or {}
+            out.append({"name": n, "selectorless": not spec.get("selector"), "type": spec.get("type") or "ClusterIP",
+                        "external_name": spec.get("externalName"),
+                        "ports": [p.get("port") for p in spec.get("ports") or []]})
+    return sorted(out, key=lambda x: x["name"])
+
+
+def configmap_facts(configmaps, revision=None):
+    """mesh_config, mesh_networks, injector_values, ca_root_cert from istio-system ConfigMaps."""
+    by_name = dict((_name(c), c) for c in configmaps or [])
+    suffix = "-%s" % revision if revision else ""
+    istio = by_name.get("istio" + suffix) or by_name.get("istio")
+    injector = by_name.get("istio-sidecar-injector" + suffix) or by_name.get("istio-sidecar-injector")
+    data = (istio or {}).get("data") or {}
+    out = {
+        "mesh_config": _load_yaml(data.get("mesh")) if istio else None,
+        "mesh_networks": _load_yaml(data.get("meshNetworks")) if istio and data.get("meshNetworks") else None,
+        "injector_values": _load_json(((injector or {}).get("data") or {}).get("values")) if injector else None,
+        "ca_root_cert": None,
+    }
+    root = by_name.get("istio-ca-root-cert")
+    if root is not None:
+        out["ca_root_cert"] = _certs.analyze_root_configmap(root.get("data") or {})
+    return out
+
+
+def _get(d, *path):
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
+
+
+def node_facts(nodes):
+    out = []
+    for n in nodes or []:
+        lb = _labels(n)
+        addrs = (n.get("status") or {}).get("addresses") or []
+        out.append({
+            "name": _name(n),
+            "region": lb.get("topology.kubernetes.io/region") or lb.get("failure-domain.beta.kubernetes.io/region"),
+            "zone": lb.get("topology.kubernetes.io/zone") or lb.get("failure-domain.beta.kubernetes.io/zone"),
+            "subzone": lb.get("topology.istio.io/subzone"),
+            "external_ips": [a.get("address") for a in addrs if a.get("type") == "ExternalIP"],
+            "internal_ips": [a.get("address") for a in addrs if a.get("type") == "InternalIP"],
+        })
+    return sorted(out, key=lambda x: x["name"] or "")
+
+
+def service_facts(services, namespaces):
+    out = []
+    for s in services or []:
+        ns = _meta(s).get("namespace")
+        if namespaces is not None and ns not in namespaces:
+            continue
+        spec = s.get("spec") or {}
+        out.append({
+            "namespace": ns, "name": _name(s), "type": spec.get("type") or "ClusterIP",
+            "selector": spec.get("selector") or {}, "ports": [p.get("port") for p in spec.get("ports") or []],
+            "headless": spec.get("clusterIP") == "None",
+            "traffic_distribution": spec.get("trafficDistribution")
+            or _annotations(s).get("networking.istio.io/traffic-distribution"),
+            "labels": _labels(s),
+        })
+    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+
+
+def sidecar_pod_facts(pods):
+    out = []
+    for p in pods or []:
+        spec = p.get("spec") or {}
+        proxy = _container(spec, "istio-proxy")
+        if proxy is None or not _pod_running(p):
+            continue
+        env = _env_map(proxy)
+        ann = _annotations(p)
+        pcfg = _load_yaml(ann.get("proxy.istio.io/config")) if ann.get("proxy.istio.io/config") else None
+        out.append({
+            "namespace": _meta(p).get("namespace"),
+            "name": _name(p),
+            "labels": _labels(p),
+            "pod_ip": (p.get("status") or {}).get("podIP"),
+            "node": spec.get("nodeName"),
+            "ready": _pod_ready(p),
+            "network_env": env.get("ISTIO_META_NETWORK"),
+            "cluster_id_env": env.get("ISTIO_META_CLUSTER_ID"),
+            "mesh_id_env": env.get("ISTIO_META_MESH_ID"),
+            "network_label": _labels(p).get(NETWORK_LABEL),
+            "discovery_address": pcfg.get("discoveryAddress") if isinstance(pcfg, dict) else None,
+            "locality_label": _labels(p).get("istio-locality"),
+        })
+    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+
+
+def istio_gateway_facts(items):
+    if items is None:
+        return None
+    out = []
+    for g in items:
+        spec = g.get("spec") or {}
+        servers = []
+        for s in spec.get("servers") or []:
+            port = s.get("port") or {}
+            servers.append({"port": port.get("number"), "name": port.get("name"), "protocol": port.get("protocol"),
+                            "tls_mode": (s.get("tls") or {}).get("mode"), "hosts": s.get("hosts") or []})
+        out.append({"namespace": _meta(g).get("namespace"), "name": _name(g), "selector": spec.get("selector") or {},
+                    "servers": servers})
+    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+
+
+def destination_rule_facts(items):
+    if items is None:
+        return None
+    out = []
+    for d in items:
+        spec = d.get("spec") or {}
+        tp = spec.get("trafficPolicy") or {}
+        out.append({"namespace": _meta(d).get("namespace"), "name": _name(d), "host": spec.get("host"),
+                    "outlier_detection": bool(tp.get("outlierDetection")),
+                    "locality_lb": (tp.get("loadBalancer") or {}).get("localityLbSetting"),
+                    "subsets": [s.get("name") for s in spec.get("subsets") or []]})
+    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+
+
+def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
+    """Every istio/multiCluster=true Secret, one entry per data key (no credential).
+
+    Returns (facts, configs) where configs maps (namespace, name, key) -> parsed kubeconfig
+    for the probe (kept in memory only, never returned).
+    """
+    facts, configs = [], {}
+    for s in secrets or []:
+        meta = _meta(s)
+        entries = []
+        for key in sorted((s.get("data") or {}).keys()):
+            raw = _b64((s.get("data") or {}).get(key) or "")
+            if raw is None:
+                raw = b""
+            entry, config = _kubeconfig.summarize(key, raw, allowlist)
+            if config is not None:
+                if no_log_values is not None:
+                    for v in kubeconfig_secret_values(config):
+                        no_log_values.add(v)
+                configs[(meta.get("namespace"), meta.get("name"), key)] = config
+            entries.append(entry)
+        facts.append({"namespace": meta.get("namespace"), "name": meta.get("name"), "labels": meta.get("labels") or {},
+                      "annotations": meta.get("annotations") or {}, "type": s.get("type"), "entries": entries})
+    return sorted(facts, key=lambda x: (x["namespace"] or "", x["name"] or "")), configs
+
+
+def effective_identity(facts):
+    """cluster_id, network, mesh_id, role, discovery_address (docs/facts.md rules)."""
+    iv = facts.get("injector_values") or {}
+    g = iv.get("global") if isinstance(iv.get("global"), dict) else {}
+    istiod = facts.get("istiod")
+    mesh = facts.get("mesh_config") or {}
+    ns_labels = (facts.get("namespace") or {}).get("labels") or {}
+    if istiod and istiod.get("cluster_id_set"):
+        cid = istiod["cluster_id"]
+    else:
+        cid = _get(g, "multiCluster", "clusterName") or DEFAULT_CLUSTER_ID
+    network = ns_labels.get(NETWORK_LABEL) or g.get("network") or None
+    mesh_id = g.get("meshID") or (mesh.get("meshId") if isinstance(mesh, dict) else None) or None
+    discovery = _get(mesh, "defaultConfig", "discoveryAddress") if isinstance(mesh, dict) else None
+    remote_pilot = g.get("remotePilotAddress") or None
+    cps = facts.get("control_plane_services") or []
+    if discovery and str(discovery).startswith("istiod-remote.") or remote_pilot:
+        role = "remote"
+    elif istiod:
+        role = "primary"
+    elif any(c.get("selectorless") for c in cps):
+        role = "remote"
+    else:
+        role = None
+    return {"cluster_id": cid, "network": network, "mesh_id": mesh_id, "role": role,
+            "discovery_address": discovery, "remote_pilot_address": remote_pilot}
+
+
+def proxy_endpoint_facts(raw_json, pod, service, port, network):
+    """The guide's ``istioctl proxy-config endpoint`` on the client pod, for the probe service."""
+    out = {"pod": pod, "service": _envoy.service_host(service), "port": port, "network": network,
+           "error": None, "endpoints": [], "clusters_seen": 0}
+    try:
+        rows = _envoy.parse_endpoints(raw_json)
+    except _envoy.EnvoyParseError as exc:
+        out["error"] = str(exc)
+        return out
+    out["clusters_seen"] = len(set(r["cluster"] for r in rows))
+    out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
+    return out
+
+
+def build_facts(raw, options=None):
+    """Pure: raw API answers (dict of lists/objects, None when the read failed) -> facts."""
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update(options or {})
+    ns = opts["istio_namespace"]
+    f = {}
+    nsobj = raw.get("namespace")
+    f["namespace"] = None if nsobj is None else {"labels": _labels(nsobj), "annotations": _annotations(nsobj)}
+    f["istiod"] = istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns) \
+        if raw.get("deployments") is not None else None
+    f["control_plane_services"] = control_plane_services(raw.get("services"), ns) \
+        if raw.get("services") is not None else None
+    rev = (f["istiod"] or {}).get("revision")
+    cm = configmap_facts(raw.get("configmaps"), rev) if raw.get("configmaps") is not None else {
+        "mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
+    f.update(cm)
+    f.update(effective_identity(f))
+    f["nodes"] = node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None
+    f["gateways"] = _gateways.gateways_from_services(raw.get("services"), raw.get("nodes")) \
+        if raw.get("services") is not None else None
+    svc_ns = opts.get("service_namespaces")
+    if svc_ns is None:
+        probe = opts.get("probe_service") or ""
+        svc_ns = [probe.split(".")[1]] if probe.count(".") >= 1 else []
+    f["services"] = service_facts(raw.get("services"), svc_ns) if raw.get("services") is not None else None
+    f["sidecar_pods"] = sidecar_pod_facts(raw.get("sidecar_pods")) if raw.get("sidecar_pods") is not None else None
+    f["istio_gateways"] = istio_gateway_facts(raw.get("istio_gateways"))
+    f["destination_rules"] = destination_rule_facts(raw.get("destination_rules"))
+    if raw.get("cacerts_read", True):
+        f["cacerts"] = _certs.analyze_cacerts((raw.get("cacerts") or {}).get("data") or {}) \
+            if raw.get("cacerts") is not None else None
+    else:
+        f["cacerts"] = None
+    return f
+
+
+# --------------------------------------------------------------------------- the probe
+
+def _memfd(name, data):
+    """An in-memory file (Linux memfd) for a client certificate: nothing touches disk."""
+    if not hasattr(os, "memfd_create"):
+        return None, None
+    fd = os.memfd_create(name, getattr(os, "MFD_CLOEXEC", 0))
+    os.write(fd, data)
+    return fd, "/proc/self/fd/%d" % fd
+
+
+def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
+    """Try a remote secret's kubeconfig from here: list pods at cluster scope, limit=1.
+
+    That is what istiod's informers need first. Returns (ok, error_words, requests).
+    """
+    r = _kubeconfig.resolve(config, allowlist)
+    if r.get("error"):
+        return False, r["error"], 0
+    fds = []
+    cert_files = None
+    try:
+        if r.get("client_cert_data") and r.get("client_key_data"):
+            fd1, p1 = _memfd("cert", r["client_cert_data"])
+            fd2, p2 = _memfd("key", r["client_key_data"])
+            fds = [x for x in (fd1, fd2) if x is not None]
+            if not p1 or not p2:
+                return None, "not probed: client certificate auth needs memfd (Linux) to stay off disk", 0
+            cert_files = (p1, p2)
+        try:
+            kc = client_from_kubeconfig_data(config, label, request_timeout=timeout, retries=0,
+                                             client_cert_files=cert_files)
+        except ClusterError as exc:
+            return False, exc.detail or exc.message, 0
+        try:
+            kc.list_object("/api/v1/pods", limit=1)
+            return True, None, kc.requests
+        except ClusterError as exc:
+            if exc.status:
+                words = "%s %s" % (exc.status, exc.reason or "")
+                if exc.detail and exc.detail != exc.reason:
+                    words += ": %s" % exc.detail
+                return False, words.strip(), kc.requests
+            return False, exc.detail or exc.message, kc.requests
+        finally:
+            try:
+                kc.api_client.close()
+            except Exception:
+                pass
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _should_probe(mode, entry, secret_ref, clusterz, log_facts):
+    if entry.get("error") or not entry.get("server"):
+        return False
+    if mode is True or mode == "true" or mode == "always":
+        return True
+    if mode in (False, None, "false", "never"):
+        return False
+    # auto: probe what istiod does not vouch for.
+    if clusterz is None:
+        return True
+    for c in clusterz:
+        if c.get("id") == entry["key"] and c.get("secretName") == secret_ref:
+            if c.get("syncStatus") != "synced":
+                return True
+            return bool(log_facts and entry["key"] in (log_facts.get("sync_timeouts") or []))
+    return True
+
+
+# --------------------------------------------------------------------------- I/O
+
+class _Reader(object):
+    """Runs reads in order; records failures; stops after a fatal one."""
+
+    def __init__(self, client):
+        self.client = client
+        self.read_errors = []
+        self.fatal = None
+        self.first = True
+
+    def __call__(self, fn, not_found=None, soft=False):
+        if self.fatal is not None:
+            return None
+        try:
+            result = fn()
+            self.first = False
+            return result
+        except ClusterError as exc:
+            first, self.first = self.first, False
+            if exc.kind == "not_found":
+                return not_found
+            if exc.fatal and not (soft and exc.kind == "timeout" and not first):
+                self.fatal = exc
+                if not first:
+                    self.read_errors.append(exc.to_read_error())
+                return None
+            self.read_errors.append(exc.to_read_error())
+            return None
+
+
+def _unreachable_facts(base, exc):
+    base.update({"reachable": False, "error": exc.message, "error_kind": exc.kind})
+    return base
+
+
+def gather_cluster(client, options=None):
+    """Gather one cluster. Never raises for cluster trouble: ``reachable: false`` + ``error``."""
+    started = time.time()
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    ns = opts["istio_namespace"]
+    peers = peer_map(opts.get("peers"))
+    no_log_values = opts.get("no_log_values")
+    base_requests = client.requests
+    facts = {
+        "schema": SCHEMA, "cluster": client.cluster, "context": client.context, "server": client.server,
+        "reachable": True, "error": None, "error_kind": None, "read_errors": [], "requests": 0,
+        "probe_requests": 0, "duration_s": 0.0, "kubernetes_version": None,
+        "declared": dict((k, (opts.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role")),
+        "istio_namespace": ns, "server_peer": peers.get(normalize_server(client.server)),
+    }
+    read = _Reader(client)
+    raw = {}
+    raw["namespace"] = read(lambda: client.get(api_path("namespaces", name=ns)))
+    if read.fatal is not None:
+        facts = _unreachable_facts(facts, read.fatal)
+        facts["requests"] = client.requests - base_requests
+        facts["duration_s"] = round(time.time() - started, 3)
+        return facts
+    raw["deployments"] = read(lambda: client.list(api_path("deployments", ns, group="apps")), not_found=[])
+    raw["services"] = read(lambda: client.list(api_path("services")), not_found=[])
+    raw["configmaps"] = read(lambda: client.list(api_path("configmaps", ns)), not_found=[])
+    raw["secrets"] = read(lambda: client.list(api_path("secrets"), label_selector=MULTICLUSTER_LABEL), not_found=[])
+    cacerts_errors = len(read.read_errors)
+    raw["cacerts"] = read(lambda: client.get(api_path("secrets", ns, "cacerts")))
+    raw["cacerts_read"] = len(read.read_errors) == cacerts_errors and read.fatal is None
+    raw["istiod_pods"] = read(lambda: client.list(api_path("pods", ns), label_selector=ISTIOD_SELECTOR), not_found=[])
+    raw["sidecar_pods"] = read(lambda: client.list(api_path("pods"), label_selector=SIDECAR_SELECTOR), not_found=[])
+    raw["nodes"] = read(lambda: client.list(api_path("nodes")), not_found=[])
+    raw["istio_gateways"] = read(lambda: client.list(api_path("gateways", group="networking.istio.io",
+                                                              version="v1beta1")))
+    raw["destination_rules"] = read(lambda: client.list(api_path("destinationrules", group="networking.istio.io",
+                                                                 version="v1beta1")))
+    facts.update(build_facts(raw, opts))
+    nodes = raw.get("nodes") or []
+    if nodes:
+        facts["kubernetes_version"] = ((nodes[0].get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")
+
+    # remote secrets (configs stay in this frame: they hold credentials)
+    allow = opts.get("insecure_kubeconfig_options") or ()
+    if raw.get("secrets") is not None:
+        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values)
+    else:
+        facts["remote_secrets"], configs = None, {}
+    for rs in facts["remote_secrets"] or []:
+        for e in rs["entries"]:
+            e["server_cluster"] = peers.get(normalize_server(e["server"])) if e.get("server") else None
+
+    # istiod: log tail and /debug/clusterz
+    istiod = facts.get("istiod")
+    pod = (istiod or {}).get("pods", [None])[0] if istiod and istiod.get("pods") else None
+    facts["istiod_log"] = None
+    facts["clusterz"] = None
+    facts["clusterz_error"] = None
+    facts["networkz"] = None
+    if pod and opts.get("read_log") and opts.get("log_lines"):
+        text = read(lambda: client.log(ns, pod, container="discovery", tail_lines=int(opts["log_lines"])), soft=True)
+        if text is not None:
+            parsed = _istiod_log.parse_log(text, servers=peers)
+            parsed["pod"] = pod
+            facts["istiod_log"] = parsed
+    if pod and opts.get("read_clusterz"):
+        res = read(lambda: client.exec(ns, pod, "discovery", ["pilot-discovery", "request", "GET", "/debug/clusterz"],
+                                       timeout=opts.get("exec_timeout")), soft=True)
+        if res is not None:
+            out, err, rc = res
+            data = _load_json(out) if rc == 0 else None
+            if isinstance(data, list):
+                facts["clusterz"] = [{"id": c.get("id"), "secretName": c.get("secretName", ""),
+                                      "syncStatus": c.get("syncStatus")} for c in data if isinstance(c, dict)]
+            else:
+                facts["clusterz_error"] = "%s: exec pilot-discovery request GET /debug/clusterz in %s/%s: %s" % (
+                    client.cluster, ns, pod, (err or out or "exit code %s" % rc).strip()[:300])
+        elif read.read_errors:
+            facts["clusterz_error"] = read.read_errors[-1].get("message")
+
+    # the client proxy's endpoints for the probe service
+    facts["proxy"] = None
+    facts["proxy_note"] = None
+    if opts.get("read_proxy") and facts.get("sidecar_pods") is not None:
+        pns, sel = parse_probe_client(opts.get("probe_client"))
+        cands = [p for p in facts["sidecar_pods"] if p["namespace"] == pns and
+                 (_selector_matches(p["labels"], sel) if "=" in sel else p["name"] == sel)]
+        cands.sort(key=lambda p: (not p["ready"], p["name"]))
+        if not cands:
+            facts["proxy_note"] = "no Running injected pod matches %s" % opts.get("probe_client")
+        else:
+            cp = cands[0]
+            ref = "%s/%s" % (cp["namespace"], cp["name"])
+            before = len(read.read_errors)
+            res = read(lambda: client.exec(cp["namespace"], cp["name"], "istio-proxy",
+                                           ["pilot-agent", "request", "GET", "clusters?format=json"],
+                                           timeout=opts.get("exec_timeout")), soft=True)
+            if res is not None:
+                out, err, rc = res
+                if rc == 0:
+                    facts["proxy"] = proxy_endpoint_facts(out, ref, opts.get("probe_service"),
+                                                          opts.get("probe_port"), cp["network_env"])
+                else:
+                    facts["proxy"] = {"pod": ref, "service": _envoy.service_host(opts.get("probe_service")),
+                                      "port": opts.get("probe_port"), "network": cp["network_env"],
+                                      "error": "%s: exec pilot-agent request GET clusters?format=json in %s: %s" % (
+                                          client.cluster, ref, (err or out or "exit code %s" % rc).strip()[:300]),
+                                      "endpoints": [], "clusters_seen": 0}
+            else:
+                msg = read.read_errors[-1]["message"] if len(read.read_errors) > before else \
+                    (read.fatal.message if read.fatal else "exec failed")
+                facts["proxy"] = {"pod": ref, "service": _envoy.service_host(opts.get("probe_service")),
+                                  "port": opts.get("probe_port"), "network": cp["network_env"],
+                                  "error": msg, "endpoints": [], "clusters_seen": 0}
+
+    # the probe: each remote secret's server, with its own credentials, from the controller
+    mode = opts.get("probe_remote_secrets")
+    for rs in facts["remote_secrets"] or []:
+        ref = "%s/%s" % (rs["namespace"], rs["name"])
+        for e in rs["entries"]:
+            config = configs.get((rs["namespace"], rs["name"], e["key"]))
+            if config is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log")):
+                continue
+            ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
+                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow)
+            facts["probe_requests"] += n
+            e["probe"] = {"ok": ok, "tried_from": "controller", "error": err,
+                          "cluster": e.get("server_cluster"), "server": e["server"]}
+    configs.clear()
+
+    if read.fatal is not None:
+        facts["error"] = read.fatal.message
+        facts["error_kind"] = read.fatal.kind
+    facts["read_errors"] = read.read_errors
+    facts["requests"] = client.requests - base_requests
+    facts["duration_s"] = round(time.time() - started, 3)
+    return facts
