@@ -173,11 +173,29 @@ def _key(finding):
 
 
 def category_of(finding):
-    """The remediate category that fixes ``finding``, or None (manual)."""
+    """The remediate category that fixes ``finding``, or None (manual).
+
+    A finding that carries a ``category`` key decides for itself (None: the check judged it
+    unsafe, e.g. a remote secret that duplicate cluster IDs would make useless); the map is
+    the fallback for findings made without one.
+    """
+    if isinstance(finding, dict) and "category" in finding:
+        category = finding.get("category")
+        return category if category in REMEDIATE_CATEGORIES else None
     category = _get(finding, "category")
     if category in REMEDIATE_CATEGORIES:
         return category
     return FIXED_BY.get(_get(finding, "id"))
+
+
+def _evidence_services(finding, key):
+    """Service refs (``ns/name``) listed in a gateway finding's evidence (one finding covers them all)."""
+    refs = []
+    for item in ((_get(finding, "evidence") or {}).get(key) or []):
+        ref = item.get("service") if isinstance(item, dict) else item
+        if isinstance(ref, str) and "/" in ref and ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 def parse_resource(resource):
@@ -269,21 +287,29 @@ def _plan_network_labels(cluster, facts, findings, force, actions, skipped):
             label_namespace = True
             fixes.append(_key(f))
         elif fid in _GATEWAY_LABEL_IDS:
-            _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
-            if not gw_name:
+            refs = _evidence_services(f, "services")
+            if not refs:
+                _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
+                if gw_name:
+                    refs = ["%s/%s" % (gw_ns or istio_ns, gw_name)]
+            if not refs:
                 skipped.append(_skip(f, "network_labels", "the finding names no gateway Service"))
                 continue
-            gw_ns = gw_ns or istio_ns
-            current = ((_gateway_entry(facts, gw_ns, gw_name) or {}).get("labels") or {}).get(NETWORK_LABEL)
-            if current and current != network and not may_replace:
+            refused = []
+            for ref in refs:
+                gw_ns, gw_name = ref.split("/", 1)
+                current = ((_gateway_entry(facts, gw_ns, gw_name) or {}).get("labels") or {}).get(NETWORK_LABEL)
+                if current and current != network and not may_replace:
+                    refused.append("Service %s in %s holds %s=%s" % (ref, cluster, NETWORK_LABEL, current))
+                elif ref not in gateways:
+                    gateways.append(ref)
+            if refused:
                 skipped.append(_skip(f, "network_labels",
-                                     "Service %s/%s in %s holds %s=%s, the install says %s: set host var "
-                                     "meshmend_network or meshmend_remediate_force=true to replace it"
-                                     % (gw_ns, gw_name, cluster, NETWORK_LABEL, current, network)))
-                continue
-            ref = "%s/%s" % (gw_ns, gw_name)
-            if ref not in gateways:
-                gateways.append(ref)
+                                     "%s, the install says %s: set host var meshmend_network or "
+                                     "meshmend_remediate_force=true to replace it" % ("; ".join(refused), network),
+                                     partial=len(refused) < len(refs)))
+                if len(refused) == len(refs):
+                    continue
             fixes.append(_key(f))
     if not fixes:
         return
@@ -322,11 +348,16 @@ def _plan_gateway_addresses(cluster, facts, findings, address, force, actions, s
     istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
     targets = {}
     for f in findings:
-        _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
-        if not gw_name:
+        refs = _evidence_services(f, "gateways")
+        if not refs:
+            _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
+            if gw_name:
+                refs = ["%s/%s" % (gw_ns or istio_ns, gw_name)]
+        if not refs:
             skipped.append(_skip(f, "gateway_addresses", "the finding names no gateway Service"))
             continue
-        targets.setdefault("%s/%s" % (gw_ns or istio_ns, gw_name), []).append(f)
+        for ref in refs:
+            targets.setdefault(ref, []).append(f)
     if len(targets) > 1:
         # One host var, one address: giving the same IP to two gateways would be wrong.
         for fs in targets.values():
@@ -376,7 +407,11 @@ def _plan_remote_secrets(cluster, facts, findings, facts_by_cluster, actions, sk
                 skipped.append(_skip(f, "remote_secrets",
                                      "peer %s is unreachable: its token cannot be read" % peer))
             continue
-        peer_id = peer_facts.get("cluster_id") or peer
+        # The key the checks expect (the peer's cluster ID as the check judged it), else the facts'.
+        peer_id = None
+        for f in fs:
+            peer_id = peer_id or (_get(f, "evidence") or {}).get("expected_key")
+        peer_id = peer_id or peer_facts.get("cluster_id") or peer
         if peer_id == facts.get("cluster_id"):
             for f in fs:
                 skipped.append(_skip(f, "remote_secrets",

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, is_loopback_server,
+    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, is_loopback_server,
     normalize_categories, parse_kubeconfig_essentials, parse_resource, same_kubeconfig,
     summarize_secret, validate_gateway_address,
 )
@@ -27,9 +27,12 @@ def facts(name, network="network1", declared=None, ns_label=None, gw_label=None,
     }
 
 
-def f(fid, cluster, peer=None, resource=None, caused_by=None, category=None):
+def f(fid, cluster, peer=None, resource=None, caused_by=None, category="default", evidence=None):
+    # As the checks make them: the category they judge safe, None otherwise.
+    if category == "default":
+        category = FIXED_BY.get(fid)
     return Finding(fid, cluster, "msg", peer=peer, resource=resource, caused_by=caused_by,
-                   category=category).to_dict()
+                   category=category, evidence=evidence).to_dict()
 
 
 def demo():
@@ -201,6 +204,8 @@ def test_unsafe_findings_are_never_actions():
 
 def test_category_from_finding_or_fallback_map():
     assert category_of({"id": "remote_secret.missing"}) == "remote_secrets"
+    # the check said "not safe" (e.g. duplicate cluster IDs): the finding's None wins over the map
+    assert category_of({"id": "remote_secret.missing", "category": None}) is None
     assert category_of({"id": "trust.root_mismatch"}) is None
     assert category_of({"id": "custom.thing", "category": "network_labels"}) == "network_labels"
     assert parse_resource("Service/ns/name") == ("Service", "ns", "name")
@@ -253,3 +258,28 @@ def test_same_kubeconfig_ignores_formatting():
                 "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
                 "users: [{name: u, user: {exec: {command: aws}}}]\n")
     assert parse_kubeconfig_essentials(exec_cfg)[3] == "exec"
+
+
+def test_check_marked_unsafe_is_manual():
+    findings = [f("network.namespace_label_mismatch", "c1", category=None, resource="Namespace/istio-system")]
+    plan = build_plan(findings, {"c1": facts("c1", declared="netB")})
+    assert plan["actions"] == [] and [m["id"] for m in plan["manual"]] == ["network.namespace_label_mismatch"]
+
+
+def test_gateway_findings_cover_every_service_in_evidence():
+    labels = f("eastwest_gateway.network_label_missing", "c1", resource=GW,
+               evidence={"services": ["istio-system/istio-eastwestgateway", "istio-system/gw2"]})
+    (action,) = build_plan([labels], {"c1": facts("c1")})["actions"]
+    assert action["params"]["gateway_services"] == ["istio-system/istio-eastwestgateway", "istio-system/gw2"]
+    pending = f("eastwest_gateway.external_ip_pending", "c1", resource=GW,
+                evidence={"gateways": [{"service": "istio-system/istio-eastwestgateway"},
+                                       {"service": "istio-system/gw2"}]})
+    plan = build_plan([pending], {"c1": facts("c1")}, gateway_addresses={"c1": "10.0.0.5"})
+    assert plan["actions"] == [] and "2 gateway Services" in plan["skipped"][0]["reason"]
+
+
+def test_expected_key_from_the_check_wins():
+    findings = [f("remote_secret.key_mismatch", "c1", peer="c2", resource="Secret/istio-system/istio-remote-secret-c2",
+                  evidence={"expected_key": "declared-c2"})]
+    (action,) = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")})["actions"]
+    assert action["params"]["cluster_id"] == "declared-c2"
