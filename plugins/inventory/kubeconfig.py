@@ -99,9 +99,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+---
 # clusters.meshmend.yml: every context of ~/.kube/config (or $KUBECONFIG) becomes a host
 plugin: meshmend.multicluster.kubeconfig
 
+---
 # prod.meshmend.yml: only the prod contexts, grouped by region from the context name
 plugin: meshmend.multicluster.kubeconfig
 kubeconfig: ~/.kube/prod-config
@@ -112,6 +114,7 @@ exclude:
 group_by_context_pattern: '^prod-(?P<group>[a-z]+)-\d+$'
 group_prefix: region_
 
+---
 # mesh.meshmend.yml: group by the network label each cluster carries, and derive more vars
 plugin: meshmend.multicluster.kubeconfig
 kubeconfig: /etc/meshmend/kubeconfig
