@@ -21,8 +21,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
-    DIAGNOSE_AREAS, MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result,
-    render_all, resolve_probe_peers,
+    MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
+    render_all, resolve_probe_peers, time_check_areas,
 )
 
 
@@ -67,15 +67,16 @@ class ActionModule(ActionBase):
         facts_by_cluster = resolve_probe_peers(facts_by_cluster)
 
         checks = _load_checks()
-        areas = list(getattr(checks, "AREAS", None) or DIAGNOSE_AREAS)
         options = dict(args["check_options"] or {})
         options.setdefault("out_of_play", out_of_play)
         try:
-            findings, timing = analyze(facts_by_cluster, checks.run_checks, options, areas=areas,
-                                       time_areas=args["time_areas"])
+            findings, timing = analyze(
+                facts_by_cluster, checks.run_checks, options, time_areas=args["time_areas"],
+                area_timer=lambda facts, opts: time_check_areas(checks, facts, opts))
+            # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
             report = build_report(facts_by_cluster, findings, out_of_play=out_of_play,
-                                  fail_on=args["fail_on"], timing=timing, areas=areas)
-        except (FindingError, KeyError, TypeError, ValueError) as e:
+                                  fail_on=args["fail_on"], timing=timing)
+        except (FindingError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise AnsibleActionFail("mesh_report: analysis of %s failed: %s: %s"
                                     % (", ".join(sorted(facts_by_cluster)), type(e).__name__, to_native(e)))
 
@@ -95,6 +96,7 @@ class ActionModule(ActionBase):
             timing=report["timing"],
             requests=report["requests"],
             report_files=files,
+            lines=finding_lines(report["findings"]),
             msg="%d cluster(s): %d error(s), %d warning(s), %d info%s" % (
                 len(hosts), counts["error"], counts["warning"], counts["info"],
                 (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),

@@ -246,6 +246,12 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
     }
 
 
+def finding_lines(findings):
+    """One line per finding for the play output: ``error remote_secret.missing cluster2 -> cluster1: ...``."""
+    return ["%s %s %s: %s" % (f["severity"], f["id"], _where(f).replace("\u2192", "->"), f.get("message"))
+            for f in findings]
+
+
 def render_json(report):
     return json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
 
@@ -964,23 +970,52 @@ def _finding_dict(f):
     return f.to_dict() if hasattr(f, "to_dict") else dict(f)
 
 
-def analyze(facts_by_cluster, run_checks, options=None, areas=None, time_areas=True, clock=None):
-    """Run the check catalogue once over every cluster; optionally time each area.
+def time_check_areas(checks, facts_by_cluster, options=None, clock=None):
+    """Seconds per check area of the meshmend catalogue (``checks.AREAS``: (name, module) pairs).
 
-    The findings come from ONE full ``run_checks`` call, so ``caused_by`` links across
-    areas are intact. With ``time_areas`` each area then runs alone (``options["areas"]``)
-    only to measure it: checks are pure functions over facts in memory, so this costs
-    milliseconds. Returns ``(finding dicts, {"analysis_s": x, "areas": {area: s}})``.
+    The catalogue runs every area in order (later areas link to earlier findings), so
+    ``run_checks(areas=[x])`` cannot time one area; this replays the same loop with a clock
+    around each ``module.check(mesh, found)``. Timing only: the findings are not used.
+    Returns {} when the catalogue does not have that shape.
+    """
+    import time
+    clock = clock or time.perf_counter
+    pairs = getattr(checks, "AREAS", None)
+    mesh_class = getattr(checks, "Mesh", None)
+    if not pairs or mesh_class is None or not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+        return {}
+    timings = {}
+    t0 = clock()
+    mesh = mesh_class(facts_by_cluster, dict(options or {}))
+    timings["mesh_model"] = round(clock() - t0, 6)
+    found = {}
+    for name, module in pairs:
+        t0 = clock()
+        for finding in module.check(mesh, found):
+            found.setdefault(finding.key, finding)
+        timings[name] = round(clock() - t0, 6)
+    return timings
+
+
+def analyze(facts_by_cluster, run_checks, options=None, time_areas=True, area_timer=None, clock=None):
+    """Run the check catalogue ONCE over every cluster; then time each area if asked.
+
+    The findings come from one full ``run_checks`` call, so ``caused_by`` links across
+    areas are intact. Per-area seconds come from ``options["timings"]`` when run_checks
+    fills it, else from ``area_timer(facts_by_cluster, options)`` (a timing-only replay:
+    checks are pure functions over facts in memory, so it costs milliseconds).
+    Returns ``(finding dicts, {"analysis_s": x, "areas": {area: s}})``.
     """
     import time
     clock = clock or time.perf_counter
     options = dict(options or {})
+    filled = {}
     start = clock()
-    findings = [_finding_dict(f) for f in run_checks(facts_by_cluster, options)]
+    findings = [_finding_dict(f) for f in run_checks(facts_by_cluster, dict(options, timings=filled))]
     timing = {"analysis_s": round(clock() - start, 6), "areas": {}}
     if time_areas:
-        for area in areas or DIAGNOSE_AREAS:
-            t0 = clock()
-            run_checks(facts_by_cluster, dict(options, areas=[area]))
-            timing["areas"][area] = round(clock() - t0, 6)
+        if filled:
+            timing["areas"] = dict(filled)
+        elif area_timer is not None:
+            timing["areas"] = area_timer(facts_by_cluster, options)
     return findings, timing

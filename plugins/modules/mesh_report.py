@@ -195,6 +195,12 @@ report_files:
   returned: always
   type: dict
   sample: {json: /tmp/reports/meshmend-report.json, html: /tmp/reports/meshmend-report.html}
+lines:
+  description: One line per finding, in RV(findings) order, for the play output.
+  returned: always
+  type: list
+  elements: str
+  sample: ["error remote_secret.missing cluster2 -> cluster1: no remote secret for cluster1 in cluster2"]
 msg:
   description: One-line summary.
   returned: always

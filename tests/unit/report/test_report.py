@@ -222,16 +222,27 @@ def test_analyze_runs_once_and_times_areas():
     calls = []
 
     def run_checks(facts, options):
-        calls.append(options.get("areas"))
-        if options.get("areas") in (None, ["trust"]):
-            return [Finding("trust.cacerts_missing", "c1", "x")]
-        return []
+        calls.append(sorted(options))
+        return [Finding("trust.cacerts_missing", "c1", "x")]
 
     ticks = iter(range(100))
-    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []}, areas=["trust", "mesh"],
-                                 clock=lambda: next(ticks))
-    assert calls == [None, ["trust"], ["mesh"]]
+    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []},
+                                 area_timer=lambda facts, opts: {"trust": 0.5}, clock=lambda: next(ticks))
+    assert calls == [["out_of_play", "timings"]]          # one run over all areas
     assert [f["id"] for f in findings] == ["trust.cacerts_missing"]
-    assert timing == {"analysis_s": 1, "areas": {"trust": 1, "mesh": 1}}
-    _, timing = r.analyze({"c1": {}}, run_checks, time_areas=False)
+    assert timing == {"analysis_s": 1, "areas": {"trust": 0.5}}
+    _, timing = r.analyze({"c1": {}}, run_checks, area_timer=lambda facts, opts: 1 / 0, time_areas=False)
     assert timing["areas"] == {}
+
+    def filling(facts, options):
+        options["timings"]["gateway"] = 0.25
+        return []
+    assert r.analyze({}, filling)[1]["areas"] == {"gateway": 0.25}
+
+
+def test_time_check_areas_with_the_catalogue():
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import checks
+    timings = r.time_check_areas(checks, fixtures.facts_by_cluster(), {"out_of_play": ["cluster4"]})
+    assert set(timings) == {"mesh_model"} | set(checks.AREA_NAMES)
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+    assert r.time_check_areas(object(), {}) == {}
