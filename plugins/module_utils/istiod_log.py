@@ -79,6 +79,21 @@ def _secret_cluster(secret):
     return name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
 
 
+def _server_lookup(servers, url):
+    """servers maps URL -> name; compare scheme://host:port with the default port filled in."""
+    def norm(u):
+        u = (u or "").rstrip("/").lower()
+        host = u.split("://", 1)[-1]
+        if not re.search(r":\d+$", host):
+            u += ":443"
+        return u
+    want = norm(url)
+    for k, v in (servers or {}).items():
+        if norm(k) == want:
+            return v
+    return None
+
+
 def parse_log(text, servers=None):
     """Scan istiod's log. ``servers`` maps API server URL -> cluster name (to attribute watch errors).
 
@@ -138,7 +153,7 @@ def parse_log(text, servers=None):
             if m and ("error" in line.lower() or "failed" in line.lower()):
                 url = _URL.search(line)
                 server = url.group(0) if url else None
-                cluster = labels.get("cluster") or (servers.get(server) if server else None)
+                cluster = labels.get("cluster") or (_server_lookup(servers, server) if server else None)
                 if cluster or server:
                     entry = {"cluster": cluster, "secret": labels.get("secret"), "kind": "watch_failed",
                              "wording": "client-go", "error": _short(line[m.start():]), "line": _short(line),

@@ -1,0 +1,90 @@
+import json
+import os
+
+import pytest
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils import envoy
+
+FIXTURES = "/work/shared/reference/fixtures"
+CLUSTERS = os.path.join(FIXTURES, "envoy_clusters_format_json.istio-1.5.0.json")
+CONFIG_DUMP = os.path.join(FIXTURES, "envoy_config_dump_include_eds.json")
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(FIXTURES), reason="shared reference fixtures not present")
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def _snake(obj):
+    """Re-spell istioctl's camelCase as Envoy's snake_case."""
+    import re
+    if isinstance(obj, dict):
+        return dict((re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k), _snake(v)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return [_snake(x) for x in obj]
+    return obj
+
+
+def test_clusters_camel_case_fixture():
+    rows = envoy.parse_endpoints(_read(CLUSTERS))
+    by_ep = dict((r["endpoint"], r) for r in rows)
+    assert by_ep["172.17.0.14:15014"]["status"] == "UNHEALTHY"
+    assert by_ep["172.17.0.27:9080"]["outlier_check"] == "FAILED"
+    assert by_ep["172.17.0.26:9080"]["outlier_check"] == "OK"
+    assert by_ep["unix:///sock/mixer.socket"]["address_kind"] == "pipe"
+    assert by_ep["unix:///sock/mixer.socket"]["cluster"] == "inbound_9092"
+    # istioctl's order: address, then port, then cluster
+    keys = [(r["address"], r["port"] if r["port"] is not None else -1, r["cluster"]) for r in rows]
+    assert keys == sorted(keys)
+    assert len(rows) == 9
+
+
+def test_clusters_snake_case_same_rows():
+    camel = json.loads(_read(CLUSTERS))
+    snake = _snake(camel)
+    assert "host_statuses" in snake["cluster_statuses"][0]
+    assert envoy.parse_endpoints(json.dumps(snake)) == envoy.parse_endpoints(json.dumps(camel))
+
+
+def test_missing_eds_health_status_is_unknown():
+    doc = {"cluster_statuses": [{"name": "outbound|80||a.b.svc.cluster.local", "host_statuses": [
+        {"address": {"socket_address": {"address": "10.0.0.1", "port_value": 80}}, "health_status": {}}]}]}
+    [row] = envoy.parse_endpoints(json.dumps(doc))
+    assert row["status"] == "UNKNOWN" and row["outlier_check"] == "OK"
+
+
+def test_internal_address():
+    doc = {"cluster_statuses": [{"name": "x", "host_statuses": [
+        {"address": {"envoy_internal_address": {"server_listener_name": "connect_originate", "endpoint_id": "10.0.0.2:80"}}}]}]}
+    [row] = envoy.parse_endpoints(doc)
+    assert row["endpoint"] == "envoy://connect_originate/10.0.0.2:80" and row["address_kind"] == "internal"
+
+
+def test_config_dump_fixture():
+    rows = envoy.parse_endpoints(_read(CONFIG_DUMP))
+    reviews = envoy.filter_rows(rows, service="reviews.default", port=9080)
+    assert [r["address"] for r in reviews] == ["10.244.0.192", "10.244.0.193", "10.244.0.195"]
+    assert all(r["status"] == "HEALTHY" for r in reviews)
+    assert reviews[0]["workload"]["name"] == "reviews-v3"
+    assert reviews[0]["workload"]["cluster_id"] == "Kubernetes"
+
+
+def test_filter_by_service_and_fqdn():
+    rows = envoy.parse_endpoints(_read(CLUSTERS))
+    short = envoy.filter_rows(rows, service="reviews.default")
+    fqdn = envoy.filter_rows(rows, service="reviews.default.svc.cluster.local", port=9080)
+    assert short == fqdn and len(short) == 3
+    assert envoy.filter_rows(rows, service="reviews.default", port=1) == []
+
+
+def test_table_header_and_garbage():
+    rows = envoy.parse_endpoints(_read(CLUSTERS))
+    table = envoy.format_table(rows).splitlines()
+    assert table[0].split() == ["ENDPOINT", "STATUS", "OUTLIER", "CHECK", "CLUSTER"]
+    assert len(table) == len(rows) + 1
+    with pytest.raises(envoy.EnvoyParseError):
+        envoy.parse_endpoints("no healthy upstream")
+    with pytest.raises(envoy.EnvoyParseError):
+        envoy.parse_endpoints("")

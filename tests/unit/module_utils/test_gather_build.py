@@ -1,0 +1,139 @@
+import base64
+import json
+
+import yaml
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils import gather
+
+TOKEN = "very-secret-token-value-123"
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def kubeconfig(server, user):
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config",
+                           "clusters": [{"name": "c2", "cluster": {"server": server}}],
+                           "contexts": [{"name": "c2", "context": {"cluster": "c2", "user": "c2"}}],
+                           "current-context": "c2", "users": [{"name": "c2", "user": user}]})
+
+
+def raw_cluster():
+    istiod = {"metadata": {"name": "istiod", "namespace": "istio-system", "labels": {"app": "istiod"}},
+              "spec": {"replicas": 1, "template": {"spec": {"containers": [{
+                  "name": "discovery", "image": "docker.io/istio/pilot:1.30.3-distroless",
+                  "env": [{"name": "CLUSTER_ID", "value": "cluster1"},
+                          {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "x", "key": "y"}}}]}]}}},
+              "status": {"readyReplicas": 1}}
+    pod_ok = {"metadata": {"name": "istiod-abc", "namespace": "istio-system", "labels": {"app": "istiod"}},
+              "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    sleep = {"metadata": {"name": "sleep-1", "namespace": "sample", "labels": {"app": "sleep",
+                                                                              "topology.istio.io/network": "network1"}},
+             "spec": {"nodeName": "n1", "containers": [{"name": "sleep"}, {"name": "istio-proxy", "env": [
+                 {"name": "ISTIO_META_NETWORK", "value": "network1"},
+                 {"name": "ISTIO_META_CLUSTER_ID", "value": "cluster1"}]}]},
+             "status": {"phase": "Running", "podIP": "10.10.0.7", "conditions": [{"type": "Ready", "status": "True"}]}}
+    pending = dict(sleep, metadata={"name": "sleep-2", "namespace": "sample", "labels": {"app": "sleep"}},
+                   status={"phase": "Pending"})
+    services = [
+        {"metadata": {"name": "istiod", "namespace": "istio-system"},
+         "spec": {"selector": {"app": "istiod"}, "ports": [{"port": 15012}, {"port": 443}]}},
+        {"metadata": {"name": "istio-eastwestgateway", "namespace": "istio-system",
+                      "labels": {"istio": "eastwestgateway", "topology.istio.io/network": "network1"}},
+         "spec": {"type": "LoadBalancer", "ports": [{"name": "tls", "port": 15443}]},
+         "status": {"loadBalancer": {"ingress": [{"ip": "172.18.1.10"}]}}},
+        {"metadata": {"name": "helloworld", "namespace": "sample"},
+         "spec": {"selector": {"app": "helloworld"}, "ports": [{"port": 5000}]}},
+        {"metadata": {"name": "other", "namespace": "default"}, "spec": {"ports": [{"port": 80}]}},
+    ]
+    configmaps = [
+        {"metadata": {"name": "istio"}, "data": {"mesh": "defaultConfig:\n  discoveryAddress: istiod.istio-system.svc:15012\n"}},
+        {"metadata": {"name": "istio-sidecar-injector"}, "data": {"values": json.dumps(
+            {"global": {"network": "network1", "meshID": "mesh1", "multiCluster": {"clusterName": "cluster1"}}})}},
+    ]
+    secrets = [
+        {"metadata": {"name": "istio-remote-secret-cluster2", "namespace": "istio-system",
+                      "labels": {"istio/multiCluster": "true"}, "annotations": {"networking.istio.io/cluster": "cluster2"}},
+         "data": {"cluster2": b64(kubeconfig("https://127.0.2.1:6443", {"token": TOKEN}))}},
+        {"metadata": {"name": "eks", "namespace": "default", "labels": {"istio/multiCluster": "true"}},
+         "data": {"cluster3": b64(kubeconfig("https://127.0.0.1:6443", {"exec": {"command": "aws"}})), "empty": ""}},
+    ]
+    return {
+        "namespace": {"metadata": {"name": "istio-system", "labels": {"topology.istio.io/network": "network1"}}},
+        "deployments": [istiod], "istiod_pods": [pod_ok], "services": services, "configmaps": configmaps,
+        "secrets": secrets, "cacerts": None, "sidecar_pods": [sleep, pending],
+        "nodes": [{"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/region": "us-east1",
+                                                         "topology.kubernetes.io/zone": "us-east1-b"}},
+                   "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}}],
+        "istio_gateways": None, "destination_rules": [],
+    }
+
+
+def test_build_facts_identity_and_sections():
+    f = gather.build_facts(raw_cluster())
+    assert f["istiod"]["version"] == "1.30.3" and f["istiod"]["cluster_id"] == "cluster1"
+    assert "SECRET" not in f["istiod"]["env"]
+    assert f["istiod"]["pods"] == ["istiod-abc"]
+    assert (f["cluster_id"], f["network"], f["mesh_id"], f["role"]) == ("cluster1", "network1", "mesh1", "primary")
+    assert f["discovery_address"] == "istiod.istio-system.svc:15012"
+    assert [g["name"] for g in f["gateways"]] == ["istio-eastwestgateway"]
+    assert f["gateways"][0]["addresses"][0]["value"] == "172.18.1.10"
+    assert [s["name"] for s in f["services"]] == ["helloworld"]
+    assert [p["name"] for p in f["sidecar_pods"]] == ["sleep-1"]
+    assert f["sidecar_pods"][0]["network_env"] == "network1"
+    assert f["control_plane_services"] == [{"name": "istiod", "selectorless": False, "type": "ClusterIP",
+                                            "external_name": None, "ports": [15012, 443]}]
+    assert f["istio_gateways"] is None and f["destination_rules"] == []
+    assert f["cacerts"] is None
+    assert f["nodes"][0]["region"] == "us-east1"
+
+
+def test_remote_secrets_without_credentials():
+    no_log = set()
+    facts, configs = gather.remote_secret_facts(raw_cluster()["secrets"], no_log_values=no_log)
+    assert TOKEN in no_log
+    assert TOKEN not in json.dumps(facts)
+    by_name = dict((s["name"], s) for s in facts)
+    e = by_name["istio-remote-secret-cluster2"]["entries"][0]
+    assert (e["key"], e["auth"], e["error"], e["server"]) == ("cluster2", "token", None, "https://127.0.2.1:6443")
+    eks = dict((x["key"], x) for x in by_name["eks"]["entries"])
+    assert eks["cluster3"]["error"] == "kubeconfig is not allowed: exec is not allowed"
+    assert eks["cluster3"]["loopback"] is True
+    assert eks["empty"]["error"] == "kubeconfig is empty"
+    assert ("istio-system", "istio-remote-secret-cluster2", "cluster2") in configs
+
+
+def test_remote_role_and_default_cluster_id():
+    raw = raw_cluster()
+    raw["deployments"] = []
+    raw["configmaps"] = [{"metadata": {"name": "istio-sidecar-injector"},
+                          "data": {"values": json.dumps({"global": {"remotePilotAddress": "192.0.2.1"}})}}]
+    raw["services"].append({"metadata": {"name": "istiod-remote", "namespace": "istio-system"},
+                            "spec": {"ports": [{"port": 15012}]}})
+    f = gather.build_facts(raw)
+    assert f["istiod"] is None and f["role"] == "remote" and f["cluster_id"] == "Kubernetes"
+    assert [c["name"] for c in f["control_plane_services"] if c["selectorless"]] == ["istiod-remote"]
+
+
+def test_helpers():
+    assert gather.normalize_server("https://127.0.2.1") == "https://127.0.2.1:443"
+    assert gather.peer_map([{"name": "cluster2", "server": "https://127.0.2.1:6443/"}]) == \
+        {"https://127.0.2.1:6443": "cluster2"}
+    assert gather.image_version("gcr.io/istio-release/pilot:1.9.9") == "1.9.9"
+    assert gather.image_version("pilot@sha256:abc") is None
+    assert gather.parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
+    assert gather._selector_matches({"app": "sleep", "v": "1"}, "app=sleep,v=1")
+    assert not gather._selector_matches({"app": "sleep"}, "app=sleep,v=1")
+
+
+def test_auto_probe_only_when_istiod_does_not_vouch():
+    e = {"key": "cluster2", "server": "https://127.0.2.1:6443", "error": None}
+    ref = "istio-system/istio-remote-secret-cluster2"
+    synced = [{"id": "cluster2", "secretName": ref, "syncStatus": "synced"}]
+    timeout = [{"id": "cluster2", "secretName": ref, "syncStatus": "timeout"}]
+    assert gather._should_probe("auto", e, ref, synced, None) is False
+    assert gather._should_probe("auto", e, ref, timeout, None) is True
+    assert gather._should_probe("auto", e, ref, None, None) is True
+    assert gather._should_probe(True, e, ref, synced, None) is True
+    assert gather._should_probe(False, e, ref, timeout, None) is False
