@@ -386,16 +386,22 @@ class Mesh:
         if not network:
             return out
         for c in self.full():
-            if c.network == network:
-                for gw in as_list(c.facts.get("gateways")):
-                    if gw.get("network_label") in (None, network):
-                        for addr in as_list(gw.get("addresses")):
-                            if as_dict(addr).get("value"):
-                                out.add(addr["value"])
             mesh_net = as_dict(dig(c.facts, "mesh_networks", "networks", network))
+            registries = set(as_dict(e).get("fromRegistry") for e in as_list(mesh_net.get("endpoints")))
+            registry_services = set()
             for gw in as_list(mesh_net.get("gateways")):
-                if as_dict(gw).get("address"):
+                gw = as_dict(gw)
+                if gw.get("address"):
                     out.add(gw["address"])
+                if gw.get("registryServiceName") and c.cluster_id in registries:
+                    registry_services.add(str(gw["registryServiceName"]).split(".", 1)[0])
+            for gw in as_list(c.facts.get("gateways")):
+                gw = as_dict(gw)
+                # istiod takes a Service as the gateway of the network its label names
+                if gw.get("network_label") == network or gw.get("name") in registry_services:
+                    for addr in as_list(gw.get("addresses")):
+                        if as_dict(addr).get("value"):
+                            out.add(addr["value"])
             for row in as_list(c.facts.get("networkz")):
                 row = as_dict(row)
                 if row.get("Network") == network and row.get("Addr"):

@@ -62,6 +62,11 @@ def _service_pods(c, name, namespace):
     return svc, pods
 
 
+def _pod_network(c, pod):
+    """The network istiod gives an endpoint: pod label, then istio-system's label, then the cluster's."""
+    return pod.get("network_label") or c.namespace_label_network or c.network
+
+
 def _pod_ips(pods):
     return set(p.get("pod_ip") for p in pods if p.get("pod_ip"))
 
@@ -170,7 +175,10 @@ def _check_proxy(mesh, a, found):
         ips = _pod_ips(pods)
         if c.name != a.name:
             ips -= all_local_ips
-        gws = mesh.gateway_addresses(c.network) if (c.network and c.network != a_network) else set()
+        gws = set()
+        for net in set(_pod_network(c, p) for p in ready):
+            if net and net != a_network:
+                gws |= mesh.gateway_addresses(net)
         if addresses & ips or addresses & gws:
             continue
         own = c.name == a.name
@@ -210,14 +218,14 @@ def _check_proxy(mesh, a, found):
     for c in mesh.full():
         if c.name == a.name:
             continue
-        if c.network and a_network and c.network == a_network:
-            continue   # same network: raw pod IPs are right
-        c_ips = _pod_ips(as_list(c.facts.get("sidecar_pods")))
-        raw = sorted((addresses & c_ips) - all_local_ips - gateway_ips_all)
+        # pods on the proxy's own network are rightly sent with their pod IPs
+        c_pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
+                  if not (a_network and _pod_network(c, as_dict(p)) == a_network)]
+        raw = sorted((addresses & _pod_ips(c_pods)) - all_local_ips - gateway_ips_all)
         if not raw:
             continue
         names = [("%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip")))
-                 for p in as_list(c.facts.get("sidecar_pods")) if as_dict(p).get("pod_ip") in raw]
+                 for p in c_pods if p.get("pod_ip") in raw]
         out.append(make(
             "endpoints.remote_pod_ips", a.name,
             "The proxy %s in %s holds pod IPs of %s (network %s) for %s instead of %s's east-west gateway: "

@@ -223,14 +223,18 @@ def _check_primary(mesh, primary, found):
             out.append(make(
                 "remote_secret.key_mismatch", primary.name,
                 "Remote secret %s in %s is meant for %s (matched by %s) but its data key is %r, not %s's "
-                "cluster ID %r: istiod takes the data key as the cluster ID." % (
-                    first.ref, primary.name, peer.name, first.matched_by, first.key, peer.name, peer.expected_id),
+                "cluster ID %r: istiod takes the data key as the cluster ID%s." % (
+                    first.ref, primary.name, peer.name, first.matched_by, first.key, peer.name, peer.expected_id,
+                    " (and %s shares that ID with %s)" % (peer.name, primary.name) if duplicate else ""),
                 peer=peer.name,
                 resource=resource("Secret", first.namespace, first.name),
                 evidence=dict(id_note, entries=[e.summary() for e in wrong_key]),
-                remedy="Make sure the cluster name is used as the data key for the remote kubeconfig: %s "
-                       "(remediate category remote_secrets)." % _create_cmd(primary, peer),
-                category="remote_secrets",
+                remedy=("Make the cluster IDs unique first (cluster.duplicate_id): re-keying the secret to the "
+                        "shared ID would make istiod ignore it. Manual." if duplicate else
+                        "Make sure the cluster name is used as the data key for the remote kubeconfig: %s "
+                        "(remediate category remote_secrets)." % _create_cmd(primary, peer)),
+                category=None if duplicate else "remote_secrets",
+                caused_by=[dup] if dup else [],
             ))
         if good_elsewhere and not good_here:
             first = good_elsewhere[0]

@@ -87,7 +87,8 @@ def check_root_mismatch(mesh, found):
             if fp == ref_fp:
                 continue
             c = mesh.clusters[name]
-            cause = "trust.cacerts_missing@%s" % name
+            causes = [k for k in ("trust.cacerts_missing@%s" % name, "trust.root_not_in_use@%s" % name)
+                      if k in found]
             out.append(make(
                 "trust.root_mismatch", name,
                 "The root certificate of %s (%s) differs from that of %s (%s): the clusters share no root of "
@@ -100,7 +101,7 @@ def check_root_mismatch(mesh, found):
                 remedy="Compare the root-cert in each cluster (kubectl -n istio-system get secret cacerts "
                        "-ojsonpath='{.data.root-cert\\.pem}'); plug in certificates of one shared root in %s: "
                        "%s. Manual." % (name, _cmd_plugin(c)),
-                caused_by=[cause] if cause in found else [],
+                caused_by=causes,
             ))
     return out
 
@@ -202,10 +203,9 @@ def _summary(cert):
 
 
 def check(mesh, found):
-    out = check_cacerts(mesh)
+    out = check_cacerts(mesh) + check_root_in_use(mesh)
     found_now = dict(found)
     found_now.update((f.key, f) for f in out)
     out += check_root_mismatch(mesh, found_now)
-    out += check_root_in_use(mesh)
     out += check_chain_and_expiry(mesh)
     return out
