@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import PlanError, build_plan
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
+    PlanError, build_plan, compare_findings, outcome_from_result,
+)
 
 
 def _plain(value):
@@ -70,8 +72,22 @@ def remediation_plan(findings, facts=None, categories=None, gateway_addresses=No
         raise AnsibleFilterError("remediation_plan: %s" % exc)
 
 
+def remediation_outcome(result):
+    """See remediation_outcome.yml."""
+    return outcome_from_result(_plain(result))
+
+
+def remediation_compare(before, after, outcomes=None, check_mode=False):
+    """See remediation_compare.yml."""
+    return compare_findings(_plain(before), _plain(after), _plain(outcomes), check_mode=bool(check_mode))
+
+
 class FilterModule(object):
     """meshmend remediation filters."""
 
     def filters(self):
-        return {"remediation_plan": remediation_plan}
+        return {
+            "remediation_plan": remediation_plan,
+            "remediation_outcome": remediation_outcome,
+            "remediation_compare": remediation_compare,
+        }

@@ -527,7 +527,14 @@ def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=No
     by_cluster = {}
     for a in actions:
         by_cluster.setdefault(a["cluster"], []).append(a)
+    lines = ["plan: %d action(s) for %d finding(s) in categories %s" % (len(actions), len(planned), ", ".join(asked))]
+    lines += ["fix  %s [%s]: %s" % (a["cluster"], a["category"], a["description"]) for a in actions]
+    lines += ["skip %s: %s" % (s["key"], s["reason"]) for s in skipped]
+    lines += ["not asked %s (category %s)" % (s["key"], s["category"]) for s in not_asked]
+    lines += ["manual %s%s: %s" % (m["key"], " (expected to clear with the planned fixes)" if m["resolved_by_plan"] else "",
+                                   " ".join(m["steps"]) or m["message"]) for m in manual]
     return {
+        "lines": lines,
         "categories": asked,
         "actions": actions,
         "by_cluster": by_cluster,
@@ -658,3 +665,65 @@ def same_kubeconfig(existing_text, wanted_text):
     a = parse_kubeconfig_essentials(existing_text)
     b = parse_kubeconfig_essentials(wanted_text)
     return a[0] is not None and a == b
+
+
+# --- outcomes and before/after ------------------------------------------------------------------
+
+def outcome_from_result(result):
+    """One applied action's outcome from a registered loop result (no diff, no module output)."""
+    result = result or {}
+    action = result.get("item") or {}
+    failed = bool(result.get("failed"))
+    return {
+        "cluster": action.get("cluster"),
+        "category": action.get("category"),
+        "module": action.get("module"),
+        "peer": action.get("peer"),
+        "description": action.get("description"),
+        "fixes": list(action.get("fixes") or []),
+        "changed": bool(result.get("changed")) and not failed,
+        "failed": failed,
+        "skipped": bool(result.get("skipped")),
+        "msg": result.get("msg") if failed else None,
+    }
+
+
+def _counts(findings):
+    out = {"error": 0, "warning": 0, "info": 0}
+    for f in findings:
+        sev = _get(f, "severity")
+        if sev in out:
+            out[sev] += 1
+    return out
+
+
+def compare_findings(before, after, outcomes=None, check_mode=False):
+    """Before/after of a remediation: fixed, remaining and new finding keys, plus readable lines."""
+    before = list(before or [])
+    after = list(after or [])
+    outcomes = list(outcomes or [])
+    before_keys = dict((_key(f), f) for f in before)
+    after_keys = dict((_key(f), f) for f in after)
+    fixed = sorted(k for k in before_keys if k not in after_keys)
+    remaining = sorted(k for k in before_keys if k in after_keys)
+    new = sorted(k for k in after_keys if k not in before_keys)
+    cb, ca = _counts(before), _counts(after)
+    changed = [o for o in outcomes if o.get("changed")]
+    failed = [o for o in outcomes if o.get("failed")]
+    lines = []
+    if check_mode:
+        lines.append("check mode: nothing was written (server-side dry run); %d action(s) would change something"
+                     % len(changed))
+    else:
+        lines.append("applied %d action(s): %d changed, %d unchanged, %d failed" % (
+            len(outcomes), len(changed), len(outcomes) - len(changed) - len(failed), len(failed)))
+    lines += ["%s %s [%s]: %s%s" % ("would change" if check_mode else "changed", o["cluster"], o["category"],
+                                    o["description"], "") for o in changed]
+    lines += ["FAILED %s [%s]: %s" % (o["cluster"], o["category"], o.get("msg")) for o in failed]
+    lines.append("before: %d error(s), %d warning(s); after: %d error(s), %d warning(s)" % (
+        cb["error"], cb["warning"], ca["error"], ca["warning"]))
+    lines += ["fixed     %s" % k for k in fixed]
+    lines += ["remaining %s" % k for k in remaining if _get(after_keys[k], "severity") != "info"]
+    lines += ["new       %s" % k for k in new]
+    return {"before": cb, "after": ca, "fixed": fixed, "remaining": remaining, "new": new,
+            "changed": len(changed), "failed": len(failed), "check_mode": bool(check_mode), "lines": lines}
