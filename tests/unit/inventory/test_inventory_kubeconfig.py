@@ -60,7 +60,7 @@ def ansible_env(tmp_path, **extra):
 
 def run(cmd, tmp_path, **extra_env):
     return subprocess.run(cmd, cwd=str(tmp_path), env=ansible_env(tmp_path, **extra_env),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def plain(value):
