@@ -376,6 +376,24 @@ def _same_network(a, b):
     return (a.get("network") or None) == (b.get("network") or None) or not a.get("network") or not b.get("network")
 
 
+def normalize_peers(peers):
+    """Sites, or registered connectivity_workload results: a failed result becomes
+    ``{"cluster": name, "error": msg}`` so the pair is reported instead of silently missing."""
+    out = []
+    for peer in peers or []:
+        if not isinstance(peer, dict):
+            continue
+        if isinstance(peer.get("site"), dict):
+            out.append(peer["site"])
+        elif peer.get("failed") or peer.get("skipped") or peer.get("unreachable"):
+            if peer.get("cluster"):
+                out.append({"cluster": peer["cluster"],
+                            "error": peer.get("msg") or "the test workload could not be set up"})
+        elif peer.get("cluster") and ("helloworld" in peer or "mesh" in peer or "error" in peer):
+            out.append(peer)
+    return out
+
+
 def multi_network(sites):
     return len(set(s.get("network") for s in sites if s.get("network"))) > 1
 
@@ -397,6 +415,11 @@ def plan_probes(site, peers, pod_to_pod="auto", gateway="auto", mesh=True, direc
     me = site["cluster"]
     targets, skipped = [], []
     peers = [p for p in peers if p.get("cluster") != me]
+    broken = [p for p in peers if p.get("error")]
+    peers = [p for p in peers if not p.get("error")]
+    for peer in sorted(broken, key=lambda p: p["cluster"]):
+        skipped.append(test_case("setup", me, peer["cluster"], "skipped",
+                                 "no test against %s: %s" % (peer["cluster"], peer["error"])))
     for peer in sorted(peers, key=lambda p: p["cluster"]):
         pair = "%s -> %s" % (me, peer["cluster"])
         same = _same_network(site, peer)
@@ -762,3 +785,166 @@ def summarize(results):
 
 def key_of(finding):
     return finding_key(finding)
+
+
+# --- the report: connectivity findings merged into diagnose's report files ------------------------
+
+def collect_results(probes, workloads=None):
+    """Every cluster's registered results -> ``(findings, tests)`` for the report.
+
+    ``probes`` / ``workloads``: cluster -> registered result of connectivity_probe /
+    connectivity_workload (``{}`` when the task never ran there). A cluster whose set-up or
+    probe failed gets an ``error`` case with the module's message, so it cannot pass silently.
+    """
+    findings, tests = [], []
+    workloads = workloads or {}
+    for cluster in sorted(set(probes or {}) | set(workloads)):
+        w = workloads.get(cluster) or {}
+        pr = (probes or {}).get(cluster) or {}
+        if w.get("failed") or w.get("unreachable"):
+            tests.append(test_case("setup", cluster, None, "error",
+                                   "test workload in %s: %s" % (cluster, w.get("msg") or "failed")))
+            continue
+        if pr.get("failed") or pr.get("unreachable"):
+            tests.append(test_case("probe", cluster, None, "error",
+                                   "probes from %s: %s" % (cluster, pr.get("msg") or "failed")))
+            continue
+        if not pr or pr.get("skipped"):
+            tests.append(test_case("probe", cluster, None, "error",
+                                   "no probe result from %s (the host failed or was interrupted before the tests)"
+                                   % cluster))
+            continue
+        findings.extend(pr.get("findings") or [])
+        tests.extend(pr.get("tests") or [])
+    return findings, tests
+
+
+def case_lines(tests):
+    """One line per test case, failures first: what the play prints."""
+    rank = {"error": 0, "failed": 1, "skipped": 2, "passed": 3}
+    lines = []
+    for case in sorted(tests or [], key=lambda c: (rank.get(c.get("status"), 9), c.get("classname") or "",
+                                                   c.get("name") or "")):
+        msg = " ".join(str(case.get("message") or "").split())
+        lines.append("%-7s %s %s: %s" % (str(case.get("status")).upper(), case.get("classname"), case.get("name"),
+                                        msg[:300]))
+    return lines
+
+
+def _is_connectivity(finding):
+    return str(finding.get("id") or "").startswith("connectivity.")
+
+
+def merge_report(existing, findings, tests, clusters, fail_on="error", generated_at=None):
+    """The report document with this run's connectivity findings and test cases.
+
+    ``existing``: the report document already in the report directory (diagnose's), or None.
+    Its findings of other areas, its facts summaries and clusters are kept; earlier
+    ``connectivity.*`` findings and cases are replaced by this run's. Pure: the caller reads
+    and writes the files.
+    """
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
+        should_fail, sort_findings, worst_severity,
+    )
+
+    findings = [dict(f) for f in findings or []]
+    for f in findings:
+        if not _is_connectivity(f):
+            raise ConnectivityError("finding %s is not a connectivity finding" % f.get("id"))
+        Finding.from_dict(f)  # validates id/severity
+        f.setdefault("key", finding_key(f))
+    if existing and isinstance(existing, dict) and existing.get("schema") == rp.REPORT_SCHEMA \
+            and isinstance(existing.get("findings"), list):
+        report = dict(existing)
+        kept = [f for f in report["findings"] if not _is_connectivity(f)]
+        in_play = sorted(set(report.get("clusters", {}).get("in_play") or []) | set(clusters))
+        facts = dict(report.get("facts") or {})
+        out_of_play = sorted(set(report.get("clusters", {}).get("out_of_play") or []) - set(in_play))
+    else:
+        report = rp.build_report(dict((c, {"cluster": c, "reachable": True}) for c in clusters), [],
+                                 fail_on=fail_on, generated_at=generated_at, areas=["connectivity"])
+        report["generator"] = "meshmend.multicluster.connectivity_report"
+        kept, in_play, facts, out_of_play = [], sorted(clusters), dict(report["facts"]), []
+    for c in in_play:
+        facts.setdefault(c, rp.summarize_facts({"cluster": c, "reachable": True}))
+    merged = sort_findings(kept + findings)
+    areas = list(report.get("areas") or [])
+    if "connectivity" not in areas:
+        areas.append("connectivity")
+    counts = rp.severity_counts(merged)
+    counts["total"] = len(merged)
+    summary = dict(report.get("summary") or {})
+    summary.update(counts=counts, worst=worst_severity(merged), clusters=len(in_play),
+                   by_cluster=dict((n, rp.severity_counts([f for f in merged if f.get("cluster") == n]))
+                                   for n in in_play))
+    summary.setdefault("unreachable", [])
+    if generated_at is None:
+        import datetime
+        generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report.update(
+        findings=merged, facts=facts, areas=areas, fail_on=fail_on, summary=summary,
+        clusters={"in_play": in_play, "out_of_play": out_of_play},
+        failed=should_fail(merged, fail_on),
+        connectivity={"generated_at": generated_at, "tests": list(tests or []),
+                      "counts": count_by(tests or [], "status")},
+    )
+    report.setdefault("generated_at", generated_at)
+    return report
+
+
+def junit_with_cases(report, fail_on=None):
+    """diagnose's JUnit (without connectivity findings) plus a ``connectivity`` suite: one
+    testcase per cluster pair and test. Failed cases whose finding is a warning are failures
+    only with fail_on=warning, as in diagnose's JUnit."""
+    import xml.etree.ElementTree as ET
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
+
+    fail_on = fail_on or report.get("fail_on") or "error"
+    base = dict(report, findings=[f for f in report["findings"] if not _is_connectivity(f)],
+                areas=[a for a in report.get("areas") or [] if a != "connectivity"] or None)
+    only_connectivity = report.get("areas") == ["connectivity"]
+    if only_connectivity:
+        root = ET.Element("testsuites", name="meshmend connectivity")
+        for k in ("tests", "failures", "skipped", "errors"):
+            root.set(k, "0")
+    else:
+        root = ET.fromstring(rp.render_junit(base, fail_on=fail_on).split("\n", 1)[1])
+    severity = dict((f["key"], f["severity"]) for f in report["findings"] if _is_connectivity(f))
+    suite = ET.SubElement(root, "testsuite", name="connectivity", timestamp=str(report.get("generated_at")))
+    counts = {"tests": 0, "failures": 0, "skipped": 0, "errors": 0}
+    for case in (report.get("connectivity") or {}).get("tests") or []:
+        tc = ET.SubElement(suite, "testcase", classname=case["classname"], name=case["name"],
+                           time="%.3f" % float(case.get("time") or 0))
+        counts["tests"] += 1
+        status = case.get("status")
+        sev = severity.get(case.get("finding"), "error")
+        if status == "failed" and (sev == "error" or (sev == "warning" and fail_on == "warning")):
+            el = ET.SubElement(tc, "failure", type=sev, message=str(case.get("message") or "")[:1000])
+            el.text = case.get("output") or ""
+            counts["failures"] += 1
+        elif status == "error":
+            el = ET.SubElement(tc, "error", message=str(case.get("message") or "")[:1000])
+            el.text = case.get("output") or ""
+            counts["errors"] += 1
+        elif status == "skipped":
+            ET.SubElement(tc, "skipped", message=str(case.get("message") or "")[:1000])
+            counts["skipped"] += 1
+        else:
+            out = ET.SubElement(tc, "system-out")
+            prefix = "[%s] " % sev if status == "failed" else ""
+            out.text = prefix + str(case.get("message") or "") + ("\n" + case["output"] if case.get("output") else "")
+    for k, v in counts.items():
+        suite.set(k, str(v))
+        root.set(k, str(int(root.get(k) or 0) + v))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_report(report, docs_url=None, title="meshmend connectivity"):
+    """``{format: text}``: JSON, Markdown and HTML by report.py; JUnit with the per-pair cases."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
+
+    kwargs = {"docs_url": docs_url} if docs_url else {}
+    out = rp.render_all(report, formats=["json", "markdown", "html"], title=title, **kwargs)
+    out["junit"] = junit_with_cases(report)
+    return out
