@@ -173,3 +173,31 @@ def parse_config_dump_eds(doc):
                             "workload": (((lb.get("metadata") or {}).get("filter_metadata") or {})
                                          .get("istio") or {}).get("workload")})
     return rows
+
+
+def render_clusters_text(view):
+    """GET /clusters (Envoy's text format)."""
+    lines = []
+    for st in render_clusters(view)["cluster_statuses"]:
+        n = st["name"]
+        lines.append("%s::observability_name::%s" % (n, st.get("observability_name", n)))
+        if st.get("added_via_api"):
+            lines.append("%s::added_via_api::true" % n)
+        for h in st.get("host_statuses") or []:
+            a = h["address"]
+            hp = ("%s:%s" % (a["socket_address"]["address"], a["socket_address"]["port_value"])
+                  if "socket_address" in a else "unix://" + a["pipe"]["path"])
+            for stat in ("cx_active", "cx_connect_fail", "cx_total", "rq_active", "rq_error", "rq_success",
+                         "rq_timeout", "rq_total"):
+                lines.append("%s::%s::%s::0" % (n, hp, stat))
+            lines.append("%s::%s::hostname::" % (n, hp))
+            lines.append("%s::%s::health_flags::healthy" % (n, hp))
+            lines.append("%s::%s::weight::%s" % (n, hp, h.get("weight", 1)))
+            loc = h.get("locality") or {}
+            for k in ("region", "zone", "sub_zone"):
+                lines.append("%s::%s::%s::%s" % (n, hp, k, loc.get(k, "")))
+            lines.append("%s::%s::canary::false" % (n, hp))
+            lines.append("%s::%s::priority::0" % (n, hp))
+            lines.append("%s::%s::success_rate::-1" % (n, hp))
+            lines.append("%s::%s::local_origin_success_rate::-1" % (n, hp))
+    return "\n".join(lines) + "\n"
