@@ -16,9 +16,9 @@ description:
   - The troubleshooting guide's traffic test, as a module. From a pod of one cluster it execs
     C(curl -sS --max-time T URL) once per attempt (the Kubernetes exec API, as C(kubectl exec) does) and
     returns every attempt's exact output, its outcome (answer, timeout, refused, TLS error, ...) and the
-    counts by answering helloworld version (C(Hello version: v2, instance: ...)).
+    counts by answering helloworld version (from C(Hello version) answers).
   - Give explicit O(targets), or let the module plan the guide's tests from O(site) and O(peers) (the
-    RV(meshmend.multicluster.connectivity_workload#module:site) of every cluster): direct pod-IP traffic to each
+    RV(meshmend.multicluster.connectivity_workload#module:site) of every cluster). The tests are direct pod-IP traffic to each
     peer's helloworld on a single network, a reachability probe of each peer's east-west gateway on
     15443 across networks, and mesh traffic from the injected sleep to C(helloworld.sample:5000/hello).
   - Planned tests are judged into C(connectivity.*) findings (with the exact curl output as evidence)
@@ -91,7 +91,7 @@ options:
   peers:
     description:
       - The sites of the other clusters (this cluster's own entry is ignored), or the registered results of
-        M(meshmend.multicluster.connectivity_workload): a failed one becomes an error test case naming the cluster.
+        M(meshmend.multicluster.connectivity_workload). A failed one becomes a skipped test case naming the cluster and why.
     type: list
     elements: dict
     default: []

@@ -18,7 +18,7 @@ description:
     clusters and facts are kept and the C(connectivity.*) findings of an earlier connectivity run are
     replaced by these (O(merge)).
   - The JUnit file gets a C(connectivity) suite with one test case per cluster pair and test.
-  - Runs where the report directory is (the controller, C(delegate_to: localhost)); touches no cluster.
+  - Runs where the report directory is (the controller, with C(delegate_to=localhost)); touches no cluster.
 options:
   report_dir:
     description:

@@ -20,7 +20,7 @@ description:
     need as RV(site) (test pod IPs, the cluster's network, its east-west gateway addresses and the mesh
     sample's instances).
   - With O(state=absent) it deletes the namespace and waits (bounded) until it is gone.
-  - It writes only in that namespace and only to a namespace it created: an existing namespace without
+  - It writes only in that namespace and only to a namespace it created. An existing namespace without
     its label is never touched (the module fails and names it). A leftover namespace of an interrupted
     run (carrying the label) is deleted and created afresh.
 extends_documentation_fragment:
