@@ -9,6 +9,7 @@ LINK = os.path.join(COLLECTIONS, "ansible_collections", "meshmend", "multicluste
 if not os.path.exists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(os.path.join("..", "..", ".."), LINK)
-for path in (COLLECTIONS, ROOT):
+TESTS = os.path.join(ROOT, "tests")
+for path in (TESTS, COLLECTIONS, ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
