@@ -1,0 +1,155 @@
+"""The collection as users get it: `ansible-galaxy collection build`, install the tarball, use it by FQCN.
+
+Everything runs from a temporary directory with ANSIBLE_COLLECTIONS_PATH naming only the install
+location, so nothing is found through the repo's own collections/ link or ansible.cfg.
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+NAMESPACE, NAME = "meshmend", "multicluster"
+FQCN = "%s.%s" % (NAMESPACE, NAME)
+
+# What a user needs, and what must never ship (the lab, local environments, generated trees).
+REQUIRED = ("plugins/", "roles/", "playbooks/", "docs/", "meta/runtime.yml", "MANIFEST.json", "FILES.json",
+            "README.md", "changelogs/changelog.yaml")
+FORBIDDEN_TOP = ("meshlab", ".venv", "collections", ".git", ".cache", ".lab", "reports", ".pytest_cache", ".ansible")
+FORBIDDEN_PATHS = ("tests/output/",)
+
+
+def run(cmd, cwd, env):
+    return subprocess.run(cmd, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def clean_env(tmp_path, collections_path):
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("ANSIBLE_"):
+            del env[key]
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": BIN + os.pathsep + env.get("PATH", ""),
+    })
+    return env
+
+
+def galaxy_meta():
+    with open(os.path.join(ROOT, "galaxy.yml")) as handle:
+        return yaml.safe_load(handle)
+
+
+def repo_modules():
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
+                  if not os.path.basename(p).startswith("_"))
+
+
+def repo_plugins(kind):
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", kind, "*.py"))
+                  if not os.path.basename(p).startswith("_"))
+
+
+def repo_roles_with_specs():
+    return sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
+                  for p in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Build the tarball once, install it once: (tmp, tarball, collections_path, env)."""
+    tmp = tmp_path_factory.mktemp("galaxy")
+    out = tmp / "dist"
+    env = clean_env(tmp, tmp / "installed")
+    proc = run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", ROOT, "--output-path", str(out)], tmp, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    version = galaxy_meta()["version"]
+    tarball = out / ("%s-%s-%s.tar.gz" % (NAMESPACE, NAME, version))
+    assert tarball.is_file(), proc.stdout
+    proc = run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", str(tarball),
+                "-p", str(tmp / "installed")], tmp, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tmp, tarball, tmp / "installed", env
+
+
+def test_tarball_holds_the_collection_and_not_the_lab(built):
+    _tmp, tarball, _cp, _env = built
+    with tarfile.open(str(tarball)) as tar:
+        names = tar.getnames()
+        regular = set(m.name for m in tar.getmembers() if m.isfile())
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+        files = json.load(tar.extractfile("FILES.json"))
+    for required in REQUIRED:
+        assert any(n == required.rstrip("/") or n.startswith(required) for n in names), "missing %s" % required
+    for module in repo_modules():
+        assert "plugins/modules/%s.py" % module in names
+    offenders = [n for n in names if n.split("/")[0] in FORBIDDEN_TOP or n.startswith(FORBIDDEN_PATHS)
+                 or "__pycache__" in n.split("/") or n.endswith((".pyc", ".tar.gz"))]
+    assert offenders == []
+    info = manifest["collection_info"]
+    meta = galaxy_meta()
+    assert (info["namespace"], info["name"], info["version"]) == (NAMESPACE, NAME, meta["version"])
+    assert info["license"] == meta["license"]
+    # FILES.json lists every file with its checksum: what `ansible-galaxy collection verify` checks against
+    listed = set(entry["name"] for entry in files["files"] if entry["ftype"] == "file")
+    assert listed == regular - {"MANIFEST.json", "FILES.json"}
+    assert "meta/runtime.yml" in listed
+
+
+def test_installed_collection_is_the_one_used(built):
+    tmp, _tarball, collections_path, env = built
+    proc = run([os.path.join(BIN, "ansible-galaxy"), "collection", "list", FQCN, "--format", "json"], tmp, env)
+    assert proc.returncode == 0, proc.stderr
+    listing = json.loads(proc.stdout)
+    locations = [path for path, colls in listing.items() if FQCN in colls]
+    assert locations == [str(collections_path / "ansible_collections")]
+    assert listing[locations[0]][FQCN]["version"] == galaxy_meta()["version"]
+
+
+def test_ansible_doc_lists_every_module(built):
+    tmp, _tarball, collections_path, env = built
+    proc = run([os.path.join(BIN, "ansible-doc"), "-l", FQCN, "--json"], tmp, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    listed = json.loads(proc.stdout)
+    expected = ["%s.%s" % (FQCN, m) for m in repo_modules()]
+    assert expected, "no modules in plugins/modules"
+    assert sorted(listed) == expected, proc.stderr
+    # every module documents itself (a broken DOCUMENTATION shows up as an empty description)
+    assert [name for name, desc in listed.items() if not desc] == []
+    assert "[ERROR]" not in proc.stderr, proc.stderr
+    # and they come from the installed tarball
+    files = run([os.path.join(BIN, "ansible-doc"), "-F", FQCN], tmp, env)
+    assert files.returncode == 0, files.stderr
+    paths = dict(line.split(None, 1) for line in files.stdout.splitlines() if line.strip())
+    assert sorted(paths) == expected
+    for module, path in paths.items():
+        assert path.strip() == str(collections_path / "ansible_collections" / NAMESPACE / NAME / "plugins" / "modules"
+                                   / (module.split(".")[-1] + ".py"))
+
+
+def test_ansible_doc_shows_the_inventory_plugin_and_roles(built):
+    tmp, _tarball, _cp, env = built
+    inventories = repo_plugins("inventory")
+    assert "kubeconfig" in inventories
+    proc = run([os.path.join(BIN, "ansible-doc"), "-t", "inventory", "-l", FQCN, "--json"], tmp, env)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)) == ["%s.%s" % (FQCN, p) for p in inventories]
+    proc = run([os.path.join(BIN, "ansible-doc"), "-t", "inventory", "%s.kubeconfig" % FQCN], tmp, env)
+    assert proc.returncode == 0 and "group_by_network" in proc.stdout, proc.stderr
+    roles = repo_roles_with_specs()
+    assert "diagnose" in roles, "roles/diagnose/meta/argument_specs.yml is missing"
+    proc = run([os.path.join(BIN, "ansible-doc"), "-t", "role", "-l", FQCN, "--json"], tmp, env)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert sorted(name.split(".")[2] for name in listed) == roles
+    for role in roles:
+        proc = run([os.path.join(BIN, "ansible-doc"), "-t", "role", "%s.%s" % (FQCN, role)], tmp, env)
+        assert proc.returncode == 0 and "ENTRY POINT" in proc.stdout, proc.stdout + proc.stderr
