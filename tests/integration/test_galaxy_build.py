@@ -153,3 +153,15 @@ def test_ansible_doc_shows_the_inventory_plugin_and_roles(built):
     for role in roles:
         proc = run([os.path.join(BIN, "ansible-doc"), "-t", "role", "%s.%s" % (FQCN, role)], tmp, env)
         assert proc.returncode == 0 and "ENTRY POINT" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_ansible_doc_documents_every_filter(built):
+    tmp, _tarball, _cp, env = built
+    documented = sorted(os.path.splitext(os.path.basename(p))[0]
+                        for p in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.yml")))
+    proc = run([os.path.join(BIN, "ansible-doc"), "-t", "filter", "-l", FQCN, "--json"], tmp, env)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    # every filter a FilterModule exports is listed; each must have its YAML documentation beside it
+    assert sorted(name.split(".")[2] for name in listed) == documented
+    assert [name for name, desc in listed.items() if not desc or desc == "UNDOCUMENTED"] == []
