@@ -311,6 +311,11 @@ def _where(f):
     return where
 
 
+def _names_category(f):
+    """True when the remedy should add its remediate category (the text does not say it yet)."""
+    return bool(f.get("category")) and f["category"] not in (f.get("remedy") or "")
+
+
 def _anchor(docs_url, fid):
     return "%s#%s" % (docs_url, fid)
 
@@ -365,7 +370,7 @@ def _md_node(n, depth, docs_url, lines):
     for k in n["missing"]:
         lines.append("%s  - caused by %s (not in this report)" % (pad, _md_code(k)))
     if f.get("remedy") and (not n["causes"] or depth):
-        cat = " (remediate category `%s`)" % f["category"] if f.get("category") else ""
+        cat = " (remediate category `%s`)" % f["category"] if _names_category(f) else ""
         lines.append("%s  - **remedy**: %s%s" % (pad, _md(f["remedy"]), cat))
 
 
@@ -403,7 +408,8 @@ def render_markdown(report, docs_url=DEFAULT_DOCS_URL):
                      ", ".join(_md_code(n) for n in report["clusters"]["out_of_play"]))
         lines.append("")
     lines += ["## Clusters", "",
-              "| cluster | reachable | network | cluster ID | mesh ID | role | istiod | east-west gateway | remote secrets | errors | warnings | API requests |",
+              "| cluster | reachable | network | cluster ID | mesh ID | role | istiod | east-west gateway "
+              "| remote secrets | errors | warnings | API requests |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in report["clusters"]["in_play"]:
         f = report["facts"][name]
@@ -430,7 +436,7 @@ def render_markdown(report, docs_url=DEFAULT_DOCS_URL):
     timing = report.get("timing") or {}
     if timing.get("areas"):
         lines += ["## Timing", "", "| check area | seconds |", "|---|---|"]
-        for area in sorted(timing["areas"], key=_area_rank):
+        for area in timing["areas"]:
             lines.append("| %s | %.4f |" % (_md(area), timing["areas"][area]))
         lines.append("")
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
@@ -476,7 +482,7 @@ def render_junit(report, fail_on=None):
         findings = by_cluster.get(cname, [])
         facts = report["facts"].get(cname) or {}
         unreachable = facts and not facts.get("reachable")
-        present_areas = [a for a in areas]
+        present_areas = list(areas)
         for f in findings:
             if area_of(f["id"]) not in present_areas:
                 present_areas.append(area_of(f["id"]))
@@ -563,8 +569,8 @@ def mesh_links(report):
     for f in report["findings"]:
         if area_of(f["id"]) not in ("remote_secret", "primary_remote") or not f.get("peer") or not f.get("cluster"):
             continue
-        link = links.setdefault((f["cluster"], f["peer"]), {"source": f["cluster"], "target": f["peer"],
-                                                             "state": "ok", "ids": [], "secret": None})
+        link = links.setdefault((f["cluster"], f["peer"]),
+                                {"source": f["cluster"], "target": f["peer"], "state": "ok", "ids": [], "secret": None})
         if f["id"] not in link["ids"]:
             link["ids"].append(f["id"])
         if f["severity"] == "error":
@@ -590,7 +596,8 @@ section{background:var(--card);border:1px solid var(--line);border-radius:12px;p
 h2{margin:0 0 12px;font-size:18px}h3{margin:18px 0 8px;font-size:15px;color:#344054}
 .svgwrap{overflow-x:auto}svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #eaecf0;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f9fafb;color:#475467;font-weight:600}code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f2f4f7;border-radius:4px;padding:1px 4px;word-break:break-all}
+th{background:#f9fafb;color:#475467;font-weight:600}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f2f4f7;border-radius:4px;padding:1px 4px;word-break:break-all}
 .sev{display:inline-block;border-radius:999px;padding:0 8px;font-size:12px;font-weight:600;color:#fff}
 .sev.error{background:var(--err)}.sev.warning{background:var(--warn)}.sev.info{background:var(--info)}
 details{border:1px solid #eaecf0;border-left:4px solid var(--line);border-radius:8px;padding:8px 12px;margin:8px 0;background:#fff}
@@ -647,9 +654,9 @@ def render_svg(report, max_links=None):
         if x + pw > max_w and x > 20:
             x, y, row_h = 20, y + row_h + 30, 0
         panels.append((g, names, x, y, pw, ph, cols))
-        x += pw + 90
+        x += pw + 130
         row_h = max(row_h, ph)
-    width = max([p[2] + p[4] for p in panels] + [400]) + 20
+    width = max([p[2] + p[4] for p in panels] + [1060]) + 20
     height = y + row_h + 70
 
     pos = {}
@@ -707,7 +714,9 @@ def render_svg(report, max_links=None):
                             color, "2.5" if lk["state"] != "ok" else "1.6", dash, lk["state"]))
         if lk["state"] != "ok":
             label = "missing" if lk["secret"] is None else ", ".join(i.split(".", 1)[-1] for i in lk["ids"])
-            link_svg.append(_svg_text(mx, my - 4, _clip(label, 34), size=11, weight="600", fill=color,
+            # Label on the outer side of the bend, clear of the curve.
+            lx, ly = mx + nx * 10, my + ny * 10 + (4 if ny > 0 else -4)
+            link_svg.append(_svg_text(lx, ly, _clip(label, 34), size=11, weight="600", fill=color,
                                       anchor="middle", cls="link-label"))
         link_svg.append("</g>")
     box_svg = []
@@ -733,7 +742,8 @@ def render_svg(report, max_links=None):
                                 size=11, fill="#667085"))
     legend.append("</g>")
     svg = ['<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="mesh picture" '
-           'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif" width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height),
+           'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif" '
+           'width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height),
            "<defs>"]
     for state, color in (("ok", "#12b76a"), ("warning", "#f79009"), ("error", "#d92d20")):
         svg.append('<marker id="arrow-%s" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" '
@@ -826,7 +836,7 @@ def _html_node(n, depth, docs_url):
         out.append('<div class="muted">caused by <code>%s</code> (not in this report)</div>' % _e(k))
     if f.get("remedy") and (not n["causes"] or depth):
         cat = (' <span class="muted">(remediate category <code>%s</code>)</span>' % _e(f["category"])
-               if f.get("category") else "")
+               if _names_category(f) else "")
         out.append('<div class="remedy"><b>Remedy</b> %s%s</div>' % (_e(f["remedy"]), cat))
     out.append("</details>")
     return "".join(out)
@@ -890,7 +900,7 @@ def render_html(report, docs_url=DEFAULT_DOCS_URL, title="meshmend diagnosis"):
     timing = report.get("timing") or {}
     if timing.get("areas"):
         body.append("<section><h2>Check timing</h2><table><thead><tr><th>area</th><th>seconds</th></tr></thead><tbody>")
-        for area in sorted(timing["areas"], key=_area_rank):
+        for area in timing["areas"]:
             body.append("<tr><td>%s</td><td>%.4f</td></tr>" % (_e(area), timing["areas"][area]))
         body.append("</tbody></table></section>")
     body.append("</main></body></html>")

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: mesh_report
 short_description: Analyze every cluster's facts at once and write the diagnose reports
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Runs on the controller as an action plugin, once for the whole play (use C(run_once=true)).
     It reads the facts each play host registered from M(meshmend.multicluster.cluster_info),
@@ -54,7 +54,7 @@ options:
     description:
       - Directory to write the four reports to, created when missing. Relative to the current directory.
       - When not set, nothing is written and only the result is returned.
-      - The reports are written in check mode too: they change nothing on the clusters.
+      - The reports are written in check mode too, as they change nothing on the clusters.
     type: path
   formats:
     description: Which reports to write.
@@ -98,7 +98,9 @@ attributes:
     description: Reads facts only; the reports are written in check mode too.
   diff_mode:
     support: none
+    description: Writes report files only; there is nothing to diff on the clusters.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller.
 seealso:

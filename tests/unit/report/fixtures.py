@@ -37,8 +37,8 @@ def cluster_facts(name, n, network, secrets_for=(), pending=False, reachable=Tru
                       "gateway_port": 15443,
                       "ports": [{"name": "tls", "port": 15443, "target_port": 15443, "node_port": 30498,
                                  "protocol": "TCP"}],
-                      "addresses": [] if pending else [{"value": "172.18.%d.10" % n, "kind": "ip",
-                                                         "source": "load_balancer"}],
+                      "addresses": [] if pending else [
+                          {"value": "172.18.%d.10" % n, "kind": "ip", "source": "load_balancer"}],
                       "pending": pending, "hostname_only": False, "node_selector": None}],
         "cacerts": {"layout": "plugin", "root": {"fingerprint": root}, "ca": {"fingerprint": "sha256:bbbb"},
                     "chain_valid": True, "errors": []},

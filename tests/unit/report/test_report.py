@@ -39,8 +39,7 @@ def test_json_round_trip(rep):
     assert c1["gateways"][0]["addresses"] == ["172.18.1.10"]
     assert c1["remote_secrets"][0]["keys"][0]["target"] == "cluster2"
     assert c1["roots"]["ca_root_cert"] == "sha256:aaaaaaaaaaaaaaaa"
-    assert c1["proxy"]["endpoints"][0] == {"address": "10.1.0.7", "port": 5000, "status": "HEALTHY",
-                                            "locality": "r1/z"}
+    assert c1["proxy"]["endpoints"][0] == {"address": "10.1.0.7", "port": 5000, "status": "HEALTHY", "locality": "r1/z"}
     assert doc["requests"] == {"per_cluster": {"cluster1": 12, "cluster2": 12, "cluster3": 1}, "total": 25, "max": 12}
     assert doc["timing"]["areas"]["trust"] == 0.001
     assert doc["timing"]["gather_s"]["cluster1"] == 0.2
@@ -187,7 +186,7 @@ def test_junit(rep):
 
 
 def test_junit_warnings_fail_with_fail_on_warning(rep):
-    _, cases = _cases(r.render_junit(rep, fail_on="warning"))
+    cases = _cases(r.render_junit(rep, fail_on="warning"))[1]
     assert cases[("cluster1", "trust/trust.cacerts_missing")].find("failure").get("type") == "warning"
     assert cases[("cluster1", "locality/locality.prefers_local")].find("failure") is None
 
@@ -231,7 +230,7 @@ def test_analyze_runs_once_and_times_areas():
     assert calls == [["out_of_play", "timings"]]          # one run over all areas
     assert [f["id"] for f in findings] == ["trust.cacerts_missing"]
     assert timing == {"analysis_s": 1, "areas": {"trust": 0.5}}
-    _, timing = r.analyze({"c1": {}}, run_checks, area_timer=lambda facts, opts: 1 / 0, time_areas=False)
+    timing = r.analyze({"c1": {}}, run_checks, area_timer=lambda facts, opts: 1 / 0, time_areas=False)[1]
     assert timing["areas"] == {}
 
     def filling(facts, options):
