@@ -71,7 +71,12 @@ DEFAULT_OPTIONS = {
     "exec_timeout": 10,
     "probe_timeout": 5,
     "insecure_kubeconfig_options": [],  # PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
+    "sections": None,             # default: ALL_SECTIONS (a standalone module reads less)
 }
+
+# What gather can read; a section left out is not requested and its facts keys stay null.
+ALL_SECTIONS = ("istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods", "nodes",
+                "istio_crds", "log", "clusterz", "proxy")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -621,20 +626,27 @@ def gather_cluster(client, options=None):
         facts["requests"] = client.requests - base_requests
         facts["duration_s"] = round(time.time() - started, 3)
         return facts
-    raw["deployments"] = read(lambda: client.list(api_path("deployments", ns, group="apps")), not_found=[])
-    raw["services"] = read(lambda: client.list(api_path("services")), not_found=[])
-    raw["configmaps"] = read(lambda: client.list(api_path("configmaps", ns)), not_found=[])
-    raw["secrets"] = read(lambda: client.list(api_path("secrets"), label_selector=MULTICLUSTER_LABEL), not_found=[])
+    sections = set(opts.get("sections") or ALL_SECTIONS)
+
+    def want(section, fn, not_found=None):
+        return read(fn, not_found=not_found) if section in sections else None
+
+    raw["deployments"] = want("istiod", lambda: client.list(api_path("deployments", ns, group="apps")), [])
+    raw["services"] = want("services", lambda: client.list(api_path("services")), [])
+    raw["configmaps"] = want("configmaps", lambda: client.list(api_path("configmaps", ns)), [])
+    raw["secrets"] = want("remote_secrets", lambda: client.list(api_path("secrets"),
+                                                                label_selector=MULTICLUSTER_LABEL), [])
     cacerts_errors = len(read.read_errors)
-    raw["cacerts"] = read(lambda: client.get(api_path("secrets", ns, "cacerts")))
-    raw["cacerts_read"] = len(read.read_errors) == cacerts_errors and read.fatal is None
-    raw["istiod_pods"] = read(lambda: client.list(api_path("pods", ns), label_selector=ISTIOD_SELECTOR), not_found=[])
-    raw["sidecar_pods"] = read(lambda: client.list(api_path("pods"), label_selector=SIDECAR_SELECTOR), not_found=[])
-    raw["nodes"] = read(lambda: client.list(api_path("nodes")), not_found=[])
-    raw["istio_gateways"] = read(lambda: client.list(api_path("gateways", group="networking.istio.io",
-                                                              version="v1beta1")))
-    raw["destination_rules"] = read(lambda: client.list(api_path("destinationrules", group="networking.istio.io",
-                                                                 version="v1beta1")))
+    raw["cacerts"] = want("cacerts", lambda: client.get(api_path("secrets", ns, "cacerts")))
+    raw["cacerts_read"] = "cacerts" in sections and len(read.read_errors) == cacerts_errors and read.fatal is None
+    raw["istiod_pods"] = want("istiod", lambda: client.list(api_path("pods", ns), label_selector=ISTIOD_SELECTOR), [])
+    raw["sidecar_pods"] = want("sidecar_pods", lambda: client.list(api_path("pods"), label_selector=SIDECAR_SELECTOR),
+                               [])
+    raw["nodes"] = want("nodes", lambda: client.list(api_path("nodes")), [])
+    raw["istio_gateways"] = want("istio_crds", lambda: client.list(api_path(
+        "gateways", group="networking.istio.io", version="v1beta1")))
+    raw["destination_rules"] = want("istio_crds", lambda: client.list(api_path(
+        "destinationrules", group="networking.istio.io", version="v1beta1")))
     facts.update(build_facts(raw, opts))
     nodes = raw.get("nodes") or []
     if nodes:
@@ -657,13 +669,13 @@ def gather_cluster(client, options=None):
     facts["clusterz"] = None
     facts["clusterz_error"] = None
     facts["networkz"] = None
-    if pod and opts.get("read_log") and opts.get("log_lines"):
+    if pod and "log" in sections and opts.get("read_log") and opts.get("log_lines"):
         text = read(lambda: client.log(ns, pod, container="discovery", tail_lines=int(opts["log_lines"])), soft=True)
         if text is not None:
             parsed = _istiod_log.parse_log(text, servers=peers)
             parsed["pod"] = pod
             facts["istiod_log"] = parsed
-    if pod and opts.get("read_clusterz"):
+    if pod and "clusterz" in sections and opts.get("read_clusterz"):
         res = read(lambda: client.exec(ns, pod, "discovery", ["pilot-discovery", "request", "GET", "/debug/clusterz"],
                                        timeout=opts.get("exec_timeout")), soft=True)
         if res is not None:
@@ -681,7 +693,7 @@ def gather_cluster(client, options=None):
     # the client proxy's endpoints for the probe service
     facts["proxy"] = None
     facts["proxy_note"] = None
-    if opts.get("read_proxy") and facts.get("sidecar_pods") is not None:
+    if "proxy" in sections and opts.get("read_proxy") and facts.get("sidecar_pods") is not None:
         pns, sel = parse_probe_client(opts.get("probe_client"))
         cands = [p for p in facts["sidecar_pods"] if p["namespace"] == pns and
                  (_selector_matches(p["labels"], sel) if "=" in sel else p["name"] == sel)]
@@ -732,6 +744,7 @@ def gather_cluster(client, options=None):
         facts["error"] = read.fatal.message
         facts["error_kind"] = read.fatal.kind
     facts["read_errors"] = read.read_errors
+    facts["sections"] = sorted(sections)
     facts["requests"] = client.requests - base_requests
     facts["duration_s"] = round(time.time() - started, 3)
     return facts

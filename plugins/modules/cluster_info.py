@@ -1,0 +1,323 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: cluster_info
+short_description: Gather one cluster's Istio multicluster facts in one read-only pass
+version_added: 1.0.0
+author: meshmend developers
+description:
+  - Reads everything the meshmend checks need from one cluster in at most 15 API requests
+    (LIST calls with label selectors, istiod's log tail, C(/debug/clusterz) through one exec into istiod,
+    and the endpoints of one client proxy through one exec), and returns the facts model of C(docs/facts.md).
+  - An unreachable cluster is not a failure; the facts say C(reachable=false) with the error, so the
+    other clusters of a play are still diagnosed. A forbidden read is recorded in C(read_errors) and the
+    rest of the pass continues.
+  - Remote-secret kubeconfigs are parsed in memory; tokens and keys never appear in the result
+    (SHA-256 fingerprints instead) and are added to the values Ansible hides.
+extends_documentation_fragment:
+  - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
+  - meshmend.multicluster.attributes.info_module
+options:
+  cluster_name:
+    description:
+      - Name of this cluster in the facts and in messages (usually the inventory hostname). Defaults to the context.
+    type: str
+  istio_namespace:
+    description:
+      - istiod's namespace.
+    type: str
+    default: istio-system
+  probe_service:
+    description:
+      - Service (C(name.namespace) or FQDN) whose endpoints the client proxy is asked for.
+    type: str
+    default: helloworld.sample
+  probe_port:
+    description:
+      - Port of O(probe_service).
+    type: int
+    default: 5000
+  probe_client:
+    description:
+      - C(namespace/label-selector) (or C(namespace/pod-name)) of the injected client pod whose proxy is asked.
+    type: str
+    default: sample/app=sleep
+  service_namespaces:
+    description:
+      - Namespaces whose Services are reported in C(services). Default the namespace of O(probe_service).
+    type: list
+    elements: str
+  log_lines:
+    description:
+      - Lines of istiod's log read (tail). V(0) skips the log.
+    type: int
+    default: 2000
+  probe_remote_secrets:
+    description:
+      - Try each remote secret's API server from the controller, with that kubeconfig's own credentials
+        (list pods at cluster scope, limit 1).
+      - V(auto) probes only the kubeconfigs istiod does not report synced in C(/debug/clusterz) (all of them when
+        clusterz cannot be read). V(true) probes all, V(false) none.
+      - Each probe is one request to the remote API server, not to this cluster.
+      - One of V(auto), V(true), V(false).
+    type: raw
+    default: auto
+  probe_timeout:
+    description:
+      - Seconds one remote-secret probe may take.
+    type: float
+    default: 5.0
+  peers:
+    description:
+      - The other clusters, to name the cluster a remote secret points at (matched by API server URL).
+      - Either a list of C({name, server, cluster_id}) or a dict of server URL to cluster name.
+    type: raw
+  declared:
+    description:
+      - What the inventory declares for this cluster; copied to C(declared) for the checks to compare.
+    type: dict
+    suboptions:
+      network:
+        description: Intended network (C(meshmend_network)).
+        type: str
+      cluster_id:
+        description: Intended cluster ID (C(meshmend_cluster_id)).
+        type: str
+      mesh_id:
+        description: Intended mesh ID (C(meshmend_mesh_id)).
+        type: str
+      role:
+        description: Intended role (C(meshmend_cluster_role)).
+        type: str
+        choices: [primary, remote]
+  exec_timeout:
+    description:
+      - Seconds an exec (istiod clusterz, client proxy) may take.
+    type: float
+    default: 10.0
+  sections:
+    description:
+      - Read only these parts (default all). Left-out parts are not requested and their facts are null.
+    type: list
+    elements: str
+    choices: [istiod, services, configmaps, remote_secrets, cacerts, sidecar_pods, nodes, istio_crds, log, clusterz, proxy]
+  insecure_kubeconfig_options:
+    description:
+      - Auth kinds istiod is told to accept in remote secrets (its C(PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS)),
+        e.g. C(exec), C(tokenFile), C(clientKey), C(clientCertificate), or an auth provider name.
+    type: list
+    elements: str
+    default: []
+notes:
+  - Without the C(istio-system) namespace, istiod or any Istio object the facts say so (nulls and empty lists);
+    the checks turn that into findings.
+seealso:
+  - module: meshmend.multicluster.remote_secret_check
+  - module: meshmend.multicluster.eastwest_gateway_info
+  - module: meshmend.multicluster.proxy_endpoints_info
+  - module: meshmend.multicluster.root_cert_info
+"""
+
+EXAMPLES = r"""
+- name: Gather every cluster of the inventory (one host per cluster)
+  meshmend.multicluster.cluster_info:
+    kubeconfig: "{{ kubeconfig }}"
+    context: "{{ kube_context }}"
+    cluster_name: "{{ inventory_hostname }}"
+    peers:
+      - {name: cluster2, server: "https://127.0.2.1:6443", cluster_id: cluster2}
+  register: gathered
+
+- name: Gather without probing remote API servers, and a different probe service
+  meshmend.multicluster.cluster_info:
+    context: cluster1
+    probe_remote_secrets: false
+    probe_service: reviews.bookinfo
+    probe_port: 9080
+    probe_client: bookinfo/app=productpage
+  register: gathered
+
+- name: Stop when a cluster could not be read
+  ansible.builtin.assert:
+    that: gathered.facts.reachable
+    fail_msg: "{{ gathered.facts.error }}"
+"""
+
+RETURN = r"""
+facts:
+  description:
+    - The facts of this cluster, as documented in C(docs/facts.md) of the collection. Never holds a credential.
+  returned: always
+  type: dict
+  sample:
+    schema: 1
+    cluster: cluster1
+    context: cluster1
+    server: https://127.0.1.1:6443
+    reachable: true
+    error: null
+    error_kind: null
+    read_errors: []
+    requests: 14
+    probe_requests: 0
+    duration_s: 0.21
+    kubernetes_version: v1.31.4
+    istio_namespace: istio-system
+    namespace: {labels: {topology.istio.io/network: network1}, annotations: {}}
+    istiod: {name: istiod, version: 1.30.3, cluster_id: cluster1, pods: [istiod-7d4f8c6b9b-x2k7q]}
+    cluster_id: cluster1
+    network: network1
+    mesh_id: mesh1
+    role: primary
+    remote_secrets:
+      - namespace: istio-system
+        name: istio-remote-secret-cluster2
+        entries:
+          - key: cluster2
+            fingerprint: sha256:0123456789abcdef
+            server: https://127.0.2.1:6443
+            auth: token
+            error: null
+            probe: null
+    clusterz:
+      - {id: cluster1, secretName: "", syncStatus: synced}
+      - {id: cluster2, secretName: istio-system/istio-remote-secret-cluster2, syncStatus: synced}
+    gateways:
+      - name: istio-eastwestgateway
+        type: LoadBalancer
+        addresses: [{value: 172.18.1.10, kind: ip, source: load_balancer}]
+        pending: false
+    proxy:
+      pod: sample/sleep-6d68f49858-abcde
+      endpoints:
+        - {endpoint: "10.10.0.7:5000", status: HEALTHY, outlier_check: OK,
+           cluster: "outbound|5000||helloworld.sample.svc.cluster.local"}
+reachable:
+  description: Whether the API server answered.
+  returned: always
+  type: bool
+  sample: true
+cluster:
+  description: The cluster name used in the facts and messages.
+  returned: always
+  type: str
+  sample: cluster1
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
+    AUTH_ARG_SPEC, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterError, get_client,
+)
+
+try:
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import (
+        ALL_SECTIONS, SCHEMA, gather_cluster,
+    )
+    GATHER_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - PyYAML / cryptography missing
+    GATHER_IMPORT_ERROR = exc
+
+
+def argument_spec():
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(
+        cluster_name=dict(type="str"),
+        istio_namespace=dict(type="str", default="istio-system"),
+        probe_service=dict(type="str", default="helloworld.sample"),
+        probe_port=dict(type="int", default=5000),
+        probe_client=dict(type="str", default="sample/app=sleep"),
+        service_namespaces=dict(type="list", elements="str"),
+        log_lines=dict(type="int", default=2000),
+        probe_remote_secrets=dict(type="raw", default="auto"),
+        probe_timeout=dict(type="float", default=5.0),
+        peers=dict(type="raw"),
+        declared=dict(type="dict", options=dict(
+            network=dict(type="str"), cluster_id=dict(type="str"), mesh_id=dict(type="str"),
+            role=dict(type="str", choices=["primary", "remote"]))),
+        exec_timeout=dict(type="float", default=10.0),
+        sections=dict(type="list", elements="str",
+                      choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
+                               "nodes", "istio_crds", "log", "clusterz", "proxy"]),
+        insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
+    )
+    return spec
+
+
+def probe_mode(value):
+    """true / false / auto, from a YAML bool or a string."""
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "auto").strip().lower()
+    if text in ("true", "yes", "on", "1", "always"):
+        return True
+    if text in ("false", "no", "off", "0", "never"):
+        return False
+    if text == "auto":
+        return "auto"
+    raise ValueError("probe_remote_secrets must be true, false or auto, not %r" % (value,))
+
+
+def gather_options(params, module=None):
+    return {
+        "istio_namespace": params["istio_namespace"],
+        "probe_service": params["probe_service"],
+        "probe_port": params["probe_port"],
+        "probe_client": params["probe_client"],
+        "service_namespaces": params.get("service_namespaces"),
+        "log_lines": params["log_lines"],
+        "read_log": bool(params["log_lines"]),
+        "probe_remote_secrets": probe_mode(params.get("probe_remote_secrets")),
+        "probe_timeout": params["probe_timeout"],
+        "peers": params.get("peers") or {},
+        "declared": params.get("declared") or {},
+        "exec_timeout": params["exec_timeout"],
+        "sections": params.get("sections") or None,
+        "insecure_kubeconfig_options": params.get("insecure_kubeconfig_options") or [],
+        "no_log_values": module.no_log_values if module is not None else None,
+    }
+
+
+def unreachable_facts(name, params, exc):
+    """Facts of a cluster whose connection could not even be configured (bad kubeconfig...)."""
+    return {"schema": SCHEMA, "cluster": name, "context": params.get("context"), "server": params.get("host"),
+            "reachable": False, "error": exc.message, "error_kind": exc.kind, "read_errors": [],
+            "requests": 0, "probe_requests": 0, "duration_s": 0.0, "istio_namespace": params.get("istio_namespace")}
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    if GATHER_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("PyYAML and cryptography"), exception=str(GATHER_IMPORT_ERROR))
+    p = module.params
+    peers = p.get("peers")
+    if peers is not None and not isinstance(peers, (dict, list)):
+        module.fail_json(msg="peers must be a list of {name, server, cluster_id} or a dict of server URL -> name, "
+                             "not %s" % type(peers).__name__)
+    try:
+        probe_mode(p.get("probe_remote_secrets"))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
+    try:
+        client = get_client(p, cluster=name, module=module)
+    except ClusterError as exc:
+        # A bad kubeconfig for one cluster must not stop the others: report it as facts.
+        facts = unreachable_facts(name, p, exc)
+        module.exit_json(changed=False, facts=facts, reachable=False, cluster=name)
+    facts = gather_cluster(client, gather_options(p, module))
+    module.exit_json(changed=False, facts=facts, reachable=facts["reachable"], cluster=facts["cluster"])
+
+
+if __name__ == "__main__":
+    main()
