@@ -363,6 +363,15 @@ class Mesh:
                     for value in (c.facts.get("network"), c.namespace_label_network, c.values_network):
                         if value:
                             nets.add(value)
+                    # a Service labelled with a network is that network's gateway; pods carry theirs
+                    for gw in as_list(c.facts.get("gateways")):
+                        if as_dict(gw).get("network_label"):
+                            nets.add(gw["network_label"])
+                    for pod in as_list(c.facts.get("sidecar_pods")):
+                        pod = as_dict(pod)
+                        for value in (pod.get("network_env"), pod.get("network_label")):
+                            if value:
+                                nets.add(value)
                 if c.declared.get("network"):
                     nets.add(c.declared["network"])
             self._networks = nets

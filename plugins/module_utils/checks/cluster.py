@@ -117,26 +117,31 @@ def check_duplicate_ids(mesh):
         if len(names) < 2:
             continue
         names = sorted(names)
-        for name in names:
-            c = mesh.clusters[name]
-            if not c.full:
-                continue   # nothing is judged about partial peers; their partners carry it
-            other = [n for n in names if n != name]
-            default = cid == DEFAULT_CLUSTER_ID
+        # one finding per pair, on the first cluster we gathered (partial peers only carry an ID)
+        owners = [n for n in names if mesh.clusters[n].full]
+        if not owners:
+            continue
+        name = owners[0]
+        c = mesh.clusters[name]
+        default = cid == DEFAULT_CLUSTER_ID
+        for peer in names:
+            if peer == name:
+                continue
             out.append(make(
                 "cluster.duplicate_id", name,
                 "%s and %s share the cluster ID %r%s: istiod cannot tell them apart and ignores a remote "
-                "secret keyed by its own ID." % (name, ", ".join(other), cid,
+                "secret keyed by its own ID." % (name, peer, cid,
                                                 " (Istio's default, values.global.multiCluster.clusterName "
                                                 "was not set)" if default else ""),
-                peer=other[0],
+                peer=peer,
                 resource=resource("Deployment", c.istio_namespace, as_dict(c.istiod).get("name") or "istiod"),
                 evidence={"cluster_id": cid, "clusters": names,
                           "istiod_env_CLUSTER_ID": as_dict(as_dict(c.istiod).get("env")).get("CLUSTER_ID"),
                           "values_clusterName": as_dict(c.injector_global.get("multiCluster")).get("clusterName")},
-                remedy="Give every cluster a unique ID: reinstall Istio in %s with "
+                remedy="Give every cluster a unique ID: reinstall Istio in %s (or %s) with "
                        "--set values.global.multiCluster.clusterName=<unique id> (istiod CLUSTER_ID follows), "
-                       "restart the workloads, and recreate the remote secrets with that name. Manual." % name,
+                       "restart the workloads, and recreate the remote secrets with that name. Manual." % (
+                           peer, name),
             ))
     return out
 

@@ -95,9 +95,8 @@ def _serving_primaries(mesh, a):
 def _causes_missing(mesh, a, c, found):
     causes = []
     if a.role == "remote_bound_local":
-        key = "primary_remote.istiod_remote_missing@%s" % a.name
-        if key in found:
-            causes.append(key)
+        causes.extend(k for k in sorted(found)
+                      if k.split("->", 1)[0] == "primary_remote.istiod_remote_missing@%s" % a.name)
     for p in _serving_primaries(mesh, a):
         if p.name == c.name:
             continue
@@ -108,8 +107,9 @@ def _causes_missing(mesh, a, c, found):
     involved = set([a.name, c.name] + [p.name for p in _serving_primaries(mesh, a)])
     for key in sorted(found):
         if key.startswith("cluster.duplicate_id@"):
-            owner = key.split("@", 1)[1].split("->", 1)[0]
-            if owner in involved:
+            pair = key.split("@", 1)[1].split("->", 1)
+            # a shared ID matters when it is the serving istiod's or the peer's
+            if len(pair) == 2 and (set(pair) & involved):
                 causes.append(key)
     seen = set()
     return [k for k in causes if not (k in seen or seen.add(k))]

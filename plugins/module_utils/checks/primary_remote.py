@@ -16,8 +16,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    as_dict, as_list, make, resource,
+    CONTROL_PLANE_CLUSTERS_ANNOTATION, as_dict, as_list, dig, make, resource,
 )
+
+
+def _primary_of(mesh, c):
+    """The primary meant to serve remote ``c``: named by controlPlaneClusters, else the only primary."""
+    named = as_dict(dig(c.facts, "namespace", "annotations")).get(CONTROL_PLANE_CLUSTERS_ANNOTATION) or ""
+    wanted = set(x.strip() for x in str(named).split(",") if x.strip())
+    for p in mesh.primaries():
+        if p.name != c.name and (p.name in wanted or p.cluster_id in wanted):
+            return p.name
+    primaries = [p.name for p in mesh.primaries() if p.name != c.name]
+    return primaries[0] if len(primaries) == 1 else None
 
 
 def check(mesh, found):
@@ -28,11 +39,13 @@ def check(mesh, found):
         ns = c.istio_namespace
         services = as_list(c.facts.get("control_plane_services"))
         remote_svc = [s for s in services if as_dict(s).get("name") == "istiod-remote"]
+        peer = _primary_of(mesh, c)
         out.append(make(
             "primary_remote.istiod_remote_missing", c.name,
             "The proxies of remote cluster %s read their configuration from an istiod inside %s; an "
             "in-cluster istiod in a remote cluster is only meant for sidecar injection and CA, so they "
             "only see what that istiod sees." % (c.name, c.name),
+            peer=peer,
             resource=resource("Service", ns, "istiod-remote"),
             evidence={
                 "remote_because": c.remote_intent,

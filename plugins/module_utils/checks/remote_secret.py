@@ -21,7 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    as_dict, as_list, listed, make, resource, server_host,
+    as_dict, as_list, listed, make, normalize_server, resource, server_host,
 )
 
 CLUSTER_ANNOTATION = "networking.istio.io/cluster"
@@ -35,6 +35,15 @@ ENDPOINT_CAUSES = ("remote_secret.missing", "remote_secret.wrong_namespace", "re
                    "remote_secret.istiod_error", "remote_secret.not_synced")
 
 LINE_LIMIT = 400
+
+
+def duplicate_key(found, a, b):
+    """Key of the cluster.duplicate_id finding about clusters a and b (either order), or None."""
+    for x, y in ((a, b), (b, a)):
+        key = "cluster.duplicate_id@%s->%s" % (x, y)
+        if key in found:
+            return key
+    return None
 
 
 def _create_cmd(primary, peer):
@@ -72,9 +81,9 @@ def _identify(mesh, primary, entry):
     """The peer (ClusterView) ``entry`` is meant for, and how it was matched; (None, None) if none."""
     e = entry.entry
     peers = [p for p in mesh.peers_of(primary)]
-    probe_cluster = as_dict(e.get("probe")).get("cluster")
-    if probe_cluster and probe_cluster in mesh.clusters:
-        return mesh.clusters[probe_cluster], "server (probe)"
+    for known in (as_dict(e.get("probe")).get("cluster"), e.get("server_cluster")):
+        if known and known in mesh.clusters:
+            return mesh.clusters[known], "server"
     if e.get("server"):
         target = mesh.by_server(e["server"])
         if target is not None:
@@ -105,11 +114,13 @@ def _is_loopback(server):
 def _log_errors(primary, peer, entries):
     log = as_dict(primary.facts.get("istiod_log"))
     refs = set(e.ref for e in entries)
-    keys = set(e.key for e in entries) | {peer.expected_id}
+    keys = set(e.key for e in entries) | {peer.expected_id, peer.name}
+    servers = set(normalize_server(e.entry.get("server")) for e in entries if e.entry.get("server"))
     out = []
     for err in as_list(log.get("errors")):
         err = as_dict(err)
-        if err.get("cluster") in keys or err.get("secret") in refs:
+        if (err.get("cluster") in keys or err.get("secret") in refs
+                or (err.get("server") and normalize_server(err["server"]) in servers)):
             line = str(err.get("line") or "")
             out.append({"cluster": err.get("cluster"), "secret": err.get("secret"), "kind": err.get("kind"),
                         "line": line[:LINE_LIMIT]})
@@ -151,15 +162,7 @@ def _check_primary(mesh, primary, found):
             entries.append(entry)
 
     def dup_key(a, b):
-        for fid_cluster, fid_peer in ((a, b), (b, a)):
-            key = "cluster.duplicate_id@%s->%s" % (fid_cluster, fid_peer)
-            if key in found:
-                return key
-        for name in (a, b):
-            for k in found:
-                if k.startswith("cluster.duplicate_id@%s->" % name):
-                    return k
-        return None
+        return duplicate_key(found, a, b)
 
     handled = set()
     # local keys: istiod skips them ("ignoring cluster as it would overwrite the config cluster")

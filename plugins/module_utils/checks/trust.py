@@ -24,6 +24,24 @@ CA_SECRET = "cacerts"
 ROOT_CONFIGMAP = "istio-ca-root-cert"
 
 
+def _roots_trusted(c):
+    """Every root fingerprint the proxies of ``c`` trust (a bundle during a root rotation)."""
+    out = set()
+    for holder in (as_dict(c.facts.get("ca_root_cert")), as_dict(c.facts.get("cacerts"))):
+        if holder:
+            for r in as_list(holder.get("roots")):
+                if as_dict(r).get("fingerprint"):
+                    out.add(r["fingerprint"])
+            if holder is c.facts.get("ca_root_cert") and holder.get("fingerprint"):
+                out.add(holder["fingerprint"])
+            if out:
+                break
+    fp, _src = _root_in_use(c)
+    if fp:
+        out.add(fp)
+    return out
+
+
 def _root_in_use(c):
     """(fingerprint, source) of the root the proxies of ``c`` trust."""
     ca_root = as_dict(c.facts.get("ca_root_cert"))
@@ -82,25 +100,36 @@ def check_root_mismatch(mesh, found):
         ref_fp, ref_names = sorted(groups.items(), key=lambda kv: (not plugged(kv[1]), -len(kv[1]),
                                                                   sorted(kv[1])[0]))[0]
         reference = sorted(ref_names)[0]
-        for name in sorted(roots):
-            fp, source = roots[name]
+        ref_bundle = _roots_trusted(mesh.clusters[reference])
+        for fp, names in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):
             if fp == ref_fp:
                 continue
-            c = mesh.clusters[name]
-            causes = [k for k in ("trust.cacerts_missing@%s" % name, "trust.root_not_in_use@%s" % name)
-                      if k in found]
+            names = sorted(names)
+            odd = names[0]
+            if ref_fp in _roots_trusted(mesh.clusters[odd]) and fp in ref_bundle:
+                continue   # both trust both roots: a rotation in progress, not a mismatch
+            # one finding per pair of differing roots, on the first cluster of the pair by name
+            first, second = sorted([reference, odd])
+            causes = []
+            for n in names + (sorted(ref_names) if not plugged(ref_names) else []):
+                causes += [k for k in ("trust.cacerts_missing@%s" % n, "trust.root_not_in_use@%s" % n)
+                           if k in found]
+            c = mesh.clusters[odd]
+            source = roots[odd][1]
             out.append(make(
-                "trust.root_mismatch", name,
+                "trust.root_mismatch", first,
                 "The root certificate of %s (%s) differs from that of %s (%s): the clusters share no root of "
-                "trust, so cross-cluster mTLS fails with TLS errors." % (name, fp, reference, ref_fp),
-                peer=reference,
+                "trust, so cross-cluster mTLS fails with TLS errors." % (
+                    ", ".join(names), fp, ", ".join(sorted(ref_names)), ref_fp),
+                peer=second,
                 resource=resource("ConfigMap", c.istio_namespace, ROOT_CONFIGMAP)
                 if source.startswith("ConfigMap") else resource("Secret", c.istio_namespace, CA_SECRET),
                 evidence={"roots": {n: {"fingerprint": roots[n][0], "from": roots[n][1]} for n in sorted(roots)},
-                          "reference": reference},
+                          "mesh_root": ref_fp, "clusters_with_mesh_root": sorted(ref_names),
+                          "clusters_with_other_root": names},
                 remedy="Compare the root-cert in each cluster (kubectl -n istio-system get secret cacerts "
                        "-ojsonpath='{.data.root-cert\\.pem}'); plug in certificates of one shared root in %s: "
-                       "%s. Manual." % (name, _cmd_plugin(c)),
+                       "%s. Manual." % (", ".join(names), _cmd_plugin(c)),
                 caused_by=causes,
             ))
     return out
@@ -114,7 +143,8 @@ def check_root_in_use(mesh):
             continue
         plugged = as_dict(as_dict(c.facts.get("cacerts")).get("root")).get("fingerprint")
         in_use = as_dict(c.facts.get("ca_root_cert")).get("fingerprint")
-        if plugged and in_use and plugged != in_use:
+        bundle = set(as_dict(r).get("fingerprint") for r in as_list(as_dict(c.facts.get("ca_root_cert")).get("roots")))
+        if plugged and in_use and plugged != in_use and plugged not in bundle:
             out.append(make(
                 "trust.root_not_in_use", c.name,
                 "The root-cert of Secret %s/%s in %s is not the root istiod distributes (ConfigMap %s): istiod "

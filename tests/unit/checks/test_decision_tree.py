@@ -86,7 +86,10 @@ def test_duplicate_ids_explain_missing_endpoints():
     assert local.category is None   # a secret cannot fix a shared ID
     assert "cluster.duplicate_id@cluster1->cluster2" in found["endpoints.remote_missing@cluster1->cluster2"].caused_by
     assert "remote_secret.local_key@cluster1->cluster2" in found["endpoints.remote_missing@cluster1->cluster2"].caused_by
-    assert found["cluster.duplicate_id@cluster2->cluster1"].evidence["cluster_id"] == "Kubernetes"
+    # one finding per pair, on the first cluster
+    assert "cluster.duplicate_id@cluster2->cluster1" not in found
+    assert found["remote_secret.local_key@cluster2->cluster1"].caused_by == ["cluster.duplicate_id@cluster1->cluster2"]
+    assert found["cluster.duplicate_id@cluster1->cluster2"].evidence["cluster_id"] == "Kubernetes"
 
 
 def test_local_key_without_duplicate_is_fixable():

@@ -25,7 +25,7 @@ def test_istiod_remote_missing_when_bound_to_local_istiod():
     mesh = build_mesh("primary_remote_local_istiod")
     _bind_local(mesh["cluster2"])
     found = by_key(run(mesh))
-    f = found["primary_remote.istiod_remote_missing@cluster2"]
+    f = found["primary_remote.istiod_remote_missing@cluster2->cluster1"]
     assert f.resource == "Service/istio-system/istiod-remote"
     assert f.evidence["istiod_remote_service"] is False
     assert any("istiod.istio-system.svc:15012" in b for b in f.evidence["bound_to_local_istiod"])
@@ -45,9 +45,20 @@ def test_declared_remote_without_marks_and_local_istiod():
     # proxy in cluster2 sees only its own pod: the "endpoint is a Pod in the remote cluster" branch
     f["proxy"]["endpoints"] = [e for e in f["proxy"]["endpoints"] if e["address"].startswith("10.20.")]
     found = by_key(run(mesh))
-    assert "primary_remote.istiod_remote_missing@cluster2" in found
+    assert "primary_remote.istiod_remote_missing@cluster2->cluster1" in found
     sym = found["endpoints.remote_missing@cluster2->cluster1"]
-    assert sym.caused_by == ["primary_remote.istiod_remote_missing@cluster2"]
+    assert sym.caused_by == ["primary_remote.istiod_remote_missing@cluster2->cluster1"]
+
+
+def test_istiod_remote_missing_names_the_primary_of_the_annotation():
+    mesh = build_mesh("primary_remote_local_istiod", clusters=3)
+    mesh["cluster3"] = build_mesh("multinetwork", clusters=3)["cluster3"]   # a second primary
+    mesh["cluster2"]["namespace"]["annotations"]["topology.istio.io/controlPlaneClusters"] = "cluster3"
+    _bind_local(mesh["cluster2"])
+    assert "primary_remote.istiod_remote_missing@cluster2->cluster3" in by_key(run(mesh))
+    del mesh["cluster2"]["namespace"]["annotations"]["topology.istio.io/controlPlaneClusters"]
+    # two primaries, none named: the finding names no peer
+    assert "primary_remote.istiod_remote_missing@cluster2" in by_key(run(mesh))
 
 
 def test_pod_discovery_address_annotation_binds_locally():
