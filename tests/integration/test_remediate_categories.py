@@ -1,0 +1,128 @@
+"""remediate against the lab, one category at a time (issue 6 "Done when").
+
+For each category: the fault is in the bundled `demo` scenario; diagnose finds it;
+`remediate --check --diff` shows the change and the lab counts zero writes; `remediate`
+fixes it (and nothing of the other categories); diagnose is clean of it; a second
+`remediate` reports changed=0. The whole run never deletes and never prints a token.
+"""
+import base64
+import os
+
+import pytest
+
+from labutil import start_lab  # noqa: E402  (tests/labutil.py, the lab's test helper)
+from remediate_helpers import (
+    ALL, finding_ids, gateway_inventory, kubectl, playbook, recap, report, writes,
+)
+
+GATEWAY_IP = "172.18.2.100"
+
+CASES = {
+    "network_labels": {
+        "finding": ("network.namespace_label_missing", "cluster2", None),
+        "diff": ["topology.istio.io/network", "network2"],
+    },
+    "gateway_addresses": {
+        "finding": ("eastwest_gateway.external_ip_pending", "cluster2", None),
+        "diff": ["externalIPs", GATEWAY_IP],
+    },
+    "remote_secrets": {
+        "finding": ("remote_secret.missing", "cluster1", "cluster2"),
+        "diff": ["istio-remote-secret-cluster2", "token_fingerprint", "sha256:"],
+    },
+}
+
+
+def _stats_total(lab, verb):
+    total = 0
+    stats = lab.stats()
+    clusters = stats.get("clusters", stats)
+    for v in clusters.values():
+        if isinstance(v, dict):
+            total += int((v.get("verbs") or v.get("by_verb") or v).get(verb, 0) or 0)
+    return total
+
+
+@pytest.fixture
+def demo_lab(tmp_path):
+    lab = start_lab("demo", str(tmp_path / "lab"))
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def _inventories(lab, tmp_path):
+    return [lab.inventory, gateway_inventory(lab, str(tmp_path / "gw.yml"), {"cluster2": GATEWAY_IP})]
+
+
+def _reader_token(lab):
+    raw = kubectl(lab, "--context", "cluster2", "-n", "istio-system", "get", "secret",
+                  "istio-reader-service-account-istio-remote-secret-token", "-o", "jsonpath={.data.token}")
+    return base64.b64decode(raw).decode() if raw else None
+
+
+@pytest.mark.parametrize("category", ALL)
+def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path):
+    lab = demo_lab
+    inv = _inventories(lab, tmp_path)
+    case = CASES[category]
+    others = [CASES[c]["finding"] for c in ALL if c != category]
+    outputs = []
+
+    rc, out = playbook("diagnose.yml", inv, tmp_path / "before")
+    outputs.append(out)
+    assert rc != 0, out
+    before = finding_ids(report(tmp_path / "before"))
+    assert case["finding"] in before
+
+    lab.ctl("reset-stats")
+    rc, out = playbook("remediate.yml", inv, tmp_path / "check", categories=[category], check=True)
+    outputs.append(out)
+    assert rc == 0, out
+    for text in case["diff"]:
+        assert text in out, "--diff output lacks %r" % text
+    assert sum(writes(lab.stats()).values()) == 0, lab.stats()
+    assert case["finding"] in finding_ids(report(tmp_path / "check"))
+
+    rc, out = playbook("remediate.yml", inv, tmp_path / "apply", categories=[category], fail_on="never")
+    outputs.append(out)
+    assert rc == 0, out
+    assert sum(h.get("changed", 0) for h in recap(out).values()) > 0, out
+    assert sum(writes(lab.stats()).values()) > 0
+
+    rc, out = playbook("diagnose.yml", inv, tmp_path / "after", fail_on="never")
+    outputs.append(out)
+    after = finding_ids(report(tmp_path / "after"))
+    assert case["finding"] not in after
+    for other in others:  # only the asked category was touched
+        assert other in after
+
+    lab.ctl("reset-stats")
+    rc, out = playbook("remediate.yml", inv, tmp_path / "again", categories=[category], fail_on="never")
+    outputs.append(out)
+    assert rc == 0, out
+    counts = recap(out)
+    assert counts and all(h.get("changed", 0) == 0 for h in counts.values()), counts
+    assert sum(writes(lab.stats()).values()) == 0, lab.stats()
+    assert _stats_total(lab, "delete") == 0
+
+    if category == "remote_secrets":
+        token = _reader_token(lab)
+        assert token, "the peer's reader token Secret was not filled"
+        for text in outputs:
+            assert token not in text
+
+
+def test_all_categories_leave_no_error(demo_lab, tmp_path):
+    lab = demo_lab
+    inv = _inventories(lab, tmp_path)
+    rc, out = playbook("remediate.yml", inv, tmp_path / "reports")
+    assert rc == 0, out
+    doc = report(tmp_path / "reports")
+    assert doc["summary"]["counts"]["error"] == 0, finding_ids(doc)
+    # the first diagnosis went to before/, and its errors are gone now
+    before = report(os.path.join(str(tmp_path / "reports"), "before"))
+    assert before["summary"]["counts"]["error"] >= 3
+    assert "fixed     remote_secret.missing@cluster1->cluster2" in out
+    assert _stats_total(lab, "delete") == 0
