@@ -15,7 +15,18 @@ from meshlab.istio import injection, placeholders
 from meshlab.istio.networks import address_owner
 
 
+_CACHE = {}
+
+
 def load(path):
+    """(spec, {cluster: [objects]}) of a scenario directory (parsed once per test session)."""
+    path = os.path.abspath(path)
+    if path not in _CACHE:
+        _CACHE[path] = _load(path)
+    return copy.deepcopy(_CACHE[path])
+
+
+def _load(path):
     with open(os.path.join(path, "lab.yaml")) as f:
         spec = yaml.safe_load(f)
     objects = {}
@@ -23,7 +34,7 @@ def load(path):
         objs = []
         for fn in sorted(glob.glob(os.path.join(path, c["name"], "*.yaml"))):
             with open(fn) as f:
-                objs += [d for d in yaml.safe_load_all(f) if d]
+                objs += [d for d in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
         objects[c["name"]] = objs
     return spec, objects
 
