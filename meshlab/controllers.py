@@ -1145,8 +1145,9 @@ def _reconcile_endpoints(cluster, svc):
     if spec.get("clusterIP") == "None":
         labels["service.kubernetes.io/headless"] = ""
     cur = st.peek("endpoints", ns, name)
-    ep_obj = {"apiVersion": "v1", "kind": "Endpoints",
-              "metadata": {"name": name, "namespace": ns, "labels": labels}}
+    ep_obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns}}
+    if labels:
+        ep_obj["metadata"]["labels"] = labels
     if subsets:
         ep_obj["subsets"] = subsets
     if cur is None:
@@ -1157,7 +1158,9 @@ def _reconcile_endpoints(cluster, svc):
             ep_obj["metadata"]["annotations"] = ann
         if cur.get("subsets") != ep_obj.get("subsets") or (cur["metadata"].get("labels") or {}) != labels:
             upd = copy.deepcopy(cur)
-            upd["metadata"]["labels"] = labels
+            upd["metadata"].pop("labels", None)
+            if labels:
+                upd["metadata"]["labels"] = labels
             upd.pop("subsets", None)
             if subsets:
                 upd["subsets"] = subsets

@@ -170,18 +170,14 @@ class ApiServer:
         if user == "anonymous":
             from .auth import User
             user = User("system:anonymous", ["system:unauthenticated"])
-            if path in ("/version", "/healthz", "/livez", "/readyz"):
-                pass
-            else:
-                return status_resp(ApiError(403, "Forbidden", 'forbidden: User "system:anonymous" cannot %s path '
-                                            '"%s"' % (method.lower(), path), {}))
         segs = [s for s in path.split("/") if s]
         # non-resource paths
         if not segs or segs[0] not in ("api", "apis") or (segs[0] == "api" and len(segs) <= 2) or \
                 (segs[0] == "apis" and len(segs) <= 3):
             if method != "GET":
                 return web.Response(status=405, text="405: Method Not Allowed")
-            if user.name != "system:anonymous":
+            # system:public-info-viewer: anyone may read the version and health endpoints
+            if path not in ("/version", "/healthz", "/livez", "/readyz"):
                 ok, msg = self.cluster.authorize(user, "get", None, path=path)
                 if not ok:
                     return status_resp(ApiError(403, "Forbidden", msg, {}))
@@ -908,6 +904,11 @@ def builtin_exec(req):
             return ExecResult(b"", ("%s: syntax error\n" % base).encode(), 2)
         if not inner:
             return ExecResult(b"", b"", 0)
+        if inner[0] == "exit" and len(inner) <= 2:
+            try:
+                return ExecResult(b"", b"", int(inner[1]) if len(inner) == 2 else 0)
+            except ValueError:
+                return ExecResult(b"", ("%s: 1: exit: Illegal number: %s\n" % (base, inner[1])).encode(), 2)
         if any(t in ("|", "&&", "||", ";", ">", "<") for t in inner):
             return ExecResult(b"", ("%s: meshlab: pipelines are not modelled: %s\n" % (base, cmd[2])).encode(), 2)
         r = builtin_exec(ExecRequest(req.lab, req.cluster, req.pod, req.container, inner, req.stdin, req.tty))

@@ -1,0 +1,37 @@
+"""Fixtures for the lab tests: one plain-Kubernetes lab per session, started in a subprocess."""
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from labutil import start_lab  # noqa: E402
+
+FIXTURE = os.path.join(HERE, "fixtures", "plain")
+ISTIO_SAMPLES = "/work/shared/reference/istio-upstream"
+
+
+def samples_dir():
+    """Istio's real samples and CRDs (shared reference copy)."""
+    return os.environ.get("MESHLAB_ISTIO_UPSTREAM", ISTIO_SAMPLES)
+
+
+@pytest.fixture(scope="session")
+def plain_lab(tmp_path_factory):
+    """The tests/lab/fixtures/plain scenario (cluster1 with an LB pool, cluster2 without, empty cluster3),
+    served without the Istio model so that results are plain Kubernetes."""
+    lab = start_lab(FIXTURE, str(tmp_path_factory.mktemp("plainlab")), istio=False)
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    d = samples_dir()
+    if not os.path.isdir(d):
+        pytest.skip("Istio upstream samples not found at %s" % d)
+    return d
