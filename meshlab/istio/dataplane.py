@@ -4,6 +4,7 @@ Nothing opens a socket: addresses are data. Reachability follows lab.yaml (flatN
 load balancer mode) and the Istio objects (gateway pods, AUTO_PASSTHROUGH Gateway, roots of trust).
 """
 
+import re
 import shlex
 
 from .world import labels_of, name_of, ns_of, matches
@@ -431,14 +432,35 @@ def strict_mtls(world, cluster, namespace):
     return mode == "STRICT"
 
 
+_LOOP = re.compile(r"^\s*for\s+\w+\s+in\s+\$\(seq\s+(\d+)\)\s*;\s*do\s+(.+?);?\s*done\s*$", re.S)
+
+
 def run_exec(dataplane, world, cluster, pod, container, command):
-    """`curl ...` or `sh -c 'curl ...'`; None when the command is not curl."""
+    """`curl ...`, or `sh -c` with curl / `echo` commands joined by `;` or `&&`, optionally inside
+    `for i in $(seq N); do ...; done` (the docs' loop); None when the command is something else."""
     cmd = list(command)
     if len(cmd) >= 3 and cmd[0] in ("sh", "/bin/sh", "bash", "/bin/bash") and cmd[1] == "-c":
+        script = cmd[2]
+        times = 1
+        m = _LOOP.match(script)
+        if m:
+            times, script = min(int(m.group(1)), 1000), m.group(2)
+        steps = [s.strip() for s in re.split(r";|&&", script) if s.strip()]
         try:
-            cmd = shlex.split(cmd[2])
+            steps = [shlex.split(s) for s in steps]
         except ValueError:
             return None
+        if not steps or any(s[0].rsplit("/", 1)[-1] not in ("curl", "echo") for s in steps):
+            return None
+        out, err, code = "", "", 0
+        for _ in range(times):
+            for s in steps:
+                if s[0] == "echo":
+                    o, e, code = " ".join(s[1:]) + "\n", "", 0
+                else:
+                    o, e, code = dataplane.curl(world, cluster, pod, container, s)
+                out, err = out + o, err + e
+        return out, err, code
     if not cmd or cmd[0].rsplit("/", 1)[-1] != "curl":
         return None
     return dataplane.curl(world, cluster, pod, container, cmd)

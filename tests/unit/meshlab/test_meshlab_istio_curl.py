@@ -122,3 +122,12 @@ def test_run_exec_shell_and_other_commands():
                               ["sh", "-c", "curl -sS helloworld.sample:5000/hello"])
     assert out.startswith("Hello version: v")
     assert run_exec(DataPlane(), w, "cluster1", pod, "sleep", ["ls"]) is None
+
+
+def test_run_exec_docs_loop():
+    w = wb.scenario("healthy-multinetwork").world
+    pod = wb.pod(w, "cluster1", "sleep")
+    out, err, code = run_exec(DataPlane(), w, "cluster1", pod, "sleep",
+                              ["sh", "-c", "for i in $(seq 6); do curl -sS helloworld.sample:5000/hello; done"])
+    lines = out.splitlines()
+    assert len(lines) == 6 and {l.split(",")[0] for l in lines} == {"Hello version: v1", "Hello version: v2"}
