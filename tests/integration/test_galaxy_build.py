@@ -165,3 +165,51 @@ def test_ansible_doc_documents_every_filter(built):
     # every filter a FilterModule exports is listed; each must have its YAML documentation beside it
     assert sorted(name.split(".")[2] for name in listed) == documented
     assert [name for name, desc in listed.items() if not desc or desc == "UNDOCUMENTED"] == []
+
+
+def requirement_names(path):
+    names = []
+    with open(path) as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                names.append(line.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower())
+    return names
+
+
+def test_execution_environment_metadata_is_found_by_ansible_builder(built):
+    """ansible-builder reads meta/execution-environment.yml of the installed collection (what an EE build does)."""
+    tmp, _tarball, collections_path, env = built
+    proc = run([os.path.join(BIN, "ansible-builder"), "introspect", str(collections_path)], tmp, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = yaml.safe_load(proc.stdout.split("\n", 1)[1])
+    python = [line.split("#")[0].strip() for line in data["python"]]
+    system = [line.split("#")[0].strip() for line in data["system"]]
+    # every runtime requirement except those ansible-core already brings (PyYAML)
+    for name in requirement_names(os.path.join(ROOT, "requirements.txt")):
+        if name != "pyyaml":
+            assert any(req.lower().startswith(name) for req in python), (name, python)
+    assert all("from collection %s" % FQCN in line for line in data["python"] + data["system"])
+    assert any(req.startswith("ca-certificates") for req in system)
+
+
+def test_execution_environment_definition_builds_a_context(built):
+    """The ansible-builder v3 definition of execution-environment/ makes a build context with the tarball."""
+    tmp, tarball, _cp, env = built
+    definition_dir = tmp / "ee"
+    definition_dir.mkdir()
+    with open(os.path.join(ROOT, "execution-environment", "execution-environment.yml")) as handle:
+        text = handle.read()
+    (definition_dir / "execution-environment.yml").write_text(text)
+    (definition_dir / "meshmend-multicluster.tar.gz").write_bytes(tarball.read_bytes())
+    context = tmp / "ee-context"
+    proc = run([os.path.join(BIN, "ansible-builder"), "create", "-f", str(definition_dir / "execution-environment.yml"),
+                "--context", str(context), "--output-filename", "Containerfile"], tmp, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert "ansible-galaxy collection install" in containerfile
+    assert "ansible-core>=2.19.0,<2.20" in containerfile
+    galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    (requirement,) = galaxy["collections"]
+    assert requirement["type"] == "file"
+    assert (context / "_build" / requirement["name"]).read_bytes() == tarball.read_bytes()
