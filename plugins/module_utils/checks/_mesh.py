@@ -174,6 +174,9 @@ class ClusterView:
         self.server = f.get("server")
         # cluster ID: known (read from the cluster or given for a partial peer), else expected
         self.cluster_id = f.get("cluster_id") if self.state != "unreachable" else None
+        if self.state == "full" and not f.get("istiod") and not any(
+                as_dict(s).get("selectorless") for s in as_list(f.get("control_plane_services"))):
+            self.cluster_id = None   # no Istio: the gathered default ID means nothing
         if self.cluster_id:
             self.expected_id, self.expected_id_source = self.cluster_id, "cluster"
         elif self.declared.get("cluster_id"):

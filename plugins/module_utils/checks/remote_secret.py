@@ -205,7 +205,7 @@ def _check_primary(mesh, primary, found):
     for peer in peers:
         mine = [e for e in entries if e.target is not None and e.target.name == peer.name
                 and id(e) not in handled]
-        judged_id = peer.expected_id_source != "inventory name" or peer.state == "full"
+        judged_id = peer.expected_id_source in ("cluster", "declared")
         good_here, good_elsewhere, wrong_key = [], [], []
         for e in mine:
             if judged_id and e.key != peer.expected_id:
@@ -288,6 +288,16 @@ def _check_entries(mesh, primary, peer, entries, id_note):
     """The secret providing ``peer`` is there: is it usable, and does istiod use it?"""
     out = []
     pair_keys = []
+    log_lines = _log_errors(primary, peer, entries)
+    # client-go list/watch failures are istiod's own view of reachability, not secret-controller errors
+    watch_lines = [e for e in log_lines if e.get("kind") == "watch_failed"]
+    log_errors = [e for e in log_lines if e.get("kind") != "watch_failed"]
+    states = []
+    for e in entries:
+        status, source = _sync_state(primary, e.key)
+        if status is not None and status != "synced":
+            states.append({"key": e.key, "status": status, "source": source})
+    synced_any = any(_sync_state(primary, e.key)[0] == "synced" for e in entries)
     invalid = [e for e in entries if e.entry.get("error")]
     loopback = [e for e in entries if not e.entry.get("error") and _is_loopback(e.entry.get("server"))]
     if invalid:
@@ -298,7 +308,7 @@ def _check_entries(mesh, primary, peer, entries, id_note):
                 first.ref, first.key, first.entry.get("error")),
             peer=peer.name,
             resource=resource("Secret", first.namespace, first.name),
-            evidence=dict(id_note, entries=[e.summary() for e in invalid]),
+            evidence=dict(id_note, entries=[e.summary() for e in invalid], istiod_sync=states),
             remedy="Regenerate it with a ServiceAccount token (istioctl's default; exec plugins, tokenFile, "
                    "client key files and most auth providers are not allowed): %s (remediate category "
                    "remote_secrets)." % _create_cmd(primary, peer),
@@ -315,7 +325,8 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             peer=peer.name,
             resource=resource("Secret", first.namespace, first.name),
             evidence=dict(id_note, entries=[e.summary() for e in loopback],
-                          peer_server_seen_by_controller=peer.server),
+                          peer_server_seen_by_controller=peer.server, istiod_sync=states,
+                          istiod_watch_errors=listed(watch_lines)),
             remedy="Recreate the secret with an API server address reachable from %s's pods "
                    "(istioctl create-remote-secret --server=https://<address>:<port> ...): %s "
                    "(remediate category remote_secrets)." % (primary.name, _create_cmd(primary, peer)),
@@ -324,21 +335,24 @@ def _check_entries(mesh, primary, peer, entries, id_note):
         pair_keys.append(out[-1].key)
     usable = [e for e in entries if e not in invalid and e not in loopback]
     failed = [e for e in usable if e.entry.get("probe") and as_dict(e.entry["probe"]).get("ok") is False]
-    if failed and len(failed) == len(usable):
-        first = failed[0]
+    probed_ok = [e for e in usable if as_dict(e.entry.get("probe")).get("ok") is True]
+    if usable and ((failed and len(failed) == len(usable)) or (watch_lines and not probed_ok and not synced_any)):
+        first = failed[0] if failed else usable[0]
         probe = as_dict(first.entry.get("probe"))
+        tried_from = probe.get("tried_from") if failed else "istiod in %s (its log)" % primary.name
+        error = probe.get("error") if failed else (watch_lines[0].get("error") or watch_lines[0].get("line"))
         caused = []
         if peer.state == "unreachable":
             caused.append("cluster.unreachable@%s" % peer.name)
         out.append(make(
             "remote_secret.api_unreachable", primary.name,
             "The kubeconfig in remote secret %s fails against %s (tried from %s): %s." % (
-                first.ref, first.entry.get("server"), probe.get("tried_from") or "the controller",
-                probe.get("error") or "no answer"),
+                first.ref, first.entry.get("server"), tried_from or "the controller", error or "no answer"),
             peer=peer.name,
             resource=resource("Secret", first.namespace, first.name),
-            evidence=dict(id_note, entries=[e.summary() for e in failed], tried_from=probe.get("tried_from"),
-                          probe_error=probe.get("error"), probe_cluster=probe.get("cluster")),
+            evidence=dict(id_note, entries=[e.summary() for e in (failed or usable)], tried_from=tried_from,
+                          probe_error=probe.get("error"), probe_cluster=probe.get("cluster"),
+                          istiod_watch_errors=listed(watch_lines)),
             remedy="Check that %s's API server at %s is reachable from %s's istiod and that the token is valid "
                    "and may list pods, services and endpointslices (istio-reader-service-account); regenerate "
                    "the secret if the token was revoked: %s. Manual unless regenerated." % (
@@ -346,7 +360,6 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             caused_by=caused,
         ))
         pair_keys.append(out[-1].key)
-    log_errors = _log_errors(primary, peer, entries)
     if log_errors:
         first = log_errors[0]
         out.append(make(
@@ -361,14 +374,9 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             caused_by=list(pair_keys),
         ))
         pair_keys.append(out[-1].key)
-    states = []
-    for e in entries:
-        status, source = _sync_state(primary, e.key)
-        if status is not None and status != "synced":
-            states.append({"key": e.key, "status": status, "source": source})
     log_timeouts = as_list(as_dict(primary.facts.get("istiod_log")).get("sync_timeouts"))
-    synced_any = any(_sync_state(primary, e.key)[0] == "synced" for e in entries)
-    if states and not synced_any:
+    # a kubeconfig istiod refuses or that points at itself fully explains the sync state: shown there
+    if states and not synced_any and not invalid and not loopback:
         first = states[0]
         out.append(make(
             "remote_secret.not_synced", primary.name,
@@ -379,7 +387,8 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             resource=resource("Deployment", primary.istio_namespace,
                               as_dict(primary.istiod).get("name") or "istiod"),
             evidence=dict(id_note, sync=states,
-                          istiod_log_sync_timeouts=[k for k in log_timeouts if k in set(e.key for e in entries)]),
+                          istiod_log_sync_timeouts=[k for k in log_timeouts if k in set(e.key for e in entries)],
+                          istiod_watch_errors=listed(watch_lines)),
             remedy="Run istioctl remote-clusters --context=%s; a cluster stuck in syncing/timeout cannot be "
                    "read with the secret's credentials from istiod: check reachability and RBAC of %s's API "
                    "server. Manual." % (primary.facts.get("context") or primary.name, peer.name),
@@ -391,8 +400,7 @@ def _check_entries(mesh, primary, peer, entries, id_note):
 def _unknown_and_out_of_play(mesh, primary, entries, handled):
     out = []
     unknown = [e for e in entries if e.target is None and id(e) not in handled]
-    peers_unknown_id = [p.name for p in mesh.peers_of(primary) if p.expected_id_source == "inventory name"
-                        and not p.full]
+    peers_unknown_id = [p.name for p in mesh.peers_of(primary) if p.expected_id_source == "inventory name"]
     if mesh.out_of_play:
         out.append(make(
             "remote_secret.peers_out_of_play", primary.name,
