@@ -336,7 +336,8 @@ def _check_entries(mesh, primary, peer, entries, id_note):
     usable = [e for e in entries if e not in invalid and e not in loopback]
     failed = [e for e in usable if e.entry.get("probe") and as_dict(e.entry["probe"]).get("ok") is False]
     probed_ok = [e for e in usable if as_dict(e.entry.get("probe")).get("ok") is True]
-    if usable and ((failed and len(failed) == len(usable)) or (watch_lines and not probed_ok and not synced_any)):
+    # istiod's own failures count even when the controller got through: it tries from another place
+    if usable and ((failed and len(failed) == len(usable)) or (watch_lines and not synced_any)):
         first = failed[0] if failed else usable[0]
         probe = as_dict(first.entry.get("probe"))
         tried_from = probe.get("tried_from") if failed else "istiod in %s (its log)" % primary.name
@@ -352,7 +353,7 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             resource=resource("Secret", first.namespace, first.name),
             evidence=dict(id_note, entries=[e.summary() for e in (failed or usable)], tried_from=tried_from,
                           probe_error=probe.get("error"), probe_cluster=probe.get("cluster"),
-                          istiod_watch_errors=listed(watch_lines)),
+                          controller_probe_ok=bool(probed_ok), istiod_watch_errors=listed(watch_lines)),
             remedy="Check that %s's API server at %s is reachable from %s's istiod and that the token is valid "
                    "and may list pods, services and endpointslices (istio-reader-service-account); regenerate "
                    "the secret if the token was revoked: %s. Manual unless regenerated." % (
