@@ -136,6 +136,36 @@ class LabProcess:
                               check=check)
 
     def ctl(self, *args):
+        """`meshlab ctl ARGS` answered in-process over DIR/control.sock (same requests as the CLI)."""
+        sys.path.insert(0, ROOT) if ROOT not in sys.path else None
+        from meshlab import cli
+        a = list(args)
+        port = None
+        if "--port" in a:
+            i = a.index("--port")
+            port = int(a[i + 1])
+            del a[i:i + 2]
+        action, rest = a[0], a[1:]
+        routes = {"stats": ("GET", "/stats", None), "reset-stats": ("POST", "/reset-stats", None),
+                  "status": ("GET", "/status", None)}
+        if action in routes:
+            method, path, body = routes[action]
+        elif action == "firewall":
+            method, path, body = "POST", "/firewall", {"action": rest[0], "from": rest[1], "to": rest[2],
+                                                       "port": port}
+        elif action == "cluster":
+            method, path, body = "POST", "/cluster", {"action": rest[0], "name": rest[1]}
+        elif action == "fault":
+            method, path, body = "POST", "/fault", {"cluster": rest[0], "args": rest[1:]}
+        else:
+            return self.ctl_cli(*args)
+        status, doc = cli.ctl_request(self.state_dir, method, path, body)
+        if status >= 400:
+            raise LabError("meshlab ctl %s failed (%s): %s" % (" ".join(args), status, doc.get("message", doc)))
+        return doc
+
+    def ctl_cli(self, *args):
+        """The same through the real CLI in a subprocess."""
         r = subprocess.run([self.python, "-m", "meshlab", "ctl", "--state-dir", self.state_dir] + list(args),
                            cwd=ROOT, capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, PYTHONPATH=ROOT))
