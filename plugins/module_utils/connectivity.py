@@ -653,11 +653,13 @@ def judge_mesh(cluster, target, attempts, duration=None, gateway_findings=None):
                                    "%s runs no Ready %s instance" % (peer, target.get("expect", {}).get("resource")),
                                    duration=duration))
             continue
+        details = {"versions": versions, "answered_by": dict((c, len(v)) for c, v in sorted(answered.items())),
+                   "outcomes": count_by(attempts, "outcome"), "attempts": len(attempts)}
         if answered.get(peer):
             cases.append(test_case(KIND_MESH, cluster, peer, "passed",
                                    "%d/%d answers from %s (%s); seen: %s" % (len(answered[peer]), len(attempts), peer,
                                                                            ", ".join(peer_versions), seen_text),
-                                   output=answered[peer][0]["output"], duration=duration))
+                                   output=answered[peer][0]["output"], duration=duration, details=details))
             continue
         evidence = {
             "from": "%s/%s" % (target["source"]["namespace"], target["source"]["pod"]),
@@ -712,7 +714,7 @@ def judge_mesh(cluster, target, attempts, duration=None, gateway_findings=None):
                                       % (cluster, peer, cluster)))
         findings.append(finding)
         cases.append(test_case(KIND_MESH, cluster, peer, "failed", finding.message, output=evidence.get("output"),
-                               duration=duration, finding=finding.key))
+                               duration=duration, finding=finding.key, details=details))
     if local and not answered.get(cluster) and not tls and attempts and not any(answered.values()):
         # Nothing answered at all: say so in the local case too (the test itself may be broken).
         cases.append(test_case(KIND_MESH, cluster, cluster, "error",

@@ -155,6 +155,11 @@ site:
                 kind: ip, source: load_balancer, port: 15443, port_exposed: true}]
     mesh: {namespace: sample, service: helloworld, port: 5000, clients: [sleep-6d68f49858-x2k7q],
            instances: [{pod: helloworld-v1-5b6495d76-x9x9x, version: v1, ready: true}]}
+left_alone:
+  description: With O(state=absent), the namespace exists but was not created by meshmend, so it was not deleted.
+  returned: when state is absent and the namespace is not meshmend's
+  type: bool
+  sample: true
 waited_s:
   description: Seconds spent waiting (Ready, or the namespace gone).
   returned: always
@@ -196,6 +201,10 @@ class WorkloadError(Exception):
     pass
 
 
+class ForeignNamespace(WorkloadError):
+    """The namespace exists and is not ours."""
+
+
 def _ns_path(name=None):
     return api_path("namespaces", name=name)
 
@@ -217,8 +226,8 @@ def remove(client, cluster, namespace, timeout, refuse_foreign=True):
         return False, 0.0
     labels = (ns.get("metadata") or {}).get("labels") or {}
     if refuse_foreign and labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
-        raise WorkloadError("%s: namespace %s exists but was not created by meshmend (no label %s=%s): "
-                            "not deleting it; pick another namespace for the connectivity tests"
+        raise ForeignNamespace("%s: namespace %s exists but was not created by meshmend (no label %s=%s): "
+                               "left alone; pick another namespace for the connectivity tests"
                             % (cluster, namespace, MANAGED_BY_LABEL, MANAGED_BY_VALUE))
     if not (ns.get("metadata") or {}).get("deletionTimestamp"):
         try:
@@ -354,7 +363,13 @@ def main():
     cluster = client.cluster
     try:
         if p["state"] == "absent":
-            changed, waited = remove(client, cluster, p["namespace"], p["wait_timeout"])
+            try:
+                changed, waited = remove(client, cluster, p["namespace"], p["wait_timeout"])
+            except ForeignNamespace as exc:
+                # Clean-up never deletes what it did not create: say so, do not fail the clean-up.
+                module.warn(str(exc))
+                module.exit_json(changed=False, cluster=cluster, namespace=p["namespace"], waited_s=0.0,
+                                 left_alone=True, requests=client.requests)
             module.exit_json(changed=changed, cluster=cluster, namespace=p["namespace"], waited_s=round(waited, 3),
                              requests=client.requests)
         result = present(module, client, cluster)
