@@ -336,8 +336,9 @@ def kubeconfig_secret_values(config):
         ap = u.get("auth-provider")
         if isinstance(ap, dict):
             for k, v in (ap.get("config") or {}).items():
-                if isinstance(v, str) and v and k in ("id-token", "refresh-token", "access-token",
-                                                     "client-secret", "idp-certificate-authority-data"):
+                secret_keys = ("id-token", "refresh-token", "access-token", "client-secret",
+                               "idp-certificate-authority-data")
+                if isinstance(v, str) and v and k in secret_keys:
                     values.append(v)
         ex = u.get("exec")
         if isinstance(ex, dict):
@@ -517,8 +518,8 @@ class KubeClient(object):
         url, headers = self._url_and_headers("GET", path, [x for x in q if x[1] is not None])
         ws_url = ws_client.get_websocket_url(url)
         self.requests += 1
-        ask = "exec %s in pod %s/%s%s" % (" ".join(command[:4]), namespace, pod,
-                                            " container %s" % container if container else "")
+        where = " container %s" % container if container else ""
+        ask = "exec %s in pod %s/%s%s" % (" ".join(command[:4]), namespace, pod, where)
         try:
             ws = ws_client.WSClient(self.configuration, ws_url, dict(headers), capture_all=False)
         except Exception as exc:
@@ -583,6 +584,12 @@ def _load_yaml_kubeconfig(value):
     return data if isinstance(data, dict) else None
 
 
+def _set_authorization(cfg, value):
+    cfg.api_key = {"BearerToken": value}
+    cfg.api_key_prefix = {}
+    cfg.refresh_api_key_hook = None
+
+
 def build_configuration(params, cluster=None, module=None):
     """A fresh ``Configuration`` from the auth options (kubernetes.core semantics).
 
@@ -633,13 +640,13 @@ def build_configuration(params, cluster=None, module=None):
             raise _bad_config(label, "cannot load kubeconfig: %s: %s" % (type(exc).__name__, exc))
     if p.get("host"):
         cfg.host = p["host"]
+    # The client reads api_key["BearerToken"] first and a kubeconfig token installs a hook that
+    # rewrites it before every request: an explicit credential must replace both.
     if p.get("api_key"):
-        cfg.api_key = {"authorization": "Bearer %s" % p["api_key"]}
-        cfg.api_key_prefix = {}
+        _set_authorization(cfg, "Bearer %s" % p["api_key"])
     elif p.get("username") and p.get("password") is not None:
-        cfg.api_key = {"authorization": urllib3.util.make_headers(
-            basic_auth="%s:%s" % (p["username"], p["password"]))["authorization"]}
-        cfg.api_key_prefix = {}
+        _set_authorization(cfg, urllib3.util.make_headers(
+            basic_auth="%s:%s" % (p["username"], p["password"]))["authorization"])
     if p.get("ca_cert"):
         cfg.ssl_ca_cert = p["ca_cert"]
     if p.get("client_cert"):
@@ -696,10 +703,13 @@ def get_module_client(module, cluster=None):
     if not HAS_KUBERNETES:
         from ansible.module_utils.basic import missing_required_lib
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    error = None
     try:
         return get_client(module.params, cluster=cluster or module.params.get("cluster_name"), module=module)
     except ClusterError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+        error = exc
+    # outside the except block: ansible would otherwise report "An exception occurred"
+    module.fail_json(msg=error.message, error=error.to_dict())
 
 
 def client_from_kubeconfig_data(config, cluster, request_timeout=5.0, retries=0, module=None,
@@ -728,10 +738,10 @@ def client_from_kubeconfig_data(config, cluster, request_timeout=5.0, retries=0,
     if r.get("tls_server_name"):
         cfg.tls_server_name = r["tls_server_name"]
     if r.get("token"):
-        cfg.api_key = {"authorization": "Bearer %s" % r["token"]}
+        _set_authorization(cfg, "Bearer %s" % r["token"])
     elif r.get("username") is not None and r.get("password") is not None:
-        cfg.api_key = {"authorization": urllib3.util.make_headers(
-            basic_auth="%s:%s" % (r["username"], r["password"]))["authorization"]}
+        _set_authorization(cfg, urllib3.util.make_headers(
+            basic_auth="%s:%s" % (r["username"], r["password"]))["authorization"])
     if client_cert_files:
         cfg.cert_file, cfg.key_file = client_cert_files
     cfg.retries = False

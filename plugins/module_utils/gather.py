@@ -233,8 +233,8 @@ def istiod_facts(deployments, istiod_pods, namespace):
     spec = (dep.get("spec") or {}).get("template", {}).get("spec") or {}
     cont = _container(spec, "discovery") or ((spec.get("containers") or [None])[0]) or {}
     env = _env_map(cont)
-    rev = _labels(dep).get("istio.io/rev") or ((dep.get("spec") or {}).get("template", {}).get("metadata", {})
-                                              .get("labels", {}).get("istio.io/rev"))
+    template_labels = _get(dep, "spec", "template", "metadata", "labels") or {}
+    rev = _labels(dep).get("istio.io/rev") or template_labels.get("istio.io/rev")
     pods = [p for p in istiod_pods or [] if _pod_running(p)
             and (not rev or _labels(p).get("istio.io/rev") in (None, rev))]
     pods.sort(key=lambda p: (not _pod_ready(p), _name(p)))
@@ -550,6 +550,10 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
 
 def _should_probe(mode, entry, secret_ref, clusterz, log_facts):
     if entry.get("error") or not entry.get("server"):
+        return False
+    if entry.get("loopback"):
+        # From the controller 127.0.0.1 is some other API server (a kind cluster, the lab...):
+        # a probe would not say what istiod sees. remote_secret.loopback_server covers it.
         return False
     if mode is True or mode == "true" or mode == "always":
         return True

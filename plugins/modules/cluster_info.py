@@ -304,18 +304,22 @@ def main():
     if peers is not None and not isinstance(peers, (dict, list)):
         module.fail_json(msg="peers must be a list of {name, server, cluster_id} or a dict of server URL -> name, "
                              "not %s" % type(peers).__name__)
+    bad = None
     try:
         probe_mode(p.get("probe_remote_secrets"))
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
+        bad = str(exc)
+    if bad:
+        module.fail_json(msg=bad)
     name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
+    client, facts = None, None
     try:
         client = get_client(p, cluster=name, module=module)
     except ClusterError as exc:
         # A bad kubeconfig for one cluster must not stop the others: report it as facts.
         facts = unreachable_facts(name, p, exc)
-        module.exit_json(changed=False, facts=facts, reachable=False, cluster=name)
-    facts = gather_cluster(client, gather_options(p, module))
+    if client is not None:
+        facts = gather_cluster(client, gather_options(p, module))
     module.exit_json(changed=False, facts=facts, reachable=facts["reachable"], cluster=facts["cluster"])
 
 

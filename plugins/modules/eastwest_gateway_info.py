@@ -178,6 +178,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     p = module.params
     client = get_module_client(module)
+    error = None
     try:
         services = client.list(api_path("services", p.get("namespace")))
         services = [s for s in services if is_gateway_service(s)
@@ -187,7 +188,9 @@ def main():
                and NODE_SELECTOR_ANNOTATION in ((s.get("metadata") or {}).get("annotations") or {}) for s in services):
             nodes = client.list(api_path("nodes"))
     except ClusterError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict(), cluster=client.cluster)
+        error = exc
+    if error is not None:
+        module.fail_json(msg=error.message, error=error.to_dict(), cluster=client.cluster)
     gateways = []
     for svc in services:
         g = gateway_facts(svc, nodes)

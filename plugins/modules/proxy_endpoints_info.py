@@ -221,6 +221,8 @@ def main():
     client = get_module_client(module)
     ns = p["namespace"]
     name = p.get("pod")
+    error = None
+    out = err = rc = None
     try:
         if not name:
             pod = pick_pod(client.list(api_path("pods", ns), label_selector=p["label_selector"]))
@@ -232,16 +234,21 @@ def main():
         out, err, rc = client.exec(ns, name, p["container"], ["pilot-agent", "request", "GET", path],
                                    timeout=p["timeout"])
     except ClusterError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict(), cluster=client.cluster)
+        error = exc
+    if error is not None:
+        module.fail_json(msg=error.message, error=error.to_dict(), cluster=client.cluster)
     ref = "%s/%s" % (ns, name)
     if rc != 0:
         module.fail_json(msg="%s: pilot-agent request GET %s in %s container %s exited %s: %s"
                              % (client.cluster, path, ref, p["container"], rc, (err or out or "").strip()[:500]),
                          cluster=client.cluster, pod=ref)
+    rows, parse_error = None, None
     try:
         rows = parse_endpoints(out)
     except EnvoyParseError as exc:
-        module.fail_json(msg="%s: %s: %s" % (client.cluster, ref, exc), cluster=client.cluster, pod=ref)
+        parse_error = str(exc)
+    if parse_error is not None:
+        module.fail_json(msg="%s: %s: %s" % (client.cluster, ref, parse_error), cluster=client.cluster, pod=ref)
     clusters_seen = len(set(r["cluster"] for r in rows))
     if p.get("service") or p.get("port") is not None or p.get("subset") is not None or p.get("envoy_cluster"):
         rows = filter_rows(rows, service=p.get("service"), port=p.get("port"), direction=p["direction"],

@@ -251,10 +251,13 @@ def main():
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("PyYAML and cryptography"), exception=str(IMPORT_ERROR))
     p = module.params
+    mode, bad = None, None
     try:
         mode = probe_mode(p.get("probe"))
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
+        bad = str(exc)
+    if bad:
+        module.fail_json(msg=bad)
     name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
     if name in [x["name"] for x in p["peers"]]:
         module.fail_json(msg="%s: peers must list the other clusters, not %s itself" % (name, name))

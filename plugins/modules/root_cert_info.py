@@ -192,11 +192,14 @@ def main():
     p = module.params
     client = get_module_client(module)
     ns = p["istio_namespace"]
+    error = None
     try:
         secret = client.get_or_none(api_path("secrets", ns, "cacerts"))
         cm = client.get_or_none(api_path("configmaps", ns, "istio-ca-root-cert"))
     except ClusterError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict(), cluster=client.cluster)
+        error = exc
+    if error is not None:
+        module.fail_json(msg=error.message, error=error.to_dict(), cluster=client.cluster)
     result = summarize(secret, cm, p["expiring_days"], p.get("expected_root_fingerprint"))
     module.exit_json(changed=False, cluster=client.cluster, **result)
 

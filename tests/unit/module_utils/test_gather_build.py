@@ -28,8 +28,8 @@ def raw_cluster():
               "status": {"readyReplicas": 1}}
     pod_ok = {"metadata": {"name": "istiod-abc", "namespace": "istio-system", "labels": {"app": "istiod"}},
               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
-    sleep = {"metadata": {"name": "sleep-1", "namespace": "sample", "labels": {"app": "sleep",
-                                                                              "topology.istio.io/network": "network1"}},
+    sleep_labels = {"app": "sleep", "topology.istio.io/network": "network1"}
+    sleep = {"metadata": {"name": "sleep-1", "namespace": "sample", "labels": sleep_labels},
              "spec": {"nodeName": "n1", "containers": [{"name": "sleep"}, {"name": "istio-proxy", "env": [
                  {"name": "ISTIO_META_NETWORK", "value": "network1"},
                  {"name": "ISTIO_META_CLUSTER_ID", "value": "cluster1"}]}]},

@@ -8,8 +8,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils import kubec
 def config(user, server="https://127.0.2.1:6443", ca=b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"):
     return {
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "cluster2", "cluster": {"server": server,
-                                                       "certificate-authority-data": base64.b64encode(ca).decode()}}],
+        "clusters": [{"name": "cluster2",
+                      "cluster": {"server": server, "certificate-authority-data": base64.b64encode(ca).decode()}}],
         "contexts": [{"name": "cluster2", "context": {"cluster": "cluster2", "user": "cluster2"}}],
         "current-context": "cluster2",
         "users": [{"name": "cluster2", "user": user}],
