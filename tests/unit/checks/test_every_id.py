@@ -297,3 +297,19 @@ def test_breaker_raises_id(fid):
 def test_healthy_meshes_raise_nothing(kind):
     assert run(build_mesh(kind)) == []
     assert run(build_mesh(kind, clusters=3)) == []
+
+
+def test_findings_doc_has_an_anchor_per_id():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    with open(os.path.join(root, "docs", "findings.md")) as fh:
+        doc = fh.read()
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', doc))
+    wanted = design_ids() | set(CATALOGUE) | set(EXTRA_SEVERITIES)
+    assert not (wanted - anchors), "ids without a section: %s" % sorted(wanted - anchors)
+    assert not (anchors - wanted), "sections for unknown ids: %s" % sorted(anchors - wanted)
+    for fid in wanted:
+        section = doc.split('<a id="%s"></a>' % fid, 1)[1].split("<a id=", 1)[0]
+        assert "### %s" % fid in section and "**Severity**" in section and "**Remediate**" in section, fid
+    index = dict(re.findall(r"^\| \[([a-z_.]+)\]\(#[a-z_.]+\) \| (error|warning|info) \|", doc, re.M))
+    for fid in wanted:
+        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]), fid
