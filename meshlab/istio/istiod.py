@@ -7,7 +7,15 @@ import base64
 import json
 import re
 
+import functools
+
 import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml(text):
+    return yaml.load(text, Loader=_Loader)
 
 from .world import labels_of, annotations_of, name_of, ns_of, matches
 
@@ -89,7 +97,7 @@ def mesh_config(world, cluster):
     cm = world.get(cluster, "configmaps", ISTIO_NS, "istio")
     data = (cm or {}).get("data") or {}
     try:
-        mesh = yaml.safe_load(data.get("mesh") or "") or {}
+        mesh = _yaml(data.get("mesh") or "") or {}
     except yaml.YAMLError:
         mesh = {}
     return mesh if isinstance(mesh, dict) else {}
@@ -99,7 +107,7 @@ def mesh_networks(world, cluster):
     cm = world.get(cluster, "configmaps", ISTIO_NS, "istio")
     data = (cm or {}).get("data") or {}
     try:
-        nets = yaml.safe_load(data.get("meshNetworks") or "") or {}
+        nets = _yaml(data.get("meshNetworks") or "") or {}
     except yaml.YAMLError:
         nets = {}
     nets = nets.get("networks") if isinstance(nets, dict) else None
@@ -138,10 +146,17 @@ _REFUSED = (("clientKey", "client-key"), ("clientCertificate", "client-certifica
 
 def validate_kubeconfig(text, allow=()):
     """NewUntrustedRestConfig: (config dict, error text istiod logs, or None)."""
+    cfg, err = _validate(text or "", tuple(sorted(allow)))
+    return (dict(cfg) if cfg else cfg), err
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate(text, allow):
+    # cached: istiod's view is recomputed on every observation, the secrets rarely change
     if not (text or "").strip():
         return None, "kubeconfig is empty"
     try:
-        cfg = yaml.safe_load(text)
+        cfg = _yaml(text)
     except yaml.YAMLError as e:
         return None, "kubeconfig cannot be loaded: %s" % str(e).splitlines()[0]
     if not isinstance(cfg, dict):

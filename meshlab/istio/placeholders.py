@@ -37,15 +37,31 @@ def other_ca_pem():
     return _OTHER_CA
 
 
+_KUBECONFIG = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: {ca}
+    server: {server}
+  name: {name}
+contexts:
+- context:
+    cluster: {name}
+    user: {name}
+  name: {name}
+current-context: {name}
+kind: Config
+preferences: {{}}
+users:
+- name: {name}
+  user:
+    token: {token}
+"""
+
+
 def kubeconfig(name, server, ca_pem, token):
+    """The kubeconfig istioctl create-remote-secret writes (same layout; a template: thousands per big lab)."""
     ca = ca_pem.encode() if isinstance(ca_pem, str) else ca_pem
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"cluster": {"certificate-authority-data": base64.b64encode(ca).decode(), "server": server},
-                      "name": name}],
-        "contexts": [{"context": {"cluster": name, "user": name}, "name": name}],
-        "current-context": name, "preferences": {},
-        "users": [{"name": name, "user": {"token": token}}]}, sort_keys=False)
+    return _KUBECONFIG.format(ca=base64.b64encode(ca).decode(), server=server, name=name, token=token)
 
 
 def pending_remote_secret(secret):

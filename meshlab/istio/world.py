@@ -201,7 +201,8 @@ class LabWorld(World):
         if resource in CLUSTER_NAMESPACED:
             namespace = None
         try:
-            return c.store.list(resource, namespace=namespace)
+            # read-only view without copies: the model never mutates what it reads
+            return c.store.iter(resource, namespace)
         except Exception:  # an unknown resource (CRD not installed) reads as empty
             return []
 
@@ -210,7 +211,7 @@ class LabWorld(World):
         if c is None:
             return None
         try:
-            return c.store.get(resource, None if resource in CLUSTER_NAMESPACED else namespace, name)
+            return c.store.peek(resource, None if resource in CLUSTER_NAMESPACED else namespace, name)
         except Exception:
             return None
 
