@@ -77,7 +77,7 @@ def load_pem_certs(pem):
             out.append(x509.load_pem_x509_certificate(block + b"-----END CERTIFICATE-----\n"))
         return out
     except ValueError as exc:
-        raise ValueError("not a valid PEM certificate (%s)" % str(exc).split("\n")[0][:80])
+        raise ValueError("not a valid PEM certificate (%s)" % str(exc).split("\n", maxsplit=1)[0][:80])
 
 
 def cert_summary(cert, now=None, expiring_days=EXPIRING_DAYS):
@@ -206,7 +206,7 @@ def analyze_cacerts(data, now=None, expiring_days=EXPIRING_DAYS, decoded=False):
     if roots and ca_certs:
         ca = ca_certs[0]
         # Walk from ca-cert through cert-chain (intermediates) up to one of the roots.
-        pool = [c for c in chain_certs[1:] + ca_certs[1:]]
+        pool = chain_certs[1:] + ca_certs[1:]
         current, ok, hops = ca, False, 0
         while hops < 10:
             hops += 1

@@ -119,7 +119,7 @@ def gateway_addresses(svc, nodes=None):
     if stype == "NodePort":
         selector, _err = parse_node_selector((meta.get("annotations") or {}).get(NODE_SELECTOR_ANNOTATION))
         if selector is not None:
-            gw_port, _ = gateway_port(meta.get("labels"))
+            gw_port = gateway_port(meta.get("labels"))[0]
             node_port = None
             for p in spec.get("ports") or []:
                 if p.get("port") == gw_port:

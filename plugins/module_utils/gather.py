@@ -216,7 +216,9 @@ def _selector_matches(labels, selector):
 def parse_probe_client(value, default_ns="sample"):
     """``sample/app=sleep`` -> (namespace, selector); ``sample/sleep-abc`` (no =) -> (ns, pod name)."""
     value = value or ""
-    ns, _, rest = value.partition("/") if "/" in value else (default_ns, "", value)
+    if "/" not in value:
+        return default_ns, value
+    ns, rest = value.split("/", 1)
     return ns or default_ns, rest
 
 

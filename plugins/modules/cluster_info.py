@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: cluster_info
 short_description: Gather one cluster's Istio multicluster facts in one read-only pass
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Reads everything the meshmend checks need from one cluster in at most 15 API requests
     (LIST calls with label selectors, istiod's log tail, C(/debug/clusterz) through one exec into istiod,
@@ -220,7 +220,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 
 try:
     from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import (
-        ALL_SECTIONS, SCHEMA, gather_cluster,
+        SCHEMA, gather_cluster,
     )
     GATHER_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - PyYAML / cryptography missing
@@ -237,7 +237,7 @@ def argument_spec():
         probe_client=dict(type="str", default="sample/app=sleep"),
         service_namespaces=dict(type="list", elements="str"),
         log_lines=dict(type="int", default=2000),
-        probe_remote_secrets=dict(type="raw", default="auto"),
+        probe_remote_secrets=dict(type="raw", default="auto", no_log=False),
         probe_timeout=dict(type="float", default=5.0),
         peers=dict(type="raw"),
         declared=dict(type="dict", options=dict(

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: eastwest_gateway_info
 short_description: East-west gateway Services of a cluster, with the addresses istiod derives from them
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Lists the Services labelled C(istio=eastwestgateway) and every Service labelled C(topology.istio.io/network)
     (istiod treats those as network gateways), with type, ports, network label and the addresses istiod would

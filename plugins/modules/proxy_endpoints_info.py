@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: proxy_endpoints_info
 short_description: The endpoints a pod's Envoy holds, like istioctl proxy-config endpoint
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - The troubleshooting guide's C(istioctl proxy-config endpoint POD --cluster "outbound|5000||helloworld.sample.svc.cluster.local"),
     without istioctl; one exec of C(pilot-agent request GET clusters?format=json) in the pod's C(istio-proxy)

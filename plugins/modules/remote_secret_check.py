@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: remote_secret_check
 short_description: Check a cluster's Istio remote secrets against its peer clusters
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - The guide's remote-secret steps for one primary cluster, as structured findings. For every peer in
     O(peers), is there an C(istio/multiCluster=true) Secret in istiod's namespace whose data key is the peer's

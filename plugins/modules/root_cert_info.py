@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: root_cert_info
 short_description: A cluster's Istio root of trust; fingerprints, subjects, chain validation and expiry
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Reads Secret C(cacerts) (the plug-in CA; C(root-cert.pem), C(ca-cert.pem), C(cert-chain.pem), or the
     cert-manager layout C(ca.crt), C(tls.crt)) and ConfigMap C(istio-ca-root-cert) (the root istiod really

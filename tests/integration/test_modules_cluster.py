@@ -51,9 +51,9 @@ def _ansible(lab, module, args):
     args = dict(args, kubeconfig=lab.kubeconfig)
     cmd = [os.path.join(BIN, "ansible"), "localhost", "-o", "-m", "meshmend.multicluster.%s" % module,
            "-a", json.dumps(args)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     line = [x for x in proc.stdout.splitlines() if x.startswith("localhost | ")][-1]
-    status, _, payload = line.partition(" => ")
+    status, payload = line.split(" => ", 1)
     result = json.loads(payload)
     result["_status"] = status.split("|", 1)[1].strip()
     return result
@@ -202,7 +202,7 @@ type: kubernetes.io/service-account-token
     import base64
     import time
     token = None
-    for _ in range(50):
+    for _attempt in range(50):
         got = healthy.kubectl("get", "secret", "meshmend-nosecrets-token", "-n", "default", "-o", "json",
                               context="cluster1")
         data = (json.loads(got.stdout).get("data") or {}) if got.returncode == 0 else {}

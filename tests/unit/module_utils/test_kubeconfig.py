@@ -18,8 +18,7 @@ def config(user, server="https://127.0.2.1:6443", ca=b"-----BEGIN CERTIFICATE---
 
 def summarize(cfg):
     raw = yaml.safe_dump(cfg).encode() if not isinstance(cfg, (bytes, str)) else cfg
-    entry, _ = kc.summarize("cluster2", raw)
-    return entry
+    return kc.summarize("cluster2", raw)[0]
 
 
 SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token-value"
@@ -74,7 +73,7 @@ def test_oidc_and_inline_client_cert_allowed():
 
 def test_allowlist_like_pilot_insecure_options():
     cfg = config({"exec": {"command": "aws"}})
-    entry, _ = kc.summarize("k", yaml.safe_dump(cfg), allowlist=["exec"])
+    entry = kc.summarize("k", yaml.safe_dump(cfg), allowlist=["exec"])[0]
     assert entry["error"] is None
 
 
