@@ -6,12 +6,12 @@ EndpointSlices, token Secrets, namespace contents, garbage collection, CRD regis
 """
 import base64
 import binascii
-import copy
 import hashlib
 import ipaddress
 import json
 
 from . import auth
+from .patch import clone
 from .store import ApiError, invalid, now_iso, selector_from_struct, labels_match, rand_suffix, DNS1123_SUB, \
     DNS1123_LABEL
 
@@ -54,8 +54,14 @@ class Allocator:
         self.lb_used = set()
 
     def node_pod_cidr(self, i):
-        subs = list(self.pod_net.subnets(new_prefix=max(self.pod_net.prefixlen, 24)))
-        return subs[(i + 1) % len(subs)] if len(subs) > 1 else subs[0]
+        """Node i's pod range: the (i+1)-th /24 of the pod CIDR (the whole CIDR when it is /24 or smaller)."""
+        prefix = max(self.pod_net.prefixlen, 24)
+        count = 1 << (prefix - self.pod_net.prefixlen)
+        if count == 1:
+            return self.pod_net
+        size = 1 << (32 - prefix)
+        base = self.pod_net.network_address + ((i + 1) % count) * size
+        return ipaddress.ip_network("%s/%d" % (base, prefix))
 
     def node_ip(self, i):
         return str(self.node_net.network_address + 2 + i)
@@ -110,8 +116,21 @@ class Allocator:
 
 # ---- helpers -------------------------------------------------------------------------------------
 
+_HASHES = {}
+
+
 def template_hash(template, collision_count=0):
     data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    key = (data, collision_count)
+    if key in _HASHES:
+        return _HASHES[key]
+    if len(_HASHES) > 4096:
+        _HASHES.clear()
+    _HASHES[key] = _template_hash(data, collision_count)
+    return _HASHES[key]
+
+
+def _template_hash(data, collision_count):
     h = 0x811C9DC5
     for b in data:
         h ^= b
@@ -429,7 +448,7 @@ def _default_service(obj, old):
                 if "nodePort" not in p and oports.get((p.get("port"), p.get("protocol"))):
                     p["nodePort"] = oports[(p.get("port"), p.get("protocol"))]
         if "status" not in obj:
-            obj["status"] = copy.deepcopy(old.get("status") or {"loadBalancer": {}})
+            obj["status"] = clone(old.get("status") or {"loadBalancer": {}})
     else:
         obj["status"] = {"loadBalancer": {}}
 
@@ -700,10 +719,10 @@ def react(cluster, kind, etype, obj, old):
         if etype == "ADDED":
             name = md["name"]
             if st.peek("serviceaccounts", name, "default") is None:
-                st.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                st.create_raw("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
                                               "metadata": {"name": "default", "namespace": name}})
             if st.peek("configmaps", name, "kube-root-ca.crt") is None:
-                st.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                st.create_raw("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
                     "name": "kube-root-ca.crt", "namespace": name,
                     "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify "
                                     "the kube-apiserver when using internal endpoints such as the internal service IP "
@@ -715,7 +734,7 @@ def react(cluster, kind, etype, obj, old):
             ck = cluster.registry.remove_crd(obj)
             if ck is not None:
                 for o in list(st.data.get(ck.key, {}).values()):
-                    st._persist(ck, copy.deepcopy(o), "DELETED", o)
+                    st._persist(ck, clone(o), "DELETED", o)
                 st.data.pop(ck.key, None)
         else:
             cluster.registry.add_crd(obj)
@@ -785,7 +804,7 @@ def gc_dependents(cluster, kind, obj, propagation):
         if dep is None or not any(r.get("uid") == uid for r in dep["metadata"].get("ownerReferences") or []):
             continue
         if propagation == "Orphan":
-            new = copy.deepcopy(dep)
+            new = clone(dep)
             new["metadata"]["ownerReferences"] = [r for r in new["metadata"]["ownerReferences"] if r.get("uid") != uid]
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
@@ -831,7 +850,7 @@ def _token_controller(cluster, secret):
             ann.get("kubernetes.io/service-account.uid") == want_uid:
         cluster.remember_token(secret)
         return
-    new = copy.deepcopy(secret)
+    new = clone(secret)
     nd = new.setdefault("data", {}) or {}
     new["data"] = nd
     if not nd.get("token"):
@@ -841,7 +860,7 @@ def _token_controller(cluster, secret):
     nd["ca.crt"] = base64.b64encode(cluster.ca_pem).decode()
     nd["namespace"] = base64.b64encode(ns.encode()).decode()
     new["metadata"].setdefault("annotations", {})["kubernetes.io/service-account.uid"] = want_uid
-    st.update("secrets", new, ns, md["name"])
+    st.update_raw("secrets", new, ns, md["name"])
 
 
 # ---- workloads -------------------------------------------------------------------------------------
@@ -858,7 +877,7 @@ def _reconcile_deployment(cluster, d):
     spec = d.get("spec") or {}
     if md.get("deletionTimestamp"):
         return
-    tpl = copy.deepcopy(spec.get("template") or {})
+    tpl = clone(spec.get("template") or {})
     h = template_hash(tpl, (d.get("status") or {}).get("collisionCount", 0))
     rs_name = "%s-%s" % (md["name"], h)
     rses = _owned(cluster, "replicasets.apps", ns, md["uid"])
@@ -872,7 +891,7 @@ def _reconcile_deployment(cluster, d):
     if new_rs is None:
         labels = dict((tpl.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": h})
         tpl.setdefault("metadata", {})["labels"] = labels
-        sel = copy.deepcopy(spec.get("selector") or {})
+        sel = clone(spec.get("selector") or {})
         sel.setdefault("matchLabels", {})["pod-template-hash"] = h
         rev = str(max(revs + [0]) + 1)
         surge = _surge(spec, replicas)
@@ -887,7 +906,7 @@ def _reconcile_deployment(cluster, d):
         if not spec.get("minReadySeconds"):
             rs["spec"].pop("minReadySeconds")
         try:
-            new_rs = st.create("replicasets.apps", rs, ns)
+            new_rs = st.create_raw("replicasets.apps", rs, ns)
         except ApiError:
             return
         rev_now = rev
@@ -896,7 +915,7 @@ def _reconcile_deployment(cluster, d):
         ann = new_rs["metadata"].get("annotations") or {}
         if new_rs["spec"].get("replicas") != replicas or ann.get("deployment.kubernetes.io/desired-replicas") != \
                 str(replicas):
-            upd = copy.deepcopy(new_rs)
+            upd = clone(new_rs)
             upd["spec"]["replicas"] = replicas
             upd["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(replicas)
             upd["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] = str(
@@ -904,24 +923,24 @@ def _reconcile_deployment(cluster, d):
             if int(rev_now) < max(revs + [0]):
                 rev_now = str(max(revs) + 1)
                 upd["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = rev_now
-            st.update("replicasets.apps", upd, ns)
+            st.update_raw("replicasets.apps", upd, ns)
         elif int(rev_now) < max(revs + [0]):
-            upd = copy.deepcopy(new_rs)
+            upd = clone(new_rs)
             rev_now = str(max(revs) + 1)
             upd["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = rev_now
-            st.update("replicasets.apps", upd, ns)
+            st.update_raw("replicasets.apps", upd, ns)
     for r in rses:
         if r["metadata"]["name"] != rs_name and r["spec"].get("replicas", 0) != 0:
-            upd = copy.deepcopy(r)
+            upd = clone(r)
             upd["spec"]["replicas"] = 0
-            st.update("replicasets.apps", upd, ns)
+            st.update_raw("replicasets.apps", upd, ns)
     cur = st.peek("deployments.apps", ns, md["name"])
     if cur is None:
         return
     if (cur["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision") != rev_now:
-        upd = copy.deepcopy(cur)
+        upd = clone(cur)
         upd["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = rev_now
-        st.update("deployments.apps", upd, ns)
+        st.update_raw("deployments.apps", upd, ns)
         cur = st.peek("deployments.apps", ns, md["name"])
     _set_deployment_status(cluster, cur)
 
@@ -948,14 +967,14 @@ def _reconcile_rs(cluster, rs):
     if len(pods) < want:
         tpl = (rs.get("spec") or {}).get("template") or {}
         for _ in range(want - len(pods)):
-            pmd = copy.deepcopy(tpl.get("metadata") or {})
+            pmd = clone(tpl.get("metadata") or {})
             pmd.pop("name", None)
             pmd["generateName"] = md["name"] + "-"
             pmd["namespace"] = ns
             pmd["ownerReferences"] = [owner_ref(rs, "apps/v1", "ReplicaSet")]
-            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": pmd, "spec": copy.deepcopy(tpl.get("spec") or {})}
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": pmd, "spec": clone(tpl.get("spec") or {})}
             try:
-                st.create("pods", pod, ns)
+                st.create_raw("pods", pod, ns)
             except ApiError as e:
                 cluster.record_event(rs, "Warning", "FailedCreate", "Error creating: %s" % e.message)
                 break
@@ -979,9 +998,9 @@ def _update_rs_status(cluster, rs):
         if not status[k]:
             del status[k]
     if rs.get("status") != status:
-        upd = copy.deepcopy(rs)
+        upd = clone(rs)
         upd["status"] = status
-        st.update("replicasets.apps", upd, md["namespace"], subresource="status")
+        st.update_raw("replicasets.apps", upd, md["namespace"], subresource="status")
 
 
 def _update_deployment_status_for(cluster, rs):
@@ -998,7 +1017,7 @@ def _set_deployment_status(cluster, d):
     ns = md["namespace"]
     spec = d.get("spec") or {}
     rses = _owned(cluster, "replicasets.apps", ns, md["uid"])
-    h = template_hash(copy.deepcopy(spec.get("template") or {}), (d.get("status") or {}).get("collisionCount", 0))
+    h = template_hash(clone(spec.get("template") or {}), (d.get("status") or {}).get("collisionCount", 0))
     new_rs = next((r for r in rses if r["metadata"]["name"] == "%s-%s" % (md["name"], h)), None)
     total = sum((r.get("status") or {}).get("replicas", 0) for r in rses)
     ready = sum((r.get("status") or {}).get("readyReplicas", 0) for r in rses)
@@ -1043,9 +1062,9 @@ def _set_deployment_status(cluster, d):
     if old.get("collisionCount"):
         status["collisionCount"] = old["collisionCount"]
     if status != old:
-        upd = copy.deepcopy(d)
+        upd = clone(d)
         upd["status"] = status
-        st.update("deployments.apps", upd, ns, subresource="status")
+        st.update_raw("deployments.apps", upd, ns, subresource="status")
 
 
 def _unavailable(spec, want):
@@ -1151,20 +1170,20 @@ def _reconcile_endpoints(cluster, svc):
     if subsets:
         ep_obj["subsets"] = subsets
     if cur is None:
-        st.create("endpoints", ep_obj, ns)
+        st.create_raw("endpoints", ep_obj, ns)
     else:
         ann = cur["metadata"].get("annotations")
         if ann:
             ep_obj["metadata"]["annotations"] = ann
         if cur.get("subsets") != ep_obj.get("subsets") or (cur["metadata"].get("labels") or {}) != labels:
-            upd = copy.deepcopy(cur)
+            upd = clone(cur)
             upd["metadata"].pop("labels", None)
             if labels:
                 upd["metadata"]["labels"] = labels
             upd.pop("subsets", None)
             if subsets:
                 upd["subsets"] = subsets
-            st.update("endpoints", upd, ns)
+            st.update_raw("endpoints", upd, ns)
     # EndpointSlice: one per service
     sl_labels = dict(md.get("labels") or {})
     sl_labels.update({"kubernetes.io/service-name": name,
@@ -1200,15 +1219,15 @@ def _reconcile_endpoints(cluster, svc):
                "metadata": {"generateName": name + "-", "namespace": ns, "labels": sl_labels,
                             "ownerReferences": [owner_ref(svc, "v1", "Service")]}}
         obj.update({k: v for k, v in body.items() if v is not None})
-        st.create("endpointslices.discovery.k8s.io", obj, ns)
+        st.create_raw("endpointslices.discovery.k8s.io", obj, ns)
     else:
         cur = existing[0]
         if any(cur.get(k) != v for k, v in body.items()) or (cur["metadata"].get("labels") or {}) != sl_labels:
-            upd = copy.deepcopy(cur)
+            upd = clone(cur)
             upd["metadata"]["labels"] = sl_labels
             for k, v in body.items():
                 if v is None:
                     upd.pop(k, None)
                 else:
                     upd[k] = v
-            st.update("endpointslices.discovery.k8s.io", upd, ns)
+            st.update_raw("endpointslices.discovery.k8s.io", upd, ns)

@@ -1,5 +1,13 @@
 """JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch for built-in types."""
-import copy
+
+
+def clone(o):
+    """Deep copy of JSON-shaped data (dicts, lists, scalars); several times faster than copy.deepcopy."""
+    if isinstance(o, dict):
+        return {k: clone(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [clone(v) for v in o]
+    return o
 
 
 class PatchError(Exception):
@@ -96,23 +104,23 @@ def _remove(doc, path):
 def json_patch(doc, ops):
     if not isinstance(ops, list):
         raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    doc = copy.deepcopy(doc)
+    doc = clone(doc)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op:
             raise PatchError("Unexpected kind: %s" % (op.get("op") if isinstance(op, dict) else op))
         kind = op["op"]
         path = op.get("path", "")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op.get("value")))
+            doc = _add(doc, path, clone(op.get("value")))
         elif kind == "remove":
             _remove(doc, path)
         elif kind == "replace":
-            doc = _add(doc, path, copy.deepcopy(op.get("value")), replace=True)
+            doc = _add(doc, path, clone(op.get("value")), replace=True)
         elif kind == "move":
             v = _remove(doc, op["from"])
             doc = _add(doc, path, v)
         elif kind == "copy":
-            v = copy.deepcopy(_get(doc, op["from"]))
+            v = clone(_get(doc, op["from"]))
             doc = _add(doc, path, v)
         elif kind == "test":
             if _get(doc, path) != op.get("value"):
@@ -126,15 +134,15 @@ def json_patch(doc, ops):
 
 def merge_patch(doc, patch):
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+        return clone(patch)
+    out = clone(doc) if isinstance(doc, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
         elif isinstance(v, dict):
             out[k] = merge_patch(out.get(k), v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = clone(v)
     return out
 
 
@@ -170,12 +178,12 @@ def merge_key_for(path, name):
 def strategic_merge_patch(doc, patch, path=()):
     """Apply an SMP to a dict; `path` tracks field names to find list merge keys."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+        return clone(patch)
+    out = clone(doc) if isinstance(doc, dict) else {}
     directive = patch.get("$patch")
     if directive == "replace":
         p = {k: v for k, v in patch.items() if k != "$patch"}
-        return copy.deepcopy(p)
+        return clone(p)
     if directive == "delete":
         return None
     retain = patch.get("$retainKeys")
@@ -205,11 +213,11 @@ def strategic_merge_patch(doc, patch, path=()):
                     # no live list: still honour delete directives
                     out[k] = _merge_list([], v, key, path + (k,))
                 else:
-                    out[k] = copy.deepcopy(v)
+                    out[k] = clone(v)
             else:
                 out[k] = _merge_list(out[k], v, key, path + (k,))
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = clone(v)
     for k, vals in deletes.items():
         if isinstance(out.get(k), list):
             out[k] = [x for x in out[k] if x not in vals]
@@ -240,21 +248,21 @@ def _reorder(lst, order, key):
 
 
 def _merge_list(live, patch, key, path):
-    out = copy.deepcopy(live)
+    out = clone(live)
     if key is None:
         # primitive set merge
         for v in patch:
             if isinstance(v, dict) and v.get("$patch") == "replace":
                 return []
             if v not in out:
-                out.append(copy.deepcopy(v))
+                out.append(clone(v))
         return out
     if any(isinstance(v, dict) and v.get("$patch") == "replace" for v in patch):
-        return [copy.deepcopy({kk: vv for kk, vv in v.items()}) for v in patch
+        return [clone({kk: vv for kk, vv in v.items()}) for v in patch
                 if not (isinstance(v, dict) and v.get("$patch"))]
     for v in patch:
         if not isinstance(v, dict):
-            out.append(copy.deepcopy(v))
+            out.append(clone(v))
             continue
         kv = v.get(key)
         idx = next((i for i, x in enumerate(out) if isinstance(x, dict) and x.get(key) == kv), None)

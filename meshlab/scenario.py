@@ -1,10 +1,14 @@
 """Scenarios: lab.yaml plus per-cluster manifests, applied through the API write path."""
-import copy
+import hashlib
 import os
 
 import yaml
 
+from .patch import clone
 from .store import ApiError
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED = {}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLED = os.path.join(HERE, "scenarios")
@@ -94,9 +98,14 @@ def manifests(directory, cluster):
                 files.append(os.path.join(dp, fn))
     for path in sorted(files):
         try:
-            with open(path, encoding="utf-8") as f:
-                docs = list(yaml.safe_load_all(f))
-        except (OSError, yaml.YAMLError) as e:
+            with open(path, "rb") as f:
+                raw = f.read()
+            key = hashlib.sha256(raw).hexdigest()
+            if key not in _PARSED:
+                # the same file (CRDs, samples) usually repeats in every cluster: parse it once
+                _PARSED[key] = list(yaml.load_all(raw.decode("utf-8"), Loader=Loader))
+            docs = clone(_PARSED[key])
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise ScenarioError("cluster %s: cannot parse %s: %s" % (cluster, path, e))
         for d in docs:
             if d is None:
@@ -118,7 +127,7 @@ def apply_object(cluster, obj, source=""):
     if kind is None:
         raise ScenarioError('cluster %s: %s: no resource type for %s %s "%s" (is its CRD in the scenario?)'
                             % (cluster.name, source, obj["apiVersion"], obj["kind"], name))
-    obj = copy.deepcopy(obj)
+    obj = clone(obj)
     status = obj.pop("status", None) if kind.status_subresource else None
     ns = (obj.get("metadata") or {}).get("namespace") if kind.namespaced else None
     st = cluster.store

@@ -6,13 +6,13 @@ return deep copies, safe to change and pass back to `update`.
 """
 import asyncio
 import collections
-import copy
 import datetime
 import random
 import re
 import uuid
 
 from . import patch as patchlib
+from .patch import clone
 
 HISTORY = 20000
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -310,10 +310,10 @@ class Store:
 
     def get(self, resource, namespace, name):
         o = self.peek(resource, namespace, name)
-        return copy.deepcopy(o) if o is not None else None
+        return clone(o) if o is not None else None
 
     def list(self, resource, namespace=None, label_selector=None, field_selector=None):
-        return copy.deepcopy(self.iter(resource, namespace, label_selector, field_selector))
+        return clone(self.iter(resource, namespace, label_selector, field_selector))
 
     def next_rv(self):
         self.rv += 1
@@ -353,9 +353,18 @@ class Store:
 
     # ---- the write path ------------------------------------------------------------------------
 
-    def create(self, resource, obj, namespace=None, dry_run=False, subresource=None, field_manager=None):
+    def create_raw(self, resource, obj, namespace=None):
+        """create() for controllers: obj is handed over (not copied) and the stored object is returned as is."""
+        return self.create(resource, obj, namespace, _owned=True)
+
+    def update_raw(self, resource, obj, namespace=None, name=None, subresource=None):
+        """update() for controllers: obj is handed over (not copied) and the stored object is returned as is."""
+        return self.update(resource, obj, namespace, name, subresource=subresource, _owned=True)
+
+    def create(self, resource, obj, namespace=None, dry_run=False, subresource=None, field_manager=None,
+               _owned=False):
         kind = self._kind(resource)
-        obj = copy.deepcopy(obj)
+        obj = obj if _owned else clone(obj)
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was in an unknown format")
         md = obj.setdefault("metadata", {})
@@ -405,12 +414,13 @@ class Store:
         # re-check: admission may have renamed (never expected) or a controller raced
         if self.peek(kind, md.get("namespace"), md["name"]) is not None:
             raise already_exists(kind, md["name"])
-        return copy.deepcopy(self._persist(kind, obj, "ADDED"))
+        stored = self._persist(kind, obj, "ADDED")
+        return stored if _owned else clone(stored)
 
     def update(self, resource, obj, namespace=None, name=None, dry_run=False, subresource=None,
-               field_manager=None, _patched=False):
+               field_manager=None, _patched=False, _owned=False):
         kind = self._kind(resource)
-        obj = copy.deepcopy(obj)
+        obj = obj if (_owned or _patched) else clone(obj)
         md = obj.setdefault("metadata", {})
         ns = (namespace or md.get("namespace") or "default") if kind.namespaced else None
         name = name or md.get("name")
@@ -425,7 +435,7 @@ class Store:
             if kind.plural in ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "namespaces"):
                 raise not_found(kind, name)
             md.pop("resourceVersion", None)
-            return self.create(kind, obj, ns, dry_run)
+            return self.create(kind, obj, ns, dry_run, _owned=_owned)
         if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(kind, name)
         obj["apiVersion"] = obj.get("apiVersion") or kind.api_version
@@ -441,7 +451,9 @@ class Store:
                 md.pop(k, None)
         md.pop("resourceVersion", None)
         if subresource == "status":
-            new = copy.deepcopy(old)
+            # stored objects are never mutated in place, so the new version may share spec with the old one
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -449,7 +461,7 @@ class Store:
             obj = new
         elif kind.status_subresource and subresource is None:
             if "status" in old:
-                obj["status"] = copy.deepcopy(old["status"])
+                obj["status"] = clone(old["status"])
             else:
                 obj.pop("status", None)
         obj = self.cluster.admit(kind, "UPDATE", obj, old, dry_run)
@@ -465,11 +477,12 @@ class Store:
                 md["generation"] = int(omd.get("generation", 1)) + 1
         if _same(obj, old):
             # no-op writes do not bump resourceVersion
-            return copy.deepcopy(old)
+            return old if _owned else clone(old)
         if dry_run:
             md["resourceVersion"] = omd["resourceVersion"]
             return obj
-        return copy.deepcopy(self._persist(kind, obj, "MODIFIED", old))
+        stored = self._persist(kind, obj, "MODIFIED", old)
+        return stored if _owned else clone(stored)
 
     def patch(self, resource, namespace, name, patch_type, body, dry_run=False, subresource=None,
               field_manager=None):
@@ -518,11 +531,11 @@ class Store:
         if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(kind, name)
         if dry_run:
-            return copy.deepcopy(old), True
+            return clone(old), True
         if old["metadata"].get("finalizers") or kind.plural == "namespaces":
             if old["metadata"].get("deletionTimestamp"):
-                return copy.deepcopy(old), False
-            obj = copy.deepcopy(old)
+                return clone(old), False
+            obj = clone(old)
             obj["metadata"]["deletionTimestamp"] = now_iso()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
             if kind.plural == "namespaces":
@@ -530,17 +543,17 @@ class Store:
                 obj.setdefault("status", {})["phase"] = "Terminating"
             obj = self._persist(kind, obj, "MODIFIED", old)
             self.cluster.finalize_later(kind, obj)
-            return copy.deepcopy(obj), False
-        gone = self._persist(kind, copy.deepcopy(old), "DELETED", old)
+            return clone(obj), False
+        gone = self._persist(kind, clone(old), "DELETED", old)
         self.cluster.after_delete(kind, gone, propagation)
-        return copy.deepcopy(gone), True
+        return clone(gone), True
 
     def remove_finalized(self, kind, namespace, name):
         """Drop an object whose finalizers are done (namespace controller, finalizer removal)."""
         old = self.peek(kind, namespace, name)
         if old is None:
             return
-        gone = self._persist(kind, copy.deepcopy(old), "DELETED", old)
+        gone = self._persist(kind, clone(old), "DELETED", old)
         self.cluster.after_delete(kind, gone, None)
 
     # ---- watch ---------------------------------------------------------------------------------
