@@ -70,12 +70,6 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
     others = [CASES[c]["finding"] for c in ALL if c != category]
     outputs = []
 
-    rc, out = playbook("diagnose.yml", inv, tmp_path / "before")
-    outputs.append(out)
-    assert rc != 0, out
-    before = finding_ids(report(tmp_path / "before"))
-    assert case["finding"] in before
-
     lab.ctl("reset-stats")
     rc, out = playbook("remediate.yml", inv, tmp_path / "check", categories=[category], check=True)
     outputs.append(out)
@@ -83,6 +77,8 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
     for text in case["diff"]:
         assert text in out, "--diff output lacks %r" % text
     assert sum(writes(lab.stats()).values()) == 0, lab.stats()
+    # the role's first diagnosis (reports in before/) found the fault; check mode left it in place
+    assert case["finding"] in finding_ids(report(tmp_path / "check" / "before"))
     assert case["finding"] in finding_ids(report(tmp_path / "check"))
 
     rc, out = playbook("remediate.yml", inv, tmp_path / "apply", categories=[category], fail_on="never")
@@ -91,9 +87,7 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
     assert sum(h.get("changed", 0) for h in recap(out).values()) > 0, out
     assert sum(writes(lab.stats()).values()) > 0
 
-    rc, out = playbook("diagnose.yml", inv, tmp_path / "after", fail_on="never")
-    outputs.append(out)
-    after = finding_ids(report(tmp_path / "after"))
+    after = finding_ids(report(tmp_path / "apply"))  # the role's diagnosis after the fix
     assert case["finding"] not in after
     for other in others:  # only the asked category was touched
         assert other in after
@@ -117,12 +111,16 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
 def test_all_categories_leave_no_error(demo_lab, tmp_path):
     lab = demo_lab
     inv = _inventories(lab, tmp_path)
+    rc, out = playbook("diagnose.yml", inv, tmp_path / "diagnose-before")
+    assert rc != 0, out
+    before = finding_ids(report(tmp_path / "diagnose-before"))
+    for case in CASES.values():
+        assert case["finding"] in before
     rc, out = playbook("remediate.yml", inv, tmp_path / "reports")
     assert rc == 0, out
-    doc = report(tmp_path / "reports")
-    assert doc["summary"]["counts"]["error"] == 0, finding_ids(doc)
-    # the first diagnosis went to before/, and its errors are gone now
-    before = report(os.path.join(str(tmp_path / "reports"), "before"))
-    assert before["summary"]["counts"]["error"] >= 3
     assert "fixed     remote_secret.missing@cluster1->cluster2" in out
+    assert report(tmp_path / "reports")["summary"]["counts"]["error"] == 0
+    rc, out = playbook("diagnose.yml", inv, tmp_path / "diagnose-after")
+    assert rc == 0, out
+    assert report(tmp_path / "diagnose-after")["summary"]["counts"]["error"] == 0
     assert _stats_total(lab, "delete") == 0
