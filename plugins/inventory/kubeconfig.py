@@ -15,9 +15,10 @@ author:
 description:
   - Reads a kubeconfig (or several, merged the way C(kubectl) merges C(KUBECONFIG)) and adds one host per context,
     named after the context, with the host variables meshmend's roles and modules expect.
-  - Each host gets C(kube_context), C(kubeconfig) (absolute path), C(ansible_connection=local) and
-    C(ansible_python_interpreter={{ ansible_playbook_python }}), plus C(kube_cluster), C(kube_server) and
-    C(kube_namespace) from the kubeconfig. Credentials are never copied into host variables.
+  - Each host gets C(kube_context), C(kubeconfig) (absolute path, see O(set_kubeconfig_var)),
+    C(ansible_connection=local) and C(ansible_python_interpreter={{ ansible_playbook_python }}),
+    plus C(kube_cluster), C(kube_server) and C(kube_namespace) from the kubeconfig.
+    Credentials are never copied into host variables.
   - Contexts are filtered by name, grouped by a context-name pattern and, when asked, by the
     C(topology.istio.io/network) label each cluster carries on its Istio namespace.
   - The source file name must end in C(.meshmend.yml) or C(.meshmend.yaml).
@@ -39,6 +40,14 @@ options:
       - Relative paths are relative to the directory of the inventory source. V(~) is expanded.
       - When not set, E(KUBECONFIG) is used, then V(~/.kube/config).
     type: str
+  set_kubeconfig_var:
+    description:
+      - Set the host variable C(kubeconfig) to the absolute path(s) read.
+      - Set to V(false) where the kubeconfig lives at another path when playbooks run than when the inventory
+        is built, as in AWX / Automation Controller, which inject a credential as a new temporary file for each
+        job. The modules then use E(K8S_AUTH_KUBECONFIG), else E(KUBECONFIG), of the job.
+    type: bool
+    default: true
   contexts:
     description:
       - Only the contexts whose name matches one of these patterns become hosts. Default is all contexts.
@@ -354,7 +363,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             host = self.inventory.add_host(name)
             hostvars = {
                 "kube_context": name,
-                "kubeconfig": kubeconfig,
                 "kube_cluster": info["cluster"],
                 "kube_server": info["server"],
                 "kube_namespace": info["namespace"],
@@ -362,6 +370,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 # A template on purpose: modules must run with the Python that has the kubernetes library.
                 "ansible_python_interpreter": trust_as_template("{{ ansible_playbook_python }}"),
             }
+            if self.get_option("set_kubeconfig_var"):
+                hostvars["kubeconfig"] = kubeconfig
             group = group_from_name(regex, name)
             if group:
                 self._add_to_group(self.get_option("group_prefix") + group, host)

@@ -296,3 +296,13 @@ def test_only_meshmend_file_names_are_claimed(tmp_path):
     proc = run([os.path.join(BIN, "ansible-inventory"), "-i", source, "--list"], tmp_path)
     assert "cluster1" not in json.loads(proc.stdout)["_meta"]["hostvars"]
     assert "could not be verified by inventory plugin 'meshmend.multicluster.kubeconfig'" in proc.stderr
+
+
+def test_kubeconfig_var_can_be_left_to_the_job_environment(tmp_path):
+    """AWX injects the kubeconfig as a new file per job: the path read at sync time must not be pinned."""
+    write_kubeconfig(tmp_path / "kc", ["cluster1"])
+    source = write_source(tmp_path / "awx.meshmend.yml", kubeconfig="kc", set_kubeconfig_var=False)
+    data, _err = inventory(source, tmp_path)
+    one = data["_meta"]["hostvars"]["cluster1"]
+    assert "kubeconfig" not in one
+    assert one["kube_context"] == "cluster1" and one["ansible_connection"] == "local"
