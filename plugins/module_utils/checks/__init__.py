@@ -17,6 +17,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     CATALOGUE, sort_findings,
 )
@@ -82,7 +84,8 @@ def run_checks(facts_by_cluster, options=None):
 
     options: ``areas`` (names of AREAS or finding id prefixes, default all), ``out_of_play``
     (cluster names known but not gathered), ``now`` (datetime for expiry), ``expiry_days``
-    (default 30), ``probe_service`` (default helloworld.sample, when no proxy was probed).
+    (default 30), ``probe_service`` (default helloworld.sample, when no proxy was probed),
+    ``timings`` (a dict filled with seconds per area, for the report's per-check timing).
     """
     if not isinstance(facts_by_cluster, dict):
         raise ChecksError("facts_by_cluster must be a dict of cluster name -> facts, not %s"
@@ -92,12 +95,20 @@ def run_checks(facts_by_cluster, options=None):
             raise ChecksError("facts of cluster %s must be a dict, not %s" % (name, type(facts).__name__))
     options = dict(options or {})
     wanted = _normalize_areas(options.get("areas"))
+    timings = options.get("timings") if isinstance(options.get("timings"), dict) else None
+    clock = time.perf_counter
+    start = clock()
     mesh = Mesh(facts_by_cluster, options)
+    if timings is not None:
+        timings["mesh_model"] = round(clock() - start, 6)
     found = {}
-    for _name, module in AREAS:
+    for name, module in AREAS:
         # every area runs: later areas need the earlier findings as causes
+        start = clock()
         for finding in module.check(mesh, found):
             found.setdefault(finding.key, finding)
+        if timings is not None:
+            timings[name] = round(clock() - start, 6)
     kept = {k: f for k, f in found.items() if f.id in _ALWAYS or area_of(f.id) in wanted}
     for f in kept.values():
         f.caused_by = [k for k in f.caused_by if k in kept and k != f.key]

@@ -130,9 +130,9 @@ def check_duplicate_ids(mesh):
             out.append(make(
                 "cluster.duplicate_id", name,
                 "%s and %s share the cluster ID %r%s: istiod cannot tell them apart and ignores a remote "
-                "secret keyed by its own ID." % (name, peer, cid,
-                                                " (Istio's default, values.global.multiCluster.clusterName "
-                                                "was not set)" if default else ""),
+                "secret keyed by its own ID." % (
+                    name, peer, cid,
+                    " (Istio's default, values.global.multiCluster.clusterName was not set)" if default else ""),
                 peer=peer,
                 resource=resource("Deployment", c.istio_namespace, as_dict(c.istiod).get("name") or "istiod"),
                 evidence={"cluster_id": cid, "clusters": names,

@@ -200,8 +200,8 @@ def _check_proxy(mesh, a, found):
             evidence={"service": host, "port": proxy.get("port"),
                       "proxy_endpoints": listed(["%s:%s %s" % (r.get("address"), r.get("port"), r.get("status"))
                                                  for r in rows]),
-                      "expected_from_%s" % c.name: listed(["%s/%s %s" % (p.get("namespace"), p.get("name"),
-                                                                          p.get("pod_ip")) for p in ready]),
+                      "expected_from_%s" % c.name: listed(
+                          ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip")) for p in ready]),
                       "expected_gateway_addresses": sorted(gws),
                       "serving_istiod": [p.name for p in _serving_primaries(mesh, a)] or
                       (["in-cluster istiod of %s" % a.name] if a.role == "remote_bound_local" else [])},

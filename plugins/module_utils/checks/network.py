@@ -137,6 +137,3 @@ def check_pods(mesh):
 
 def check(mesh, found):
     return check_namespace(mesh) + check_pods(mesh)
-
-
-

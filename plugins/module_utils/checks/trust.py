@@ -97,8 +97,8 @@ def check_root_mismatch(mesh, found):
             return any(mesh.clusters[n].facts.get("cacerts") is not None for n in names)
 
         # the reference root: the one a plug-in CA gives, then the most clusters, then the first name
-        ref_fp, ref_names = sorted(groups.items(), key=lambda kv: (not plugged(kv[1]), -len(kv[1]),
-                                                                  sorted(kv[1])[0]))[0]
+        ref_fp, ref_names = sorted(
+            groups.items(), key=lambda kv: (not plugged(kv[1]), -len(kv[1]), sorted(kv[1])[0]))[0]
         reference = sorted(ref_names)[0]
         ref_bundle = _roots_trusted(mesh.clusters[reference])
         for fp, names in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):

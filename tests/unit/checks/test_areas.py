@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import AREA_NAMES, run_checks
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import sort_findings
 
-from conftest import NOW, build_mesh, by_key, ids, keys, problems, run
+from checks_facts import NOW, build_mesh, by_key, ids, keys, problems, run
 
 
 # ------------------------------------------------------------------ networks
@@ -276,3 +276,10 @@ def test_findings_are_json_safe(kind):
     mesh["cluster1"]["remote_secrets"] = []
     mesh["cluster2"]["cacerts"] = None
     json.dumps([f.to_dict() for f in run(mesh)])
+
+
+def test_timings_filled_per_area():
+    timings = {}
+    run(build_mesh("multinetwork"), timings=timings)
+    assert set(timings) == {"mesh_model"} | set(AREA_NAMES)
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values())

@@ -1,7 +1,7 @@
 """caused_by links follow the guide's decision tree: symptom (endpoints.*) -> cause."""
 import pytest
 
-from conftest import NS, build_mesh, by_key, ids, run
+from checks_facts import NS, build_mesh, by_key, ids, run
 
 
 def _only_local(mesh, name="cluster1", prefix="10.10."):
@@ -156,7 +156,7 @@ def test_same_network_pod_ips_are_fine():
         f["gateways"][0]["network_label"] = "network1"
         for p in f["sidecar_pods"]:
             p.update(network_env="network1", network_label="network1")
-    from conftest import fill_proxies
+    from checks_facts import fill_proxies
     fill_proxies(mesh)
     assert any(e["address"] == "10.30.0.7" for e in mesh["cluster1"]["proxy"]["endpoints"])
     assert run(mesh) == []

@@ -13,7 +13,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import EXTRA_SEVERITIES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
-from conftest import NS, build_mesh, ids, run
+from checks_facts import NS, build_mesh, ids, run
 
 DESIGN = "/work/shared/DESIGN.md"
 
@@ -313,3 +313,9 @@ def test_findings_doc_has_an_anchor_per_id():
     index = dict(re.findall(r"^\| \[([a-z_.]+)\]\(#[a-z_.]+\) \| (error|warning|info) \|", doc, re.M))
     for fid in wanted:
         assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]), fid
+
+
+def test_fixtures_are_healthy(multinetwork, single, primary_remote, primary_remote_local_istiod):
+    for mesh in (multinetwork, single, primary_remote, primary_remote_local_istiod):
+        assert sorted(mesh) == ["cluster1", "cluster2"]
+        assert run(mesh) == []

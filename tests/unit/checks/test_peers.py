@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import ChecksError, run_checks
 
-from conftest import build_mesh, by_key, ids, keys, run
+from checks_facts import build_mesh, by_key, ids, keys, run
 
 
 def _down(name, n, declared=None):

@@ -1,5 +1,5 @@
 """Primary-remote: roles, remote secrets only on primaries, istiod vs istiod-remote, the guide's branches."""
-from conftest import NS, build_mesh, by_key, ids, run
+from checks_facts import NS, build_mesh, by_key, ids, run
 
 
 def _bind_local(facts):

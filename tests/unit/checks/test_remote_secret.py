@@ -1,7 +1,7 @@
 """Remote secrets in detail: matching entries to peers, istiod's own view, what is (not) fixable."""
 import copy
 
-from conftest import NS, build_mesh, by_key, ids, keys, run
+from checks_facts import NS, build_mesh, by_key, ids, keys, run
 
 
 def _secret(mesh, c="cluster1", peer="cluster2"):
