@@ -688,7 +688,7 @@ def get_client(params, cluster=None, module=None):
     then the host. Raises ClusterError(kind="bad_config") for a kubeconfig problem.
     """
     cfg = build_configuration(params, cluster, module)
-    name = cluster or params.get("context") or cfg.host
+    name = cluster or params.get("context") or _current_context(params) or cfg.host
     if module is not None and params.get("validate_certs") is False:
         module.warn("%s: TLS certificate verification is disabled (validate_certs=false)" % name)
     api = k8s_client.ApiClient(cfg)
@@ -696,6 +696,21 @@ def get_client(params, cluster=None, module=None):
                       request_timeout=params.get("request_timeout") or 10.0,
                       retries=params.get("retries") if params.get("retries") is not None else 2,
                       extra_headers=_impersonation_headers(params))
+
+
+def _current_context(params):
+    """The kubeconfig's current-context, to name the cluster in messages when nothing else does."""
+    kubeconfig = params.get("kubeconfig")
+    if params.get("host") and not kubeconfig:
+        return None
+    if isinstance(kubeconfig, dict):
+        return kubeconfig.get("current-context") or None
+    try:
+        path = os.path.expanduser(kubeconfig) if isinstance(kubeconfig, str) else None
+        _contexts, active = k8s_config.list_kube_config_contexts(config_file=path)
+        return (active or {}).get("name")
+    except Exception:  # naming only: never fail for it
+        return None
 
 
 def get_module_client(module, cluster=None):
