@@ -550,7 +550,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
                 pass
 
 
-def _should_probe(mode, entry, secret_ref, clusterz, log_facts):
+def _should_probe(mode, entry, secret_ref, clusterz, log_facts, has_istiod=True):
     if entry.get("error") or not entry.get("server"):
         return False
     if entry.get("loopback"):
@@ -561,7 +561,9 @@ def _should_probe(mode, entry, secret_ref, clusterz, log_facts):
         return True
     if mode in (False, None, "false", "never"):
         return False
-    # auto: probe what istiod does not vouch for.
+    # auto: probe what istiod does not vouch for. Without istiod nothing reads the secret.
+    if not has_istiod:
+        return False
     if clusterz is None:
         return True
     for c in clusterz:
@@ -737,7 +739,8 @@ def gather_cluster(client, options=None):
         ref = "%s/%s" % (rs["namespace"], rs["name"])
         for e in rs["entries"]:
             config = configs.get((rs["namespace"], rs["name"], e["key"]))
-            if config is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log")):
+            if config is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log"),
+                                                   has_istiod=bool(facts.get("istiod"))):
                 continue
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
                                           timeout=float(opts.get("probe_timeout") or 5), allowlist=allow)

@@ -137,3 +137,8 @@ def test_auto_probe_only_when_istiod_does_not_vouch():
     assert gather._should_probe("auto", e, ref, None, None) is True
     assert gather._should_probe(True, e, ref, synced, None) is True
     assert gather._should_probe(False, e, ref, timeout, None) is False
+    # no istiod in the cluster: nothing reads the secret, auto does not probe; true still does
+    assert gather._should_probe("auto", e, ref, None, None, has_istiod=False) is False
+    assert gather._should_probe(True, e, ref, None, None, has_istiod=False) is True
+    # a loopback server is never probed from the controller
+    assert gather._should_probe(True, dict(e, loopback=True), ref, None, None) is False
