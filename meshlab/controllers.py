@@ -998,9 +998,16 @@ def _update_rs_status(cluster, rs):
         if not status[k]:
             del status[k]
     if rs.get("status") != status:
-        upd = clone(rs)
+        upd = _for_status(rs)
         upd["status"] = status
         st.update_raw("replicasets.apps", upd, md["namespace"], subresource="status")
+
+
+def _for_status(obj):
+    """A status-only update body: shares everything but metadata with the stored (immutable) object."""
+    upd = dict(obj)
+    upd["metadata"] = dict(obj["metadata"])
+    return upd
 
 
 def _update_deployment_status_for(cluster, rs):
@@ -1062,7 +1069,7 @@ def _set_deployment_status(cluster, d):
     if old.get("collisionCount"):
         status["collisionCount"] = old["collisionCount"]
     if status != old:
-        upd = clone(d)
+        upd = _for_status(d)
         upd["status"] = status
         st.update_raw("deployments.apps", upd, ns, subresource="status")
 

@@ -127,17 +127,17 @@ def apply_object(cluster, obj, source=""):
     if kind is None:
         raise ScenarioError('cluster %s: %s: no resource type for %s %s "%s" (is its CRD in the scenario?)'
                             % (cluster.name, source, obj["apiVersion"], obj["kind"], name))
-    obj = clone(obj)
+    obj = dict(obj)  # manifests() hands out fresh objects; only the top level is changed here
     status = obj.pop("status", None) if kind.status_subresource else None
     ns = (obj.get("metadata") or {}).get("namespace") if kind.namespaced else None
     st = cluster.store
     try:
         cur = st.peek(kind, ns or "default", name) if name else None
         if cur is None:
-            out = st.create(kind, obj, ns)
+            out = st.create(kind, obj, ns, _owned=True)
         else:
             obj["metadata"].pop("resourceVersion", None)
-            out = st.update(kind, obj, ns or "default", name)
+            out = st.update(kind, obj, ns or "default", name, _owned=True)
         if status is not None:
             # a scenario may pin status (a pending pod, a load balancer address): set it as its controller would
             live = st.get(kind, out["metadata"].get("namespace"), out["metadata"]["name"])

@@ -31,12 +31,27 @@ NOT_FOUND_STATUS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "statu
                     "details": {}, "code": 404}
 
 
+try:
+    import orjson
+except ImportError:  # optional: only speed
+    orjson = None
+
+
+def dumps_bytes(o):
+    if orjson is not None:
+        try:
+            return orjson.dumps(o)
+        except TypeError:
+            pass
+    return json.dumps(o, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def dumps(o):
-    return json.dumps(o, separators=(",", ":"), ensure_ascii=False)
+    return dumps_bytes(o).decode()
 
 
 def jresp(obj, status=200, headers=None):
-    return web.Response(body=dumps(obj).encode(), status=status, content_type="application/json", headers=headers)
+    return web.Response(body=dumps_bytes(obj), status=status, content_type="application/json", headers=headers)
 
 
 def status_resp(err, headers=None):
@@ -479,7 +494,7 @@ class ApiServer:
                 first[0] = False
             else:
                 o = obj
-            return (dumps({"type": etype, "object": o}) + "\n").encode()
+            return dumps_bytes({"type": etype, "object": o}) + b"\n"
 
         try:
             expired = False
