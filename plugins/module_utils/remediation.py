@@ -62,6 +62,7 @@ FIXED_BY = {
     "remote_secret.key_mismatch": "remote_secrets",
     "remote_secret.invalid_kubeconfig": "remote_secrets",
     "remote_secret.loopback_server": "remote_secrets",
+    "remote_secret.local_key": "remote_secrets",
 }
 
 _NAMESPACE_LABEL_IDS = ("network.namespace_label_missing", "network.namespace_label_mismatch")
@@ -422,7 +423,7 @@ def _plan_remote_secrets(cluster, facts, findings, facts_by_cluster, actions, sk
         for f in fs:
             # Re-key or regenerate the very secret the finding names when it is in istiod's namespace.
             if _get(f, "id") in ("remote_secret.key_mismatch", "remote_secret.invalid_kubeconfig",
-                                 "remote_secret.loopback_server"):
+                                 "remote_secret.loopback_server", "remote_secret.local_key"):
                 _kind, ns, name = parse_resource(_get(f, "resource"))
                 if name and ns == istio_ns:
                     secret_name = name

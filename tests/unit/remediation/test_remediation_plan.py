@@ -193,7 +193,7 @@ def test_wrong_namespace_creates_the_right_one_and_leaves_a_manual_delete():
 
 def test_unsafe_findings_are_never_actions():
     unsafe = ["trust.root_mismatch", "trust.chain_invalid", "cluster.duplicate_id", "mesh.id_mismatch",
-              "primary_remote.istiod_remote_missing", "eastwest_gateway.missing", "remote_secret.local_key",
+              "primary_remote.istiod_remote_missing", "eastwest_gateway.missing",
               "eastwest_gateway.expose_gateway_missing", "istio.not_installed"]
     findings = [f(i, "c1", peer="c2") for i in unsafe]
     plan = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")}, gateway_addresses={"c1": "10.1.1.1"})
