@@ -554,8 +554,8 @@ def judge_pod_to_pod(cluster, target, attempts, duration=None):
             wrong[0].get("instance"), expect.get("pod"), target["url"])
     else:
         first = failing[0]
-        what = "curl %s (exit %s) in %d of %d attempts" % (first.get("reason") or first["outcome"], first.get("rc"),
-                                                          len(failing), len(attempts))
+        what = "curl %s (exit %s) in %d of %d attempts" % (
+            first.get("reason") or first["outcome"], first.get("rc"), len(failing), len(attempts))
     if expect.get("multi_network"):
         # Different networks: pod IPs are not expected to route; a fact, not a fault.
         case = test_case(KIND_POD_TO_POD, cluster, peer, "skipped",
@@ -657,8 +657,8 @@ def judge_mesh(cluster, target, attempts, duration=None, gateway_findings=None):
                    "outcomes": count_by(attempts, "outcome"), "attempts": len(attempts)}
         if answered.get(peer):
             cases.append(test_case(KIND_MESH, cluster, peer, "passed",
-                                   "%d/%d answers from %s (%s); seen: %s" % (len(answered[peer]), len(attempts), peer,
-                                                                           ", ".join(peer_versions), seen_text),
+                                   "%d/%d answers from %s (%s); seen: %s" % (
+                                       len(answered[peer]), len(attempts), peer, ", ".join(peer_versions), seen_text),
                                    output=answered[peer][0]["output"], duration=duration, details=details))
             continue
         evidence = {
@@ -828,8 +828,8 @@ def case_lines(tests):
     for case in sorted(tests or [], key=lambda c: (rank.get(c.get("status"), 9), c.get("classname") or "",
                                                    c.get("name") or "")):
         msg = " ".join(str(case.get("message") or "").split())
-        lines.append("%-7s %s %s: %s" % (str(case.get("status")).upper(), case.get("classname"), case.get("name"),
-                                        msg[:300]))
+        lines.append("%-7s %s %s: %s" % (
+            str(case.get("status")).upper(), case.get("classname"), case.get("name"), msg[:300]))
     return lines
 
 

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: connectivity_probe
 short_description: Run curl from a pod to targets, N times with a bounded timeout, and count who answers
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - The troubleshooting guide's traffic test, as a module. From a pod of one cluster it execs
     C(curl -sS --max-time T URL) once per attempt (the Kubernetes exec API, as C(kubectl exec) does) and
@@ -25,6 +25,7 @@ description:
     and one test case per cluster pair (RV(tests)). Read-only towards the cluster except for exec.
 extends_documentation_fragment:
   - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
 options:
   cluster_name:
     description:
@@ -131,12 +132,14 @@ options:
 attributes:
   check_mode:
     support: none
-    description: An active test (exec into pods); there is nothing to preview.
+    details:
+      - An active test (exec into pods); there is nothing to preview.
   diff_mode:
     support: none
   platform:
     platforms: kubernetes
-    description: Talks to the Kubernetes API of one cluster (exec).
+    details:
+      - Talks to the Kubernetes API of one cluster (exec into pods).
 seealso:
   - module: meshmend.multicluster.connectivity_workload
 """

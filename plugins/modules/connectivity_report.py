@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: connectivity_report
 short_description: Merge the connectivity tests' findings and cases into meshmend's report files
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Writes C(meshmend-report.json), C(meshmend-report.md), C(meshmend-report.html) and C(meshmend-junit.xml)
     in O(report_dir), the files diagnose writes. When diagnose's report is already there, its findings,
@@ -19,6 +19,8 @@ description:
     replaced by these (O(merge)).
   - The JUnit file gets a C(connectivity) suite with one test case per cluster pair and test.
   - Runs where the report directory is (the controller, with C(delegate_to=localhost)); touches no cluster.
+extends_documentation_fragment:
+  - meshmend.multicluster.attributes
 options:
   report_dir:
     description:
@@ -74,12 +76,14 @@ options:
 attributes:
   check_mode:
     support: none
-    description: Reports an active test that check mode does not run.
+    details:
+      - Reports an active test that check mode does not run.
   diff_mode:
     support: none
   platform:
     platforms: posix
-    description: Writes files where it runs.
+    details:
+      - Writes the report files where it runs (the controller).
 seealso:
   - module: meshmend.multicluster.connectivity_probe
 """

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: connectivity_workload
 short_description: Create or remove the uninjected test namespace of the connectivity tests
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - The troubleshooting guide's manual traffic test needs, in each cluster, a namespace without sidecar
     injection holding helloworld and sleep. With O(state=present) this module creates that namespace
@@ -25,6 +25,7 @@ description:
     run (carrying the label) is deleted and created afresh.
 extends_documentation_fragment:
   - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
 options:
   cluster_name:
     description:
@@ -87,12 +88,14 @@ options:
 attributes:
   check_mode:
     support: none
-    description: An active test that creates pods; there is nothing to preview.
+    details:
+      - An active test that creates pods; there is nothing to preview.
   diff_mode:
     support: none
   platform:
     platforms: kubernetes
-    description: Talks to the Kubernetes API of one cluster.
+    details:
+      - Talks to the Kubernetes API of one cluster.
 seealso:
   - module: meshmend.multicluster.connectivity_probe
 """
@@ -228,7 +231,7 @@ def remove(client, cluster, namespace, timeout, refuse_foreign=True):
     if refuse_foreign and labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
         raise ForeignNamespace("%s: namespace %s exists but was not created by meshmend (no label %s=%s): "
                                "left alone; pick another namespace for the connectivity tests"
-                            % (cluster, namespace, MANAGED_BY_LABEL, MANAGED_BY_VALUE))
+                               % (cluster, namespace, MANAGED_BY_LABEL, MANAGED_BY_VALUE))
     if not (ns.get("metadata") or {}).get("deletionTimestamp"):
         try:
             client.request("DELETE", _ns_path(namespace), body={"propagationPolicy": "Background"})
@@ -264,9 +267,11 @@ def _wait_ready(client, cluster, namespace, deployments, deadline):
         if ready:
             return pods, report
         if time.time() >= deadline:
-            short = ["%s %d/%d Ready%s" % (r["name"], r["ready"], r["replicas"],
-                                          (": " + "; ".join(r["problems"])) if r["problems"] else "")
-                     for r in report if r["ready"] < r["replicas"]]
+            short = []
+            for r in report:
+                if r["ready"] < r["replicas"]:
+                    why = (": " + "; ".join(r["problems"])) if r["problems"] else ""
+                    short.append("%s %d/%d Ready%s" % (r["name"], r["ready"], r["replicas"], why))
             raise WorkloadError("%s: pods in %s not Ready within the wait timeout: %s"
                                 % (cluster, namespace, ", ".join(short)))
         time.sleep(POLL_S)

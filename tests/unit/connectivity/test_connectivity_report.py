@@ -104,8 +104,8 @@ def test_collect_results_names_failed_clusters():
     findings, tests = c.collect_results(probes, workloads)
     assert [f["id"] for f in findings] == ["connectivity.tls_error"]
     errors = [t for t in tests if t["status"] == "error"]
-    assert [(t["classname"], t["cluster"]) for t in errors] == [("connectivity.setup", "cluster2"),
-                                                               ("connectivity.probe", "cluster3")]
+    assert [(t["classname"], t["cluster"]) for t in errors] == [
+        ("connectivity.setup", "cluster2"), ("connectivity.probe", "cluster3")]
     assert "ImagePullBackOff" in errors[0]["message"]
 
 

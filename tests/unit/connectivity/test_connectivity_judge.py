@@ -163,7 +163,7 @@ def outcomes(*texts):
 def p2p_target():
     s1 = site("cluster1", "network1", 1)
     s2 = site("cluster2", "network1", 2)
-    targets, _ = c.plan_probes(s1, [s2], mesh=False)
+    targets, _skipped = c.plan_probes(s1, [s2], mesh=False)
     t = targets[0]
     t["command"] = c.curl_command(t["url"], 3, 2)
     return t
@@ -199,7 +199,7 @@ def test_pod_to_pod_answered_by_wrong_pod():
 def test_pod_to_pod_multi_network_failure_is_no_error():
     s1 = site("cluster1", "network1", 1)
     s2 = site("cluster2", "network2", 2)
-    (t,), _ = c.plan_probes(s1, [s2], pod_to_pod="always", gateway="never", mesh=False)
+    (t,), _skipped = c.plan_probes(s1, [s2], pod_to_pod="always", gateway="never", mesh=False)
     cases, findings = c.judge("cluster1", [{"target": t, "attempts": outcomes(TIMEOUT)}])
     assert findings == [] and cases[0]["status"] == "skipped"
 
@@ -207,7 +207,7 @@ def test_pod_to_pod_multi_network_failure_is_no_error():
 def gw_target():
     s1 = site("cluster1", "network1", 1, gateway_ip="172.18.1.10")
     s2 = site("cluster2", "network2", 2, gateway_ip="172.18.2.10")
-    targets, _ = c.plan_probes(s1, [s2])
+    targets, _skipped = c.plan_probes(s1, [s2])
     return targets
 
 
