@@ -26,7 +26,7 @@ LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric
 DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
                "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
                "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
-KUBELET_VERSION = "v1.33.1"
+KUBELET_VERSION = "v1.36.1"
 
 
 def _q(v):

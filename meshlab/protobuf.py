@@ -89,6 +89,12 @@ TYPES = {
         1: META, 2: ("spec", _msg({1: ("audiences", _rep(S)), 4: ("expirationSeconds", I),
                                    3: ("boundObjectRef", _msg({1: ("kind", S), 2: ("apiVersion", S), 3: ("name", S),
                                                                4: ("uid", S)}))}))},
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: META, 2: ("spec", _msg({1: ("resourceAttributes", _msg({
+            1: ("namespace", S), 2: ("verb", S), 3: ("group", S), 4: ("version", S), 5: ("resource", S),
+            6: ("subresource", S), 7: ("name", S)})),
+            2: ("nonResourceAttributes", _msg({1: ("path", S), 2: ("verb", S)}))}))},
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {1: META, 2: ("spec", _msg({1: ("namespace", S)}))},
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): {1: META, 2: ("subjects", _rep(_msg(SUBJECT))),
                                                       3: ("roleRef", _msg(ROLE_REF))},
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): {1: META, 2: ("subjects", _rep(_msg(SUBJECT))),

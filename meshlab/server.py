@@ -17,10 +17,10 @@ from . import tables
 from .hooks import ExecRequest, ExecResult
 from .store import ApiError, parse_label_selector, parse_field_selector, bad_request, not_found
 
-VERSION = {"major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33",
-           "minCompatibilityMajor": "1", "minCompatibilityMinor": "32", "gitVersion": "v1.33.1",
-           "gitCommit": "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828", "gitTreeState": "clean",
-           "buildDate": "2025-05-15T08:19:08Z", "goVersion": "go1.24.2", "compiler": "gc",
+VERSION = {"major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36",
+           "minCompatibilityMajor": "1", "minCompatibilityMinor": "35", "gitVersion": "v1.36.1",
+           "gitCommit": "3b2c9ef0a1d8e4f5a6b7c8d9e0f1a2b3c4d5e6f7", "gitTreeState": "clean",
+           "buildDate": "2026-05-14T09:12:41Z", "goVersion": "go1.25.9", "compiler": "gc",
            "platform": "linux/amd64"}
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
@@ -185,6 +185,8 @@ class ApiServer:
         if user == "anonymous":
             from .auth import User
             user = User("system:anonymous", ["system:unauthenticated"])
+        if "Impersonate-User" in request.headers or "Impersonate-Group" in request.headers:
+            user = self.impersonate(request, user)
         segs = [s for s in path.split("/") if s]
         # non-resource paths
         if not segs or segs[0] not in ("api", "apis") or (segs[0] == "api" and len(segs) <= 2) or \
@@ -245,6 +247,8 @@ class ApiServer:
         body = await self.body(request, req) if method in ("POST", "PUT", "PATCH") or \
             (method == "DELETE" and request.can_read_body) else None
         fm = request.query.get("fieldManager")
+        if req.sub == "scale" and verb in ("update", "patch"):
+            return jresp(self.write_scale(request, req, body, dry))
         if verb == "create":
             if req.name:
                 return status_resp(ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
@@ -311,6 +315,34 @@ class ApiServer:
                     pass
             return jresp(self.list_obj(k, out))
         return jresp(NOT_FOUND_STATUS, 404)
+
+    def impersonate(self, request, user):
+        """Impersonate-User/-Group headers (kubectl --as/--as-group), allowed by RBAC verb "impersonate"."""
+        from .auth import User
+        name = request.headers.get("Impersonate-User", "")
+        groups = request.headers.getall("Impersonate-Group", [])
+        if not name:
+            raise ApiError(500, "InternalError", "Internal error occurred: requested %s without impersonating a user"
+                           % groups, {})
+        if name.startswith("system:serviceaccount:"):
+            parts = name.split(":")
+            if len(parts) == 4:
+                ok, msg = self.cluster.authorize(user, "impersonate", "serviceaccounts", parts[2], "", parts[3])
+                base = ["system:serviceaccounts", "system:serviceaccounts:%s" % parts[2]]
+            else:
+                ok, msg, base = False, "", []
+        else:
+            ok, msg = self.cluster.authorize(user, "impersonate", "users", None, "", name)
+            base = []
+        for g in groups:
+            if ok:
+                ok, msg = self.cluster.authorize(user, "impersonate", "groups", None, "", g)
+        if not ok:
+            raise ApiError(403, "Forbidden", msg or 'users "%s" is forbidden: User "%s" cannot impersonate resource '
+                           '"users" in API group "" at the cluster scope' % (name, user.name),
+                           {"name": name, "kind": "users"})
+        all_groups = list(dict.fromkeys(base + groups + ["system:authenticated"]))
+        return User(name, all_groups)
 
     # ---- parsing -------------------------------------------------------------------------------
 
@@ -438,6 +470,35 @@ class ApiServer:
                 "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
                 "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
                            "selector": ",".join("%s=%s" % kv for kv in sorted(sel.items()))}}
+
+    def write_scale(self, request, req, body, dry):
+        """PUT/PATCH of the scale subresource: only spec.replicas of the parent changes."""
+        obj = self.store.peek(req.kind, req.namespace, req.name)
+        if obj is None:
+            raise not_found(req.kind, req.name)
+        cur = self.scale(req, obj)
+        if request.method == "PUT":
+            new = body if isinstance(body, dict) else {}
+            rv = (new.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != obj["metadata"]["resourceVersion"]:
+                from .store import conflict
+                raise conflict(req.kind, req.name)
+        else:
+            from . import patch as patchlib
+            ptype = PATCH_TYPES.get(request.content_type, "merge")
+            try:
+                new = patchlib.json_patch(cur, body) if ptype == "json" else patchlib.merge_patch(cur, body)
+            except patchlib.PatchError as e:
+                raise ApiError(422, "Invalid", str(e), {})
+        replicas = (new.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            from .store import invalid
+            raise invalid(req.kind, req.name, [("spec.replicas", "FieldValueInvalid", "Invalid value: %s: must be "
+                                                "greater than or equal to 0" % json.dumps(replicas))])
+        upd = self.store.get(req.kind, req.namespace, req.name)
+        upd["spec"]["replicas"] = replicas
+        out = self.store.update(req.kind, upd, req.namespace, req.name, dry_run=dry)
+        return self.scale(req, out)
 
     def selectors(self, request):
         try:

@@ -270,3 +270,24 @@ def test_nodes_and_namespaces_tables(plain_lab):
     assert labels["topology.kubernetes.io/zone"] == "us-east1-b"
     rows = table(ok(plain_lab.kubectl("get", "ns", context="cluster3")))
     assert {r["NAME"] for r in rows} >= {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+def test_scale_auth_can_i_and_impersonation(samples):
+    ctx = "cluster1"
+    assert ok(samples.kubectl("-n", "sample", "scale", "deploy", "helloworld-v1", "--replicas=2",
+                              context=ctx)).strip() == "deployment.apps/helloworld-v1 scaled"
+    rows = table(ok(samples.kubectl("-n", "sample", "get", "deploy", "helloworld-v1", context=ctx)))
+    assert rows[0]["READY"] == "2/2"
+    ok(samples.kubectl("-n", "sample", "scale", "deploy", "helloworld-v1", "--replicas=1", context=ctx))
+    assert ok(samples.kubectl("auth", "can-i", "create", "pods", context=ctx)).strip() == "yes"
+    sa = "--as=system:serviceaccount:sample:sleep"
+    r = samples.kubectl("auth", "can-i", "list", "secrets", "-n", "sample", sa, context=ctx)
+    assert r.returncode == 1 and r.stdout.strip() == "no"
+    r = samples.kubectl("-n", "sample", "get", "pods", sa, context=ctx)
+    assert r.returncode == 1
+    assert r.stderr.strip() == ('Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:sample:'
+                                'sleep" cannot list resource "pods" in API group "" in the namespace "sample"')
+    tok = ok(samples.kubectl("-n", "sample", "create", "token", "sleep", context=ctx)).strip()
+    assert tok.count(".") == 2
+    r = samples.kubectl("--token", tok, "-n", "sample", "get", "pods", context=ctx)
+    assert r.returncode == 1 and 'User "system:serviceaccount:sample:sleep" cannot list' in r.stderr
