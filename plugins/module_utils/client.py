@@ -584,6 +584,14 @@ def _load_yaml_kubeconfig(value):
     return data if isinstance(data, dict) else None
 
 
+def _where(kubeconfig):
+    if isinstance(kubeconfig, str):
+        return " " + kubeconfig
+    if kubeconfig is None:
+        return " " + (os.environ.get("KUBECONFIG") or "~/.kube/config")
+    return ""
+
+
 def _set_authorization(cfg, value):
     cfg.api_key = {"BearerToken": value}
     cfg.api_key_prefix = {}
@@ -635,9 +643,10 @@ def build_configuration(params, cluster=None, module=None):
                 raise _bad_config(label, "context %s is not in the kubeconfig (%s)" % (context, text))
             raise _bad_config(label, "invalid kubeconfig: %s" % text)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise _bad_config(label, "malformed kubeconfig: %s: %s" % (type(exc).__name__, exc))
+            raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s: %s)"
+                              % (_where(kubeconfig), type(exc).__name__, exc))
         except Exception as exc:  # yaml errors, exec plugin failures
-            raise _bad_config(label, "cannot load kubeconfig: %s: %s" % (type(exc).__name__, exc))
+            raise _bad_config(label, "cannot load kubeconfig%s: %s: %s" % (_where(kubeconfig), type(exc).__name__, exc))
     if p.get("host"):
         cfg.host = p["host"]
     # The client reads api_key["BearerToken"] first and a kubeconfig token installs a hook that
