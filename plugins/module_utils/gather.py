@@ -77,6 +77,8 @@ DEFAULT_OPTIONS = {
 # What gather can read; a section left out is not requested and its facts keys stay null.
 ALL_SECTIONS = ("istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods", "nodes",
                 "istio_crds", "log", "clusterz", "proxy")
+# Read only when asked (one more exec into istiod: 15 requests).
+OPTIONAL_SECTIONS = ("networkz",)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -697,6 +699,14 @@ def gather_cluster(client, options=None):
                     client.cluster, ns, pod, (err or out or "exit code %s" % rc).strip()[:300])
         elif read.read_errors:
             facts["clusterz_error"] = read.read_errors[-1].get("message")
+
+    if pod and "networkz" in sections:
+        res = read(lambda: client.exec(ns, pod, "discovery", ["pilot-discovery", "request", "GET", "/debug/networkz"],
+                                       timeout=opts.get("exec_timeout")), soft=True)
+        data = _load_json(res[0]) if res is not None and res[2] == 0 else None
+        if isinstance(data, list):
+            facts["networkz"] = [dict((k, g.get(k)) for k in ("Network", "Cluster", "Addr", "Port", "HBONEPort"))
+                                 for g in data if isinstance(g, dict)]
 
     # the client proxy's endpoints for the probe service
     facts["proxy"] = None

@@ -105,10 +105,12 @@ options:
     default: 10.0
   sections:
     description:
-      - Read only these parts (default all). Left-out parts are not requested and their facts are null.
+      - Read only these parts (default all but V(networkz)). Left-out parts are not requested and their facts are null.
+      - V(networkz) adds one exec into istiod for C(/debug/networkz), the network gateways istiod knows.
     type: list
     elements: str
-    choices: [istiod, services, configmaps, remote_secrets, cacerts, sidecar_pods, nodes, istio_crds, log, clusterz, proxy]
+    choices: [istiod, services, configmaps, remote_secrets, cacerts, sidecar_pods, nodes, istio_crds, log, clusterz, proxy,
+              networkz]
   insecure_kubeconfig_options:
     description:
       - Auth kinds istiod is told to accept in remote secrets (its C(PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS)),
@@ -246,7 +248,7 @@ def argument_spec():
         exec_timeout=dict(type="float", default=10.0),
         sections=dict(type="list", elements="str",
                       choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
-                               "nodes", "istio_crds", "log", "clusterz", "proxy"]),
+                               "nodes", "istio_crds", "log", "clusterz", "proxy", "networkz"]),
         insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
     )
     return spec

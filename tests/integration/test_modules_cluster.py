@@ -286,3 +286,11 @@ def test_bad_input_is_a_clear_message_not_a_traceback(healthy, tmp_path):
     r = _ansible(healthy, "remote_secret_check", {"context": "cluster1", "cluster_name": "cluster1",
                                                   "peers": [{"name": "cluster2"}], "probe": "sometimes"})
     assert r["msg"] == "probe must be true, false or auto, not 'sometimes'"
+
+
+def test_gather_networkz_on_request(healthy):
+    f = _gather(healthy, "cluster1", sections=list(gather.ALL_SECTIONS) + ["networkz"])
+    assert f["requests"] == MAX_REQUESTS
+    assert sorted((g["Network"], g["Port"]) for g in f["networkz"]) == [("network1", 15443), ("network2", 15443)]
+    addrs = dict((g["Network"], g["Addr"]) for g in f["networkz"])
+    assert addrs["network1"] == f["gateways"][0]["addresses"][0]["value"]
