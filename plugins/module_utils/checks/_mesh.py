@@ -145,7 +145,7 @@ def normalize_server(url):
     scheme, rest = text.split("://", 1)
     hostport = rest.split("/", 1)[0]
     if hostport.startswith("["):
-        host, _, port = hostport[1:].partition("]")
+        host, _sep, port = hostport[1:].partition("]")
         port = port.lstrip(":")
     elif hostport.count(":") == 1:
         host, port = hostport.split(":")

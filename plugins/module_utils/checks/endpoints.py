@@ -156,7 +156,7 @@ def _check_proxy(mesh, a, found):
     local_ips = _pod_ips(local_pods)
     all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
     pod_ref = str(proxy.get("pod") or "")
-    pod_ns, _, pod_name = pod_ref.partition("/")
+    pod_ns, _sep, pod_name = pod_ref.partition("/")
     res = resource("Pod", pod_ns or None, pod_name or pod_ref)
     host = proxy.get("service")
     gateway_ips_all = set()

@@ -80,7 +80,7 @@ class Entry:
 def _identify(mesh, primary, entry):
     """The peer (ClusterView) ``entry`` is meant for, and how it was matched; (None, None) if none."""
     e = entry.entry
-    peers = [p for p in mesh.peers_of(primary)]
+    peers = mesh.peers_of(primary)
     for known in (as_dict(e.get("probe")).get("cluster"), e.get("server_cluster")):
         if known and known in mesh.clusters:
             return mesh.clusters[known], "server"
