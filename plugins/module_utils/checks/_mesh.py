@@ -174,6 +174,8 @@ class ClusterView:
         self.server = f.get("server")
         # cluster ID: known (read from the cluster or given for a partial peer), else expected
         self.cluster_id = f.get("cluster_id") if self.state != "unreachable" else None
+        if self.state == "full" and not (self.has_section("istiod") or self.has_section("configmaps")):
+            self.cluster_id = None   # nothing that sets the ID was read: the default would be a guess
         if self.state == "full" and not f.get("istiod") and not any(
                 as_dict(s).get("selectorless") for s in as_list(f.get("control_plane_services"))):
             self.cluster_id = None   # no Istio: the gathered default ID means nothing
@@ -194,6 +196,11 @@ class ClusterView:
         return self.state == "full"
 
     # -- reads ---------------------------------------------------------------------------
+    def has_section(self, section):
+        """True when gather read ``section`` (option sections; keys of sections left out are null)."""
+        sections = self.facts.get("sections")
+        return not isinstance(sections, list) or section in sections
+
     def read_failed(self, *resources):
         """True when a read of one of ``resources`` (plural names, group optional) failed."""
         wanted = set(r.split(".", 1)[0] for r in resources)
@@ -219,7 +226,8 @@ class ClusterView:
             return None
         if self.istiod or self.selectorless_services:
             return True
-        if self.read_failed("deployments", "services"):
+        if self.read_failed("deployments", "services") or not (
+                self.has_section("istiod") and self.has_section("services")):
             return None
         return False
 

@@ -22,7 +22,7 @@ def check_unreachable(mesh):
             "The controller cannot reach the API server of %s: nothing else is known about it." % c.name,
             resource=None,
             evidence={"server": c.server, "context": c.facts.get("context"),
-                      "error": c.facts.get("error")},
+                      "error": c.facts.get("error"), "error_kind": c.facts.get("error_kind")},
             remedy="Check the kubeconfig/context of %s, that the API server runs and that the controller "
                    "can reach %s; its peers' checks against it are limited to what they hold." % (
                        c.name, c.server or "it"),
@@ -152,8 +152,9 @@ def check_mesh_ids(mesh):
     for c in mesh.installed():
         if c.name in mesh.not_installed:
             continue
-        mid = c.facts.get("mesh_id")
-        values[c.name] = mid
+        if not c.has_section("configmaps") or c.read_failed("configmaps"):
+            continue   # the meshID lives in ConfigMaps that were not read
+        values[c.name] = c.facts.get("mesh_id")
     distinct = set(v for v in values.values() if v)
     if len(distinct) > 1 or (distinct and None in values.values()):
         groups = {}
@@ -204,7 +205,8 @@ def check_declared(mesh):
                        "Manual." % (c.name, d["cluster_id"]),
             ))
         mid = c.facts.get("mesh_id")
-        if d.get("mesh_id") and d["mesh_id"] != mid:
+        if d.get("mesh_id") and d["mesh_id"] != mid and c.has_section("configmaps") \
+                and not c.read_failed("configmaps"):
             out.append(make(
                 "mesh.declared_id_mismatch", c.name,
                 "%s runs with meshID %r but the inventory declares %r." % (c.name, mid, d["mesh_id"]),

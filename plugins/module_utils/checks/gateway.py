@@ -219,7 +219,7 @@ def _passthrough_ports(gw):
 
 def _check_expose(c, gws):
     istio_gateways = c.facts.get("istio_gateways")
-    if istio_gateways is None and c.read_failed("gateways"):
+    if istio_gateways is None and (c.read_failed("gateways") or not c.has_section("istio_crds")):
         return []
     eastwest = [g for g in gws if as_dict(g.get("selector"))]
     if not eastwest:

@@ -107,8 +107,8 @@ def _identify(mesh, primary, entry):
     return None, None
 
 
-def _is_loopback(server):
-    return server_host(server) in LOOPBACK_HOSTS
+def _is_loopback(entry):
+    return bool(entry.get("loopback")) or server_host(entry.get("server")) in LOOPBACK_HOSTS
 
 
 def _log_errors(primary, peer, entries):
@@ -299,7 +299,7 @@ def _check_entries(mesh, primary, peer, entries, id_note):
             states.append({"key": e.key, "status": status, "source": source})
     synced_any = any(_sync_state(primary, e.key)[0] == "synced" for e in entries)
     invalid = [e for e in entries if e.entry.get("error")]
-    loopback = [e for e in entries if not e.entry.get("error") and _is_loopback(e.entry.get("server"))]
+    loopback = [e for e in entries if not e.entry.get("error") and _is_loopback(e.entry)]
     if invalid:
         first = invalid[0]
         out.append(make(

@@ -66,7 +66,7 @@ def check_cacerts(mesh):
     for c in mesh.installed():
         if c.name in mesh.not_installed or not c.istiod:
             continue   # a remote without istiod is signed by its primary's CA
-        if c.facts.get("cacerts") is not None or c.read_failed("secrets"):
+        if c.facts.get("cacerts") is not None or c.read_failed("secrets") or not c.has_section("cacerts"):
             continue
         out.append(make(
             "trust.cacerts_missing", c.name,

@@ -134,3 +134,23 @@ def test_garbage_facts_do_not_crash():
                           "cacerts": {"root": {"not_after": "not a date"}}, "nodes": "nope"},
              "cluster2": {"cluster": "cluster2", "partial": True}}
     run(facts)
+
+
+def test_sections_left_out_are_not_judged():
+    """remote_secret_check reads only some sections: nulls there are not 'missing' objects."""
+    mesh = build_mesh("multinetwork")
+    f = mesh["cluster1"]
+    f["sections"] = ["istiod", "services", "configmaps", "remote_secrets", "log", "clusterz"]
+    for key in ("cacerts", "sidecar_pods", "nodes", "istio_gateways", "destination_rules", "proxy"):
+        f[key] = None
+    peers = {"cluster2": {"cluster": "cluster2", "cluster_id": "cluster2", "server": "https://127.0.2.1:6443",
+                          "partial": True, "reachable": True}}
+    assert run(dict(peers, cluster1=f)) == []
+    f["remote_secrets"][0]["entries"][0]["key"] = "c2"
+    assert keys(run(dict(peers, cluster1=f), areas=["remote_secret"])) == [
+        "remote_secret.key_mismatch@cluster1->cluster2"]
+    # nothing that sets the cluster ID was read: no duplicate-ID guess from the default
+    f["sections"] = ["remote_secrets"]
+    f["cluster_id"] = "Kubernetes"
+    assert "cluster.duplicate_id" not in ids(run({"cluster1": f, "cluster2": dict(peers["cluster2"],
+                                                                                   cluster_id="Kubernetes")}))
