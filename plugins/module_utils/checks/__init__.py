@@ -23,7 +23,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.findings imp
     CATALOGUE, sort_findings,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    EXTRA_SEVERITIES, Mesh,
+    EXTRA_SEVERITIES, Mesh, parse_time,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import (
     cluster, endpoints, gateway, locality, network, primary_remote, remote_secret, trust,
@@ -93,8 +93,21 @@ def run_checks(facts_by_cluster, options=None):
     for name, facts in facts_by_cluster.items():
         if not isinstance(facts, dict):
             raise ChecksError("facts of cluster %s must be a dict, not %s" % (name, type(facts).__name__))
+    if options is not None and not isinstance(options, dict):
+        raise ChecksError("options must be a dict, not %s" % type(options).__name__)
     options = dict(options or {})
     wanted = _normalize_areas(options.get("areas"))
+    if options.get("now") is not None and parse_time(options["now"]) is None:
+        raise ChecksError("option now must be a datetime or an ISO 8601 timestamp, not %r" % (options["now"],))
+    try:
+        if int(options.get("expiry_days") if options.get("expiry_days") is not None else 30) < 0:
+            raise ValueError()
+    except (TypeError, ValueError):
+        raise ChecksError("option expiry_days must be a whole number of days >= 0, not %r"
+                          % (options.get("expiry_days"),))
+    out_of_play = options.get("out_of_play")
+    if out_of_play is not None and not isinstance(out_of_play, (list, tuple, set)):
+        raise ChecksError("option out_of_play must be a list of cluster names, not %s" % type(out_of_play).__name__)
     timings = options.get("timings") if isinstance(options.get("timings"), dict) else None
     clock = time.perf_counter
     start = clock()

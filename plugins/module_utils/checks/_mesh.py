@@ -333,7 +333,7 @@ class Mesh:
         now = options.get("now")
         self.now = parse_time(now) if now is not None else datetime.datetime.now(
             datetime.timezone.utc).replace(tzinfo=None)
-        self.expiry_days = int(options.get("expiry_days", 30) if options.get("expiry_days") is not None else 30)
+        self.expiry_days = int(options["expiry_days"]) if options.get("expiry_days") is not None else 30
         self.probe_service = options.get("probe_service") or "helloworld.sample"
         self.not_installed = set()   # filled by the cluster area: clusters skipped by later areas
         self._networks = None

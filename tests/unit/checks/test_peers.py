@@ -154,3 +154,22 @@ def test_sections_left_out_are_not_judged():
     f["cluster_id"] = "Kubernetes"
     assert "cluster.duplicate_id" not in ids(run({"cluster1": f, "cluster2": dict(peers["cluster2"],
                                                                                    cluster_id="Kubernetes")}))
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"now": "yesterday"}, "option now"),
+    ({"expiry_days": "soon"}, "expiry_days"),
+    ({"expiry_days": -1}, "expiry_days"),
+    ({"out_of_play": "cluster3"}, "out_of_play"),
+])
+def test_bad_options_are_clear_errors(options, match):
+    with pytest.raises(ChecksError, match=match):
+        run_checks({}, options)
+    with pytest.raises(ChecksError, match="options must be a dict"):
+        run_checks({}, ["areas"])
+
+
+def test_now_as_iso_string():
+    mesh = build_mesh("multinetwork")
+    mesh["cluster2"]["cacerts"]["ca"]["not_after"] = "2026-12-05T00:00:00Z"
+    assert "trust.cert_expiring" in ids(run_checks(mesh, {"now": "2026-11-25T12:00:00Z"}))
