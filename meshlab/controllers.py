@@ -712,7 +712,8 @@ def react(cluster, kind, etype, obj, old):
     if etype != "DELETED":
         for r in md.get("ownerReferences") or []:
             cluster.owners.setdefault(r.get("uid"), set()).add((k, ns or "", md["name"]))
-        if md.get("deletionTimestamp") and not md.get("finalizers") and k != "namespaces":
+        if md.get("deletionTimestamp") and not md.get("finalizers") and k != "namespaces" and \
+                (k != "pods" or md.get("uid") in cluster.grace_over or not md.get("deletionGracePeriodSeconds")):
             st.remove_finalized(kind, ns, md["name"])
             return
     if k == "namespaces":
@@ -759,6 +760,7 @@ def react(cluster, kind, etype, obj, old):
         _update_deployment_status_for(cluster, obj)
     elif k == "pods":
         if etype == "DELETED":
+            cluster.grace_over.discard(md.get("uid"))
             ip = (obj.get("status") or {}).get("podIP")
             node = (obj.get("spec") or {}).get("nodeName")
             if ip and not (obj.get("spec") or {}).get("hostNetwork"):

@@ -94,6 +94,7 @@ class Cluster:
         self.stats = Stats()
         self.owners = {}          # owner uid -> {(kind key, ns, name)}
         self.pods_per_node = {}
+        self.grace_over = set()   # uids of pods whose deletion grace period has ended
         self.faults = {}
         self.alloc = controllers.Allocator(self)
         self.runner = None
@@ -210,7 +211,18 @@ class Cluster:
                 self.lab.log("on_change hook error in %s: %r" % (self.name, e))
                 traceback.print_exc(file=sys.stderr)
 
+    def async_ok(self):
+        try:
+            asyncio.get_running_loop()
+            return True
+        except RuntimeError:
+            return False
+
     def finalize_later(self, kind, obj):
+        if kind.plural == "pods":
+            md = obj["metadata"]
+            asyncio.get_running_loop().call_later(0.2, self._finish_pod, md["namespace"], md["name"], md["uid"])
+            return
         if kind.plural != "namespaces":
             return
         try:
@@ -222,6 +234,18 @@ class Cluster:
         else:
             # the namespace shows Terminating for a moment, as on a real cluster
             loop.call_later(0.3, self._finalize_ns, obj["metadata"]["name"])
+
+    def _finish_pod(self, namespace, name, uid):
+        pod = self.store.peek("pods", namespace, name)
+        if pod is None or pod["metadata"].get("uid") != uid:
+            return
+        # with finalizers left, the pod goes when they are removed (controllers.react)
+        self.grace_over.add(uid)
+        try:
+            if not pod["metadata"].get("finalizers"):
+                self.store.remove_finalized(self.registry.get("pods"), namespace, name)
+        except Exception as e:
+            self.lab.log("pod deletion error in %s: %r" % (self.name, e))
 
     def _finalize_ns(self, name):
         obj = self.store.peek("namespaces", None, name)

@@ -285,8 +285,13 @@ class ApiServer:
         if verb == "delete":
             opts = body if isinstance(body, dict) else {}
             prop = request.query.get("propagationPolicy") or opts.get("propagationPolicy")
+            grace = request.query.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+            try:
+                grace = int(grace) if grace is not None else None
+            except ValueError:
+                raise bad_request("gracePeriodSeconds must be an integer") from None
             obj, gone = self.store.delete(k, req.namespace, req.name, dry_run=dry, propagation=prop,
-                                          preconditions=opts.get("preconditions"))
+                                          preconditions=opts.get("preconditions"), grace_seconds=grace)
             if gone and k.plural not in ("pods",):
                 details = {"name": req.name}
                 if k.group:

@@ -516,8 +516,9 @@ class Store:
             md.pop("resourceVersion", None)
         return self.update(kind, new, namespace, name, dry_run, subresource, field_manager, _patched=True)
 
-    def delete(self, resource, namespace, name, dry_run=False, propagation=None, preconditions=None):
-        """Returns the deleted object (or the object being deleted, with deletionTimestamp)."""
+    def delete(self, resource, namespace, name, dry_run=False, propagation=None, preconditions=None,
+               grace_seconds=None):
+        """(object, gone_now): the deleted object, or the object being deleted (deletionTimestamp set)."""
         kind = self._kind(resource)
         old = self.peek(kind, namespace, name)
         if old is None:
@@ -532,6 +533,18 @@ class Store:
             raise conflict(kind, name)
         if dry_run:
             return clone(old), True
+        if kind.plural == "pods" and grace_seconds != 0 and self.cluster.async_ok():
+            # graceful pod deletion: Terminating first, gone once the (simulated, short) grace period ends
+            if old["metadata"].get("deletionTimestamp"):
+                return clone(old), False
+            grace = grace_seconds if grace_seconds is not None else \
+                (old.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+            obj = clone(old)
+            obj["metadata"]["deletionTimestamp"] = now_iso()
+            obj["metadata"]["deletionGracePeriodSeconds"] = grace
+            obj = self._persist(kind, obj, "MODIFIED", old)
+            self.cluster.finalize_later(kind, obj)
+            return clone(obj), False
         if old["metadata"].get("finalizers") or kind.plural == "namespaces":
             if old["metadata"].get("deletionTimestamp"):
                 return clone(old), False

@@ -208,8 +208,16 @@ def test_deployment_pods_services_endpoints(api):
     assert 30000 <= svc.spec.ports[0].node_port <= 32767
     # scale down: endpoints follow
     apps.patch_namespaced_deployment("echo", NS, {"spec": {"replicas": 1}})
-    assert len(v1.list_namespaced_pod(NS, label_selector="app=echo").items) == 1
-    assert len(v1.read_namespaced_endpoints("echo", NS).subsets[0].addresses) == 1
+    pods = v1.list_namespaced_pod(NS, label_selector="app=echo").items
+    # scaled-down pods are Terminating for a moment, out of the ready endpoints at once
+    running = [p for p in pods if p.metadata.deletion_timestamp is None]
+    assert len(running) == 1
+    assert [a.ip for a in v1.read_namespaced_endpoints("echo", NS).subsets[0].addresses] == \
+        [running[0].status.pod_ip]
+    for _ in range(50):
+        if len(v1.list_namespaced_pod(NS, label_selector="app=echo").items) == 1:
+            break
+        time.sleep(0.1)
     # field selectors
     p = v1.list_namespaced_pod(NS, label_selector="app=echo").items[0]
     by_node = v1.list_pod_for_all_namespaces(field_selector="spec.nodeName=%s,metadata.namespace=%s"
