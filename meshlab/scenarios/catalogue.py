@@ -119,9 +119,10 @@ def cluster_duplicate_id():
             "`Kubernetes`; the remote secrets' data key is `Kubernetes` too and istiod logs `ignoring cluster as "
             "it would overwrite the config cluster`. " + _guide_only_local(),
             [_f("cluster.duplicate_id", "cluster1", "cluster2"),
-             _f("remote_secret.local_key", "cluster1", "cluster2"),
-             _f("remote_secret.local_key", "cluster2", "cluster1"),
-             _f("endpoints.remote_missing", "cluster1", "cluster2", ["cluster.duplicate_id"])])
+             _f("remote_secret.local_key", "cluster1", "cluster2", ["cluster.duplicate_id"]),
+             _f("remote_secret.local_key", "cluster2", "cluster1", ["cluster.duplicate_id"]),
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["cluster.duplicate_id", "remote_secret.local_key"]),
+             _f("endpoints.remote_missing", "cluster2", "cluster1", ["cluster.duplicate_id", "remote_secret.local_key"])])
 
 
 @scenario("mesh-id-mismatch")
@@ -209,8 +210,8 @@ def remote_secret_invalid_kubeconfig():
             "istiod logs `Add cluster: create remote cluster failed: kubeconfig is not allowed: exec is not "
             "allowed` (istio#61773). " + _guide_only_local(),
             [_f("remote_secret.invalid_kubeconfig", "cluster1", "cluster2"),
-             _f("remote_secret.istiod_error", "cluster1", "cluster2"),
-             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig"])])
+             _f("remote_secret.istiod_error", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig"]),
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig", "remote_secret.istiod_error"])])
 
 
 @scenario("remote-secret-loopback-server")
@@ -233,8 +234,8 @@ def remote_secret_api_unreachable():
             "istiod's client fails with `x509: certificate signed by unknown authority` and the remote cluster "
             "times out syncing. " + _guide_only_local(),
             [_f("remote_secret.api_unreachable", "cluster1", "cluster2"),
-             _f("remote_secret.not_synced", "cluster1", "cluster2"),
-             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.api_unreachable"])])
+             _f("remote_secret.not_synced", "cluster1", "cluster2", ["remote_secret.api_unreachable"]),
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.api_unreachable", "remote_secret.not_synced"])])
 
 
 @scenario("remote-secret-istiod-error")
@@ -251,9 +252,9 @@ def remote_secret_istiod_error():
             "The guide's own wording: the remote secret for cluster2 refers to a token file istiod may not "
             "read, and the 1.9 istiod logs `Failed to add remote cluster from secret=... for cluster_id=cluster2`. "
             + _guide_only_local(),
-            [_f("remote_secret.istiod_error", "cluster1", "cluster2"),
+            [_f("remote_secret.istiod_error", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig"]),
              _f("remote_secret.invalid_kubeconfig", "cluster1", "cluster2"),
-             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig"])])
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.invalid_kubeconfig", "remote_secret.istiod_error"])])
 
 
 @scenario("remote-secret-not-synced")
@@ -263,9 +264,9 @@ def remote_secret_not_synced():
     return (m, "cluster2 lost the istio-reader ClusterRoleBinding: cluster1's istiod cannot list there and never syncs.",
             "The token authenticates but RBAC forbids `list pods`; `istioctl remote-clusters` shows cluster2 "
             "`timeout`. " + _guide_only_local(),
-            [_f("remote_secret.not_synced", "cluster1", "cluster2"),
+            [_f("remote_secret.not_synced", "cluster1", "cluster2", ["remote_secret.api_unreachable"]),
              _f("remote_secret.api_unreachable", "cluster1", "cluster2"),
-             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.not_synced"])])
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["remote_secret.api_unreachable", "remote_secret.not_synced"])])
 
 
 # ---------------------------------------------------------------- primary-remote
@@ -329,7 +330,8 @@ def network_pod_network_unset():
             + _RAW,
             [_f("network.pod_network_unset", "cluster2"),
              _f("network.namespace_label_missing", "cluster2"),
-             _f("endpoints.remote_pod_ips", "cluster1", "cluster2", ["network.pod_network_unset"])])
+             _f("endpoints.remote_pod_ips", "cluster1", "cluster2",
+                ["network.namespace_label_missing", "network.pod_network_unset"])])
 
 
 # ---------------------------------------------------------------- east-west gateway
@@ -428,7 +430,7 @@ def trust_cacerts_missing():
             "Without Secret cacerts istiod writes istio-ca-secret with its own root, so the clusters do not share "
             "a root of trust: curl from sleep fails across clusters with `TLS error: ... CERTIFICATE_VERIFY_FAILED`.",
             [_f("trust.cacerts_missing", "cluster1"), _f("trust.cacerts_missing", "cluster2"),
-             _f("trust.root_mismatch", "cluster1", "cluster2", ["trust.cacerts_missing"])])
+             _f("trust.root_mismatch", "cluster1", "cluster2", ["trust.cacerts_missing", "trust.cacerts_missing"])])
 
 
 @scenario("trust-root-mismatch")
