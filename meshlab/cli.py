@@ -82,7 +82,12 @@ async def serve(scenario_dir, state_dir, istio=True):
         await srv.start()
     n = apply(lab, scenario_dir)
     for hook in lab.hooks.on_ready:
-        hook(lab)
+        try:
+            hook(lab)
+        except Exception as e:  # the lab still serves; the error names the hook
+            import traceback
+            log("error: on_ready hook %s failed: %r" % (getattr(hook, "__qualname__", hook), e))
+            traceback.print_exc()
     os.makedirs(state_dir, exist_ok=True)
     for f in ("ready",):
         try:

@@ -418,7 +418,7 @@ class ApiServer:
         try:
             if request.content_type in ("application/yaml", "application/apply-patch+yaml"):
                 return yaml.safe_load(raw)
-            return json.loads(raw)
+            return orjson.loads(raw) if orjson is not None else json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:
             k = req.kind
             raise bad_request('%s in version "%s" cannot be handled as a %s: %s'
