@@ -213,3 +213,44 @@ def test_execution_environment_definition_builds_a_context(built):
     (requirement,) = galaxy["collections"]
     assert requirement["type"] == "file"
     assert (context / "_build" / requirement["name"]).read_bytes() == tarball.read_bytes()
+
+
+def test_diagnose_by_fqcn_from_the_installed_tarball_against_the_lab(built):
+    """Outside the repo: the installed collection, an inventory from the kubeconfig plugin, the playbook by FQCN."""
+    if os.path.join(ROOT, "tests") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from labutil import start_lab  # pylint: disable=import-outside-toplevel
+
+    tmp, _tarball, collections_path, env = built
+    work = tmp / "fqcn"
+    work.mkdir()
+    with start_lab("network-namespace-label-missing", str(work / "lab")) as lab:
+        (work / "mesh.meshmend.yml").write_text(yaml.safe_dump({
+            "plugin": "%s.kubeconfig" % FQCN, "kubeconfig": lab.kubeconfig, "group_by_network": True}))
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "mesh.meshmend.yml", "%s.diagnose" % FQCN,
+               "-e", "meshmend_report_dir=%s" % (work / "reports")]
+        failing = run(cmd, work, env)
+        report_only = run(cmd + ["-e", "meshmend_fail_on=never", "-e", "meshmend_report_dir=%s" % (work / "never")],
+                          work, env)
+        with open(lab.kubeconfig) as handle:
+            secrets = [str(v) for u in yaml.safe_load(handle).get("users", []) for k, v in (u.get("user") or {}).items()
+                       if k in ("token", "client-key-data", "password")]
+    # an error finding fails the run with Ansible's "host failed" status, and says why
+    assert failing.returncode == 2, failing.stdout + failing.stderr
+    assert "network.namespace_label_missing" in failing.stdout
+    output = failing.stdout + failing.stderr
+    assert secrets and not [secret for secret in secrets if secret in output]
+    # the role ran from the installed tarball, not from the repo
+    assert "%s/ansible_collections/%s/%s/roles/diagnose/tasks/main.yml" % (collections_path, NAMESPACE, NAME) in output
+    assert ROOT + "/roles" not in output
+    with open(str(work / "reports" / "meshmend-report.json")) as handle:
+        report = json.load(handle)
+    assert report["failed"] is True
+    assert [(f["id"], f["cluster"]) for f in report["findings"] if f["severity"] == "error"] == [
+        ("network.namespace_label_missing", "cluster2")]
+    junit = (work / "reports" / "meshmend-junit.xml").read_text()
+    assert 'name="network/network.namespace_label_missing"' in junit and "<failure" in junit
+    # meshmend_fail_on=never: same findings, exit status 0
+    assert report_only.returncode == 0, report_only.stdout + report_only.stderr
+    with open(str(work / "never" / "meshmend-report.json")) as handle:
+        assert json.load(handle)["failed"] is False
