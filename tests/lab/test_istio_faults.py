@@ -241,3 +241,45 @@ def test_injector_values_change_applies_only_after_restart(lab):
            "-p", json.dumps({"data": {"values": json.dumps(values)}}))
         kc(lab, "cluster1", "-n", "sample", "delete", "pod", "-l", "app=sleep", "--wait=true")
     assert kc(lab, "cluster1", "-n", "sample", "get", "pod", "-l", "app=sleep", "-o", jp).stdout == old
+
+
+DR = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+      "metadata": {"name": "helloworld", "namespace": "sample"},
+      "spec": {"host": "helloworld.sample.svc.cluster.local",
+               "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s",
+                                                      "baseEjectionTime": "30s"}}}}
+
+
+def test_outlier_detection_keeps_traffic_local_then_removed(lab):
+    kc(lab, "cluster1", "apply", "-f", "-", input=json.dumps(DR))
+    try:
+        assert versions(curls(lab, "cluster1", 10)) == {"Hello version: v1"}
+        assert len(endpoints(lab, "cluster1")) == 2   # EDS unchanged: locality only orders priorities
+    finally:
+        kc(lab, "cluster1", "-n", "sample", "delete", "destinationrules.networking.istio.io", "helloworld")
+    assert versions(curls(lab, "cluster1", 10)) == {"Hello version: v1", "Hello version: v2"}
+
+
+def test_unset_network_after_restart_gives_raw_pod_ips_then_fixed(lab):
+    """values.global.network emptied and istio-system unlabelled in cluster2: after a restart the helloworld
+    pod has no network, so cluster1 gets its raw pod IP; restoring both and restarting brings the gateway back."""
+    cm = json.loads(kc(lab, "cluster2", "-n", "istio-system", "get", "cm", "istio-sidecar-injector", "-o", "json").stdout)
+    values = json.loads(cm["data"]["values"])
+
+    def set_network(net):
+        values["global"]["network"] = net
+        kc(lab, "cluster2", "-n", "istio-system", "patch", "cm", "istio-sidecar-injector", "--type", "merge",
+           "-p", json.dumps({"data": {"values": json.dumps(values)}}))
+    set_network("")
+    kc(lab, "cluster2", "label", "ns", "istio-system", "topology.istio.io/network-")
+    kc(lab, "cluster2", "-n", "sample", "delete", "pod", "-l", "app=helloworld", "--wait=true")
+    try:
+        eps = endpoints(lab, "cluster1")
+        assert (pod_ip(lab, "cluster2", "app=helloworld"), 5000) in eps
+        assert all(p != 15443 for _, p in eps)
+    finally:
+        set_network("network2")
+        kc(lab, "cluster2", "label", "ns", "istio-system", "topology.istio.io/network=network2")
+        kc(lab, "cluster2", "-n", "sample", "delete", "pod", "-l", "app=helloworld", "--wait=true")
+    assert endpoints(lab, "cluster1") == sorted([(pod_ip(lab, "cluster1", "app=helloworld"), 5000),
+                                                 (gw_ip(lab, "cluster2"), 15443)])

@@ -1,6 +1,7 @@
 """The bundled scenarios and the generator."""
 import os
 import subprocess
+import sys
 
 import yaml
 import pytest
@@ -75,7 +76,7 @@ def test_generated_mesh_has_shared_root_and_fixed_names(tmp_path):
 
 
 def test_generator_cli(tmp_path):
-    r = subprocess.run([".venv/bin/python", "-m", "meshlab.scenarios.generator", "--clusters", "2", "--out",
+    r = subprocess.run([sys.executable, "-m", "meshlab.scenarios.generator", "--clusters", "2", "--out",
                         str(tmp_path / "x")], cwd=os.path.join(SCEN, "..", ".."), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert os.path.isfile(tmp_path / "x" / "cluster2" / "10-istio-system.yaml")
