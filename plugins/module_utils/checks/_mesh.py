@@ -185,6 +185,7 @@ class ClusterView:
             self.expected_id, self.expected_id_source = self.declared["cluster_id"], "declared"
         else:
             self.expected_id, self.expected_id_source = name, "inventory name"
+        self.cache = {}   # per-cluster indexes built lazily by the areas
         self.role = None
         self.remote_intent = []
         self.bound_local = []
@@ -337,6 +338,8 @@ class Mesh:
         self.probe_service = options.get("probe_service") or "helloworld.sample"
         self.not_installed = set()   # filled by the cluster area: clusters skipped by later areas
         self._networks = None
+        self._by_server = None
+        self._gateway_addresses = {}
 
     # -- selections ------------------------------------------------------------------------
     def all(self):
@@ -356,13 +359,14 @@ class Mesh:
         return [c for c in self.clusters.values() if c.name != cluster.name]
 
     def by_server(self, url):
+        if self._by_server is None:
+            self._by_server = {}
+            for c in self.clusters.values():
+                norm = normalize_server(c.server)
+                if norm:
+                    self._by_server.setdefault(norm, c)
         norm = normalize_server(url)
-        if not norm:
-            return None
-        for c in self.clusters.values():
-            if normalize_server(c.server) == norm:
-                return c
-        return None
+        return self._by_server.get(norm) if norm else None
 
     # -- networks --------------------------------------------------------------------------
     def networks(self):
@@ -401,7 +405,12 @@ class Mesh:
         return False
 
     def gateway_addresses(self, network):
-        """Addresses istiod may use for ``network``'s gateway, from every cluster's facts."""
+        """Addresses istiod may use for ``network``'s gateway, from every cluster's facts (a copy)."""
+        if network not in self._gateway_addresses:
+            self._gateway_addresses[network] = self._compute_gateway_addresses(network)
+        return set(self._gateway_addresses[network])
+
+    def _compute_gateway_addresses(self, network):
         out = set()
         if not network:
             return out

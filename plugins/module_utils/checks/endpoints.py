@@ -42,6 +42,13 @@ def _split_host(host):
 
 def _service_pods(c, name, namespace):
     """Sidecar pods of ``c`` selected by Service namespace/name (empty when the Service is absent)."""
+    key = ("service_pods", name, namespace)
+    if key not in c.cache:
+        c.cache[key] = _find_service_pods(c, name, namespace)
+    return c.cache[key]
+
+
+def _find_service_pods(c, name, namespace):
     svc = None
     for s in as_list(c.facts.get("services")):
         s = as_dict(s)
@@ -160,8 +167,8 @@ def _check_proxy(mesh, a, found):
     res = resource("Pod", pod_ns or None, pod_name or pod_ref)
     host = proxy.get("service")
     gateway_ips_all = set()
-    for d in mesh.full():
-        gateway_ips_all |= mesh.gateway_addresses(d.network)
+    for net in set(d.network for d in mesh.full()):
+        gateway_ips_all |= mesh.gateway_addresses(net)
 
     judged = [c for c in mesh.full() if c.name != a.name and c.name not in mesh.not_installed]
     if a.role in ("remote", "remote_bound_local") and _serving_primaries(mesh, a) != [a]:

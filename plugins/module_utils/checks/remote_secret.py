@@ -113,6 +113,8 @@ def _is_loopback(entry):
 
 def _log_errors(primary, peer, entries):
     log = as_dict(primary.facts.get("istiod_log"))
+    if not log.get("errors"):
+        return []
     refs = set(e.ref for e in entries)
     keys = set(e.key for e in entries) | {peer.expected_id, peer.name}
     servers = set(normalize_server(e.entry.get("server")) for e in entries if e.entry.get("server"))
@@ -133,10 +135,14 @@ def _sync_state(primary, key):
     log = as_dict(f.get("istiod_log"))
     clusterz = f.get("clusterz")
     if isinstance(clusterz, list):
-        for row in clusterz:
-            row = as_dict(row)
-            if row.get("id") == key:
-                return row.get("syncStatus"), "/debug/clusterz"
+        index = primary.cache.get("clusterz")
+        if index is None:
+            index = primary.cache["clusterz"] = {}
+            for row in clusterz:
+                row = as_dict(row)
+                index.setdefault(row.get("id"), row.get("syncStatus"))
+        if key in index:
+            return index[key], "/debug/clusterz"
         return "absent", "/debug/clusterz"
     if key in as_list(log.get("sync_timeouts")):
         return "timeout", "istiod log"
@@ -201,10 +207,13 @@ def _check_primary(mesh, primary, found):
             caused_by=[cause] if cause else [],
         ))
 
+    by_target = {}
+    for e in entries:
+        if e.target is not None:
+            by_target.setdefault(e.target.name, []).append(e)
     peers = mesh.peers_of(primary)
     for peer in peers:
-        mine = [e for e in entries if e.target is not None and e.target.name == peer.name
-                and id(e) not in handled]
+        mine = [e for e in by_target.get(peer.name, ()) if id(e) not in handled]
         judged_id = peer.expected_id_source in ("cluster", "declared")
         good_here, good_elsewhere, wrong_key = [], [], []
         for e in mine:
@@ -252,8 +261,7 @@ def _check_primary(mesh, primary, found):
                        % (ns, _create_cmd(primary, peer), first.ref),
                 category="remote_secrets",
             ))
-        if not mine and not any(e.target is not None and e.target.name == peer.name for e in entries
-                                if id(e) in handled):
+        if not mine and not any(id(e) in handled for e in by_target.get(peer.name, ())):
             unassigned = [e for e in entries if e.target is None and id(e) not in handled and e.namespace == ns]
             if not judged_id and unassigned:
                 # the peer's real cluster ID is unknown: an unmatched key may well be it
