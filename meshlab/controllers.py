@@ -879,8 +879,7 @@ def _reconcile_deployment(cluster, d):
     spec = d.get("spec") or {}
     if md.get("deletionTimestamp"):
         return
-    tpl = clone(spec.get("template") or {})
-    h = template_hash(tpl, (d.get("status") or {}).get("collisionCount", 0))
+    h = template_hash(spec.get("template") or {}, (d.get("status") or {}).get("collisionCount", 0))
     rs_name = "%s-%s" % (md["name"], h)
     rses = _owned(cluster, "replicasets.apps", ns, md["uid"])
     replicas = spec.get("replicas", 1) if not spec.get("paused") else None
@@ -891,6 +890,7 @@ def _reconcile_deployment(cluster, d):
         _set_deployment_status(cluster, d)
         return
     if new_rs is None:
+        tpl = clone(spec.get("template") or {})
         labels = dict((tpl.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": h})
         tpl.setdefault("metadata", {})["labels"] = labels
         sel = clone(spec.get("selector") or {})
@@ -1026,7 +1026,7 @@ def _set_deployment_status(cluster, d):
     ns = md["namespace"]
     spec = d.get("spec") or {}
     rses = _owned(cluster, "replicasets.apps", ns, md["uid"])
-    h = template_hash(clone(spec.get("template") or {}), (d.get("status") or {}).get("collisionCount", 0))
+    h = template_hash(spec.get("template") or {}, (d.get("status") or {}).get("collisionCount", 0))
     new_rs = next((r for r in rses if r["metadata"]["name"] == "%s-%s" % (md["name"], h)), None)
     total = sum((r.get("status") or {}).get("replicas", 0) for r in rses)
     ready = sum((r.get("status") or {}).get("readyReplicas", 0) for r in rses)

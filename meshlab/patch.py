@@ -1,13 +1,28 @@
 """JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch for built-in types."""
 
 
-def clone(o):
-    """Deep copy of JSON-shaped data (dicts, lists, scalars); several times faster than copy.deepcopy."""
+try:
+    import orjson
+except ImportError:  # optional: only speed
+    orjson = None
+
+
+def _clone_py(o):
     if isinstance(o, dict):
-        return {k: clone(v) for k, v in o.items()}
+        return {k: _clone_py(v) for k, v in o.items()}
     if isinstance(o, list):
-        return [clone(v) for v in o]
+        return [_clone_py(v) for v in o]
     return o
+
+
+def clone(o):
+    """Deep copy of JSON-shaped data (dicts, lists, scalars); much faster than copy.deepcopy."""
+    if orjson is not None and isinstance(o, (dict, list)):
+        try:
+            return orjson.loads(orjson.dumps(o))
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return _clone_py(o)
 
 
 class PatchError(Exception):

@@ -85,13 +85,14 @@ class ApiServer:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         bad = self.cluster.faults.get("bad_cert")
         cert, key = (bad if bad else (self.cluster.cert_pem, self.cluster.key_pem))
-        with tempfile.TemporaryDirectory() as d:
-            cp, kp = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
-            with open(cp, "wb") as f:
-                f.write(cert)
-            with open(kp, "wb") as f:
-                f.write(key)
-            ctx.load_cert_chain(cp, kp)
+        # ssl loads keys only from files: a private (0600) file that lives just for this call
+        fd, path = tempfile.mkstemp(prefix="meshlab-", suffix=".pem")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(key + cert)
+            ctx.load_cert_chain(path)
+        finally:
+            os.unlink(path)
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
