@@ -837,6 +837,46 @@ def _is_connectivity(finding):
     return str(finding.get("id") or "").startswith("connectivity.")
 
 
+# Which diagnose findings explain a connectivity finding on the pair (cluster -> peer):
+# (id prefix, whose finding: "src" | "dst" | "pair" (either way round) | "src_to_dst").
+_CAUSES = {
+    "connectivity.tls_error": (("trust.root_mismatch", "pair"), ("trust.chain_invalid", "either"),
+                               ("trust.cacerts_missing", "either")),
+    "connectivity.gateway_blocked": (("eastwest_gateway.", "dst"),),
+    "connectivity.local_only": (("remote_secret.", "src_to_dst"), ("endpoints.remote_missing", "src"),
+                                ("primary_remote.", "either"), ("eastwest_gateway.", "dst"),
+                                ("network.", "either"), ("locality.prefers_local", "src"),
+                                ("cluster.duplicate_id", "either"), ("mesh.id_mismatch", "either")),
+    "connectivity.pod_to_pod_blocked": (),
+}
+
+
+def link_causes(findings, others):
+    """Add to each connectivity finding the keys of diagnose findings that explain it, so the
+    report reads like the guide ("TLS error cluster1 -> cluster2 <- roots differ")."""
+    out = []
+    for f in findings:
+        f = dict(f)
+        src, dst = f.get("cluster"), f.get("peer")
+        causes = list(f.get("caused_by") or [])
+        for prefix, whose in _CAUSES.get(f.get("id"), ()):
+            for o in others:
+                oid = str(o.get("id") or "")
+                if not (oid == prefix or (prefix.endswith(".") and oid.startswith(prefix))):
+                    continue
+                oc, op = o.get("cluster"), o.get("peer")
+                hit = ((whose == "src" and oc == src) or (whose == "dst" and oc == dst)
+                       or (whose == "either" and oc in (src, dst) and op in (None, src, dst))
+                       or (whose == "pair" and {oc, op} == {src, dst})
+                       or (whose == "src_to_dst" and oc == src and op in (None, dst)))
+                key = o.get("key") or finding_key(o)
+                if hit and key not in causes:
+                    causes.append(key)
+        f["caused_by"] = causes
+        out.append(f)
+    return out
+
+
 def merge_report(existing, findings, tests, clusters, fail_on="error", generated_at=None):
     """The report document with this run's connectivity findings and test cases.
 
@@ -870,7 +910,7 @@ def merge_report(existing, findings, tests, clusters, fail_on="error", generated
         kept, in_play, facts, out_of_play = [], sorted(clusters), dict(report["facts"]), []
     for c in in_play:
         facts.setdefault(c, rp.summarize_facts({"cluster": c, "reachable": True}))
-    merged = sort_findings(kept + findings)
+    merged = sort_findings(kept + link_causes(findings, kept))
     areas = list(report.get("areas") or [])
     if "connectivity" not in areas:
         areas.append("connectivity")

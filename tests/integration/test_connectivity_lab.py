@@ -22,50 +22,8 @@ pytestmark = pytest.mark.slow
 
 # --------------------------------------------------------------------------- the lab
 
-class _Lab:
-    """A running meshlab: ``python -m meshlab up SCENARIO --state-dir DIR`` (DESIGN.md section 4)."""
-
-    def __init__(self, scenario, state_dir):
-        self.state_dir = str(state_dir)
-        self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
-        self.inventory = os.path.join(self.state_dir, "inventory.yml")
-        self._log = open(os.path.join(self.state_dir, "lab.log"), "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "meshlab", "up", scenario, "--state-dir", self.state_dir],
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while not os.path.exists(os.path.join(self.state_dir, "ready")):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                with open(os.path.join(self.state_dir, "lab.log")) as f:
-                    raise RuntimeError("meshlab did not start: %s" % f.read()[-2000:])
-            time.sleep(0.05)
-
-    def ctl(self, *args):
-        out = subprocess.run([sys.executable, "-m", "meshlab", "ctl", "--state-dir", self.state_dir] + list(args),
-                             cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if out.stdout.strip() else None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-def _start(scenario, state_dir):
-    try:  # the shared helper, when present
-        sys.path.insert(0, os.path.join(ROOT, "tests"))
-        from labutil import start_lab  # noqa: E402
-    except ImportError:
-        return _Lab(scenario, state_dir)
-    finally:
-        sys.path.pop(0)
-    return start_lab(scenario, str(state_dir))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from labutil import start_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture
@@ -73,29 +31,21 @@ def lab_factory(tmp_path):
     labs = []
 
     def make(scenario):
-        d = tmp_path / ("lab-%s" % scenario)
-        d.mkdir()
-        lab = _start(scenario, d)
+        lab = start_lab(scenario, str(tmp_path / ("lab-%s" % scenario)))
         labs.append(lab)
         return lab
     yield make
     for lab in labs:
-        stop = getattr(lab, "stop", None) or getattr(lab, "close", None)
-        if stop:
-            stop()
-
-
-def _ctl(lab, *args):
-    return lab.ctl(*args)
+        lab.stop()
 
 
 # --------------------------------------------------------------------------- helpers
 
-def run_playbook(lab, report_dir, *extra, inventory=None, env=None):
+def run_playbook(lab, report_dir, *extra, inventory=None, env=None, playbook=PLAYBOOK):
     e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
              PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
     e.update(env or {})
-    cmd = [os.path.join(BIN, "ansible-playbook"), PLAYBOOK, "-i", inventory or str(lab.inventory),
+    cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", inventory or str(lab.inventory),
            "-e", "meshmend_report_dir=%s" % report_dir] + list(extra)
     return subprocess.run(cmd, cwd=ROOT, env=e, capture_output=True, text=True, timeout=300, check=False)
 
@@ -106,8 +56,7 @@ def report(report_dir):
 
 
 def kubectl(lab, context, *args):
-    return subprocess.run([os.path.join(BIN, "kubectl"), "--kubeconfig", str(lab.kubeconfig), "--context", context]
-                          + list(args), capture_output=True, text=True, timeout=60, check=False)
+    return lab.kubectl(*args, context=context)
 
 
 def clusters_of(lab):
@@ -164,7 +113,7 @@ def test_healthy_multinetwork_every_pair_passes(lab_factory, tmp_path):
 
 def test_firewall_single_network_pod_to_pod_blocked(lab_factory, tmp_path):
     lab = lab_factory("healthy-single-network")
-    _ctl(lab, "firewall", "deny", "cluster1", "cluster2")
+    lab.ctl("firewall", "deny", "cluster1", "cluster2")
     out = run_playbook(lab, tmp_path / "r")
     assert out.returncode != 0, explain(out)  # an error finding fails the run (fail_on=error)
     rep = report(tmp_path / "r")
@@ -180,7 +129,7 @@ def test_firewall_single_network_pod_to_pod_blocked(lab_factory, tmp_path):
 
 def test_firewall_multinetwork_gateway_blocked(lab_factory, tmp_path):
     lab = lab_factory("healthy-multinetwork")
-    _ctl(lab, "firewall", "deny", "cluster1", "cluster2")
+    lab.ctl("firewall", "deny", "cluster1", "cluster2")
     out = run_playbook(lab, tmp_path / "r")
     assert out.returncode != 0, explain(out)
     rep = report(tmp_path / "r")
@@ -196,8 +145,13 @@ def test_firewall_multinetwork_gateway_blocked(lab_factory, tmp_path):
     assert_namespace_gone(lab)
 
 
-def test_root_mismatch_tls_error(lab_factory, tmp_path):
+def test_root_mismatch_tls_error_merged_with_diagnose(lab_factory, tmp_path):
     lab = lab_factory("trust-root-mismatch")
+    diag = run_playbook(lab, tmp_path / "r", "-e", "meshmend_fail_on=never",
+                        playbook=os.path.join(ROOT, "playbooks", "diagnose.yml"))
+    assert diag.returncode == 0, explain(diag)
+    roots = findings(report(tmp_path / "r"), "trust.root_mismatch")
+    assert roots, "diagnose found no trust.root_mismatch"
     out = run_playbook(lab, tmp_path / "r")
     assert out.returncode != 0, explain(out)
     rep = report(tmp_path / "r")
@@ -206,6 +160,12 @@ def test_root_mismatch_tls_error(lab_factory, tmp_path):
     for f in tls:
         assert f["evidence"]["output"].startswith("upstream connect error or disconnect/reset before headers.")
         assert "TLS error" in f["evidence"]["output"] and "CERTIFICATE_VERIFY_FAILED" in f["evidence"]["output"]
+        assert roots[0]["key"] in f["caused_by"]  # the symptom names diagnose's cause
+    # one report: diagnose's finding kept next to the connectivity ones, in every format
+    assert findings(rep, "trust.root_mismatch")
+    junit = open(str(tmp_path / "r" / "meshmend-junit.xml")).read()
+    assert "trust.root_mismatch" in junit and 'classname="connectivity.mesh"' in junit
+    assert "connectivity.tls_error" in open(str(tmp_path / "r" / "meshmend-report.md")).read()
     assert_namespace_gone(lab)
 
 

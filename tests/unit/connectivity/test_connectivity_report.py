@@ -54,6 +54,17 @@ def test_merge_keeps_diagnose_and_replaces_old_connectivity():
     assert r["summary"]["by_cluster"]["cluster1"]["error"] == 1
 
 
+def test_merge_links_diagnose_causes():
+    r = c.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
+    tls = [f for f in r["findings"] if f["id"] == "connectivity.tls_error"][0]
+    assert tls["caused_by"] == ["trust.root_mismatch@cluster2->cluster1"]
+    secret = Finding("remote_secret.missing", "cluster1", "no secret", peer="cluster2").to_dict()
+    other = Finding("remote_secret.missing", "cluster2", "no secret", peer="cluster3").to_dict()
+    local = Finding("connectivity.local_only", "cluster1", "only v1", peer="cluster2").to_dict()
+    (linked,) = c.link_causes([local], [secret, other])
+    assert linked["caused_by"] == ["remote_secret.missing@cluster1->cluster2"]
+
+
 def test_merge_rejects_foreign_findings():
     bad = Finding("trust.root_mismatch", "c1", "x").to_dict()
     with pytest.raises(c.ConnectivityError):
