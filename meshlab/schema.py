@@ -89,8 +89,40 @@ def _walk(schema, obj, path, out):
             _walk(schema[k], v, p, out)
 
 
+def _walk_openapi(schema, obj, path, out):
+    """Unknown fields of a custom resource against its structural openAPIV3Schema."""
+    if not isinstance(schema, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(obj, dict):
+        props = schema.get("properties")
+        addl = schema.get("additionalProperties")
+        for k, v in obj.items():
+            p = "%s.%s" % (path, k) if path else k
+            if props is not None and k in props:
+                _walk_openapi(props[k], v, p, out)
+            elif isinstance(addl, dict):
+                _walk_openapi(addl, v, p, out)
+            elif addl is True:
+                continue
+            elif props is not None or schema.get("type") == "object":
+                out.append(p)
+    elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(obj):
+            _walk_openapi(schema["items"], item, "%s[%d]" % (path, i), out)
+
+
 def unknown_fields(kind, obj):
     """Dotted paths of fields the type does not have (as strict decoding reports them)."""
+    if kind.crd is not None and isinstance(obj, dict):
+        version = (obj.get("apiVersion") or "").rpartition("/")[2] or kind.version
+        for v in (kind.crd.get("spec") or {}).get("versions") or []:
+            if v.get("name") == version:
+                root = ((v.get("schema") or {}).get("openAPIV3Schema")) or {}
+                out = []
+                body = {k: val for k, val in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+                _walk_openapi(root, body, "", out)
+                return out
+        return []
     schema = SCHEMAS.get(kind.key)
     if schema is None or not isinstance(obj, dict):
         return []

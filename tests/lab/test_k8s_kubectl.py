@@ -230,6 +230,13 @@ def test_istio_crds_apply_and_serve(samples, upstream):
     out = ok(samples.kubectl("apply", "-n", "istio-system", "-f",
                              os.path.join(upstream, "samples", "expose-services.yaml"), context=ctx))
     assert out.strip() == "gateway.networking.istio.io/cross-network-gateway configured"
+    # custom resources are checked against their CRD schema (kubectl's default --validate=strict)
+    bad = ("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: bad\n  namespace: default\n"
+           "spec:\n  selector: {istio: x}\n  servrs: []\n")
+    r = samples.kubectl("apply", "-f", "-", context=ctx, input=bad)
+    assert r.returncode == 1
+    assert 'Gateway in version "v1" cannot be handled as a Gateway: strict decoding error: unknown field ' \
+           '"spec.servrs"' in r.stderr
     # an empty cluster (no folder in the scenario) does not know the type
     r = samples.kubectl("get", "gateways.networking.istio.io", context="cluster3")
     assert r.returncode == 1 and 'the server doesn\'t have a resource type "gateways"' in r.stderr
