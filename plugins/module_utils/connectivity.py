@@ -841,9 +841,9 @@ def _is_connectivity(finding):
 # (id prefix, whose finding: "src" | "dst" | "pair" (either way round) | "src_to_dst").
 _CAUSES = {
     "connectivity.tls_error": (("trust.root_mismatch", "pair"), ("trust.chain_invalid", "either"),
-                               ("trust.cacerts_missing", "either")),
+                               ("trust.cacerts_missing", "either"), ("eastwest_gateway.expose_gateway_missing", "dst")),
     "connectivity.gateway_blocked": (("eastwest_gateway.", "dst"),),
-    "connectivity.local_only": (("remote_secret.", "src_to_dst"), ("endpoints.remote_missing", "src"),
+    "connectivity.local_only": (("remote_secret.", "src_to_dst"), ("endpoints.", "src"),
                                 ("primary_remote.", "either"), ("eastwest_gateway.", "dst"),
                                 ("network.", "either"), ("locality.prefers_local", "src"),
                                 ("cluster.duplicate_id", "either"), ("mesh.id_mismatch", "either")),

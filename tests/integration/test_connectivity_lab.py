@@ -233,6 +233,19 @@ def test_interrupted_run_is_cleaned_by_the_next(lab_factory, tmp_path):
     assert_namespace_gone(lab)
 
 
+def test_one_cluster_down_the_others_finish(lab_factory, tmp_path):
+    lab = lab_factory("healthy-single-network")
+    lab.ctl("cluster", "down", "cluster2")
+    out = run_playbook(lab, tmp_path / "r")
+    assert out.returncode != 0, explain(out)
+    rep = report(tmp_path / "r")
+    errors = [c for c in cases(rep) if c["status"] == "error"]
+    assert [(c["classname"], c["cluster"]) for c in errors] == [("connectivity.setup", "cluster2")], cases(rep)
+    assert "cluster2" in errors[0]["message"] and "unreachable" in errors[0]["message"]
+    lab.ctl("cluster", "up", "cluster2")
+    assert_namespace_gone(lab)
+
+
 def test_foreign_namespace_is_never_touched(lab_factory, tmp_path):
     lab = lab_factory("healthy-multinetwork")
     made = kubectl(lab, "cluster1", "create", "namespace", NAMESPACE)
