@@ -292,7 +292,8 @@ def unreachable_facts(name, params, exc):
     """Facts of a cluster whose connection could not even be configured (bad kubeconfig...)."""
     return {"schema": SCHEMA, "cluster": name, "context": params.get("context"), "server": params.get("host"),
             "reachable": False, "error": exc.message, "error_kind": exc.kind, "read_errors": [],
-            "requests": 0, "probe_requests": 0, "duration_s": 0.0, "istio_namespace": params.get("istio_namespace")}
+            "requests": 0, "probe_requests": 0, "duration_s": 0.0, "istio_namespace": params.get("istio_namespace"),
+            "declared": dict((k, (params.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role"))}
 
 
 def main():
