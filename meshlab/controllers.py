@@ -283,7 +283,7 @@ def admit(cluster, kind, op, obj, old, dry_run):
 
     if k == "services":
         _validate_allocate_service(cluster, kind, obj, old, dry_run)
-    elif k in ("deployments.apps", "replicasets.apps"):
+    elif k in ("deployments.apps", "replicasets.apps", "daemonsets.apps", "statefulsets.apps"):
         _validate_workload(kind, obj, old)
     elif k == "pods" and op == "CREATE":
         _validate_pod(kind, obj)
@@ -758,6 +758,12 @@ def react(cluster, kind, etype, obj, old):
         if etype != "DELETED":
             _reconcile_rs(cluster, obj)
         _update_deployment_status_for(cluster, obj)
+    elif k in ("daemonsets.apps", "statefulsets.apps"):
+        if etype != "DELETED":
+            _reconcile_set(cluster, kind, obj)
+    elif k == "nodes" and etype in ("ADDED", "DELETED"):
+        for ds in st.iter("daemonsets.apps"):
+            _reconcile_set(cluster, cluster.registry.get("daemonsets.apps"), ds)
     elif k == "pods":
         if etype == "DELETED":
             cluster.grace_over.discard(md.get("uid"))
@@ -768,6 +774,11 @@ def react(cluster, kind, etype, obj, old):
             if node and cluster.pods_per_node.get(node):
                 cluster.pods_per_node[node] -= 1
         ref = controller_of(obj)
+        if ref and ref.get("kind") in ("DaemonSet", "StatefulSet"):
+            skind = cluster.registry.get(ref["kind"].lower() + "s.apps")
+            owner = st.peek(skind, ns, ref["name"])
+            if owner is not None:
+                _reconcile_set(cluster, skind, owner)
         if ref and ref.get("kind") == "ReplicaSet":
             rs = st.peek("replicasets.apps", ns, ref["name"])
             if rs is not None:
@@ -1240,3 +1251,98 @@ def _reconcile_endpoints(cluster, svc):
                 else:
                     upd[k] = v
             st.update_raw("endpointslices.discovery.k8s.io", upd, ns)
+
+
+# ---- DaemonSets and StatefulSets -------------------------------------------------------------------
+
+def _node_matches(node, spec):
+    sel = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    labels = node["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in sel.items())
+
+
+def _reconcile_set(cluster, kind, obj):
+    """DaemonSet: one pod per (matching) node; StatefulSet: pods <name>-0..N-1. Template changes replace pods."""
+    st = cluster.store
+    md = obj["metadata"]
+    ns = md["namespace"]
+    if md.get("deletionTimestamp"):
+        return
+    spec = obj.get("spec") or {}
+    tpl = spec.get("template") or {}
+    rev = "%s-%s" % (md["name"], template_hash(tpl)[:10])
+    is_ds = kind.plural == "daemonsets"
+    pods = [p for p in _owned(cluster, "pods", ns, md["uid"]) if not p["metadata"].get("deletionTimestamp")]
+    for p in pods:
+        if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != rev:
+            _delete_quiet(st, "pods", ns, p["metadata"]["name"])
+    pods = [p for p in _owned(cluster, "pods", ns, md["uid"]) if not p["metadata"].get("deletionTimestamp")]
+
+    def make(name=None, node=None, index=None):
+        pmd = clone(tpl.get("metadata") or {})
+        pmd.pop("name", None)
+        labels = pmd.setdefault("labels", {})
+        labels["controller-revision-hash"] = rev
+        if is_ds:
+            labels["pod-template-generation"] = str(md.get("generation", 1))
+            pmd["generateName"] = md["name"] + "-"
+        else:
+            labels["statefulset.kubernetes.io/pod-name"] = name
+            labels["apps.kubernetes.io/pod-index"] = str(index)
+            pmd["name"] = name
+        pmd["namespace"] = ns
+        pmd["ownerReferences"] = [owner_ref(obj, "apps/v1", kind.kind)]
+        pspec = clone(tpl.get("spec") or {})
+        if node:
+            pspec["nodeName"] = node
+        if not is_ds and spec.get("serviceName"):
+            pspec.setdefault("hostname", name)
+            pspec.setdefault("subdomain", spec["serviceName"])
+        try:
+            st.create_raw("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": pmd, "spec": pspec}, ns)
+        except ApiError as e:
+            cluster.record_event(obj, "Warning", "FailedCreate", "Error creating: %s" % e.message)
+
+    if is_ds:
+        nodes = [n for n in st.iter("nodes") if _node_matches(n, spec)]
+        have = {p["spec"].get("nodeName") for p in pods}
+        for n in nodes:
+            if n["metadata"]["name"] not in have:
+                make(node=n["metadata"]["name"])
+        wanted = {n["metadata"]["name"] for n in nodes}
+        for p in pods:
+            if p["spec"].get("nodeName") not in wanted:
+                _delete_quiet(st, "pods", ns, p["metadata"]["name"])
+        desired = len(nodes)
+    else:
+        desired = spec.get("replicas", 1)
+        names = {p["metadata"]["name"] for p in pods}
+        for i in range(desired):
+            name = "%s-%d" % (md["name"], i)
+            if name not in names and st.peek("pods", ns, name) is None:
+                make(name=name, index=i)
+        for p in pods:
+            idx = p["metadata"]["name"].rsplit("-", 1)[-1]
+            if not idx.isdigit() or int(idx) >= desired:
+                _delete_quiet(st, "pods", ns, p["metadata"]["name"])
+    pods = [p for p in _owned(cluster, "pods", ns, md["uid"]) if not p["metadata"].get("deletionTimestamp")]
+    ready = sum(1 for p in pods if pod_ready(p))
+    gen = md.get("generation", 1)
+    if is_ds:
+        status = {"currentNumberScheduled": len(pods), "numberMisscheduled": 0, "desiredNumberScheduled": desired,
+                  "numberReady": ready, "observedGeneration": gen, "updatedNumberScheduled": len(pods),
+                  "numberAvailable": ready}
+        if desired - ready > 0:
+            status["numberUnavailable"] = desired - ready
+    else:
+        status = {"observedGeneration": gen, "replicas": len(pods), "readyReplicas": ready,
+                  "currentReplicas": len(pods), "updatedReplicas": len(pods), "currentRevision": rev,
+                  "updateRevision": rev, "collisionCount": 0, "availableReplicas": ready}
+        for key in ("readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"):
+            if not status[key]:
+                del status[key]
+    cur = st.peek(kind, ns, md["name"])
+    if cur is not None and cur.get("status") != status:
+        upd = _for_status(cur)
+        upd["status"] = status
+        st.update_raw(kind, upd, ns, subresource="status")

@@ -321,7 +321,40 @@ SLICE_COLS = [NAME, col("AddressType", desc="Type of address carried by this End
               col("Ports", desc="Ports allowed by this EndpointSlice."),
               col("Endpoints", desc="Endpoints of this EndpointSlice."), AGE]
 
+def _ds(o):
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers(spec)
+    sel = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    return [o["metadata"]["name"], st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
+            st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
+            _sel(sel), age(o), names, images, _label_sel(spec.get("selector"))]
+
+
+DS_COLS = [NAME, col("Desired", "integer", desc="The desired number of daemon pods."),
+           col("Current", "integer", desc="The current number of daemon pods."),
+           col("Ready", "integer", desc="The number of ready daemon pods."),
+           col("Up-to-date", "integer", desc="The number of daemon pods with the updated template."),
+           col("Available", "integer", desc="The number of available daemon pods."),
+           col("Node Selector", desc="The node selector of the daemon pods."), AGE,
+           col("Containers", priority=1, desc="Names of each container in the template."),
+           col("Images", priority=1, desc="Images referenced by each container in the template."),
+           col("Selector", priority=1, desc="A label query over pods that are managed by the daemon set.")]
+
+
+def _sts(o):
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers(spec)
+    return [o["metadata"]["name"], "%d/%d" % (st.get("readyReplicas", 0), spec.get("replicas", 1)), age(o), names,
+            images]
+
+
+STS_COLS = [NAME, col("Ready", desc="Number of the pod with ready state"), AGE,
+            col("Containers", priority=1, desc="Names of each container in the template."),
+            col("Images", priority=1, desc="Images referenced by each container in the template.")]
+
 TABLES = {
+    "daemonsets.apps": (DS_COLS, _ds),
+    "statefulsets.apps": (STS_COLS, _sts),
     "pods": (POD_COLS, _pod),
     "services": (SVC_COLS, _svc),
     "secrets": ([NAME, col("Type", desc="The type of the secret"),

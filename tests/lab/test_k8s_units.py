@@ -278,3 +278,24 @@ def test_authorize_messages(lab):
     assert not c.authorize(sa_user("ns", "sa"), "get", "secrets", "ns", "", "s1")[0]
     assert c.authenticate(c.admin_token).name == "kubernetes-admin"
     assert c.authenticate("nope") is None
+
+
+def test_daemonset_and_statefulset_controllers(lab):
+    st = lab.clusters["c1"].store
+    st.create("daemonsets.apps", {"metadata": {"name": "agent", "namespace": "default"}, "spec": {
+        "selector": {"matchLabels": {"app": "agent"}},
+        "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [{"name": "a", "image": "i"}]}}}})
+    pods = st.list("pods", "default", label_selector="app=agent")
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["c1-node-1", "c1-node-2"]
+    assert st.get("daemonsets.apps", "default", "agent")["status"]["numberReady"] == 2
+    st.create("statefulsets.apps", {"metadata": {"name": "db", "namespace": "default"}, "spec": {
+        "replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "d", "image": "i"}]}}}})
+    assert [p["metadata"]["name"] for p in st.list("pods", "default", label_selector="app=db")] == \
+        ["db-0", "db-1", "db-2"]
+    assert tables._sts(st.get("statefulsets.apps", "default", "db"))[1] == "3/3"
+    with pytest.raises(ApiError) as ei:
+        st.create("statefulsets.apps", {"metadata": {"name": "bad", "namespace": "default"}, "spec": {
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "d", "image": "i"}]}}}})
+    assert "`selector` does not match template `labels`" in ei.value.message
