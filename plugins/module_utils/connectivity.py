@@ -751,6 +751,22 @@ def judge(cluster, results):
     return cases, [f.to_dict() for f in _dedupe(findings)]
 
 
+def custom_cases(cluster, results):
+    """Explicit targets (no plan): passed when every attempt got an HTTP answer."""
+    cases = []
+    for r in results:
+        attempts = r["attempts"]
+        answered = [a for a in attempts if a["outcome"] in (OK, HTTP_ANSWER)]
+        status = "passed" if attempts and len(answered) == len(attempts) else "failed"
+        first = next((a for a in attempts if a not in answered), attempts[0] if attempts else {})
+        cases.append(test_case(KIND_CUSTOM, cluster, r["target"].get("peer") or r["target"]["url"], status,
+                               "%s: %s" % (r["target"]["url"], _summary(attempts)), output=first.get("output"),
+                               duration=r.get("duration"),
+                               details={"versions": count_by(answered, "version"),
+                                        "outcomes": count_by(attempts, "outcome")}))
+    return cases
+
+
 def _dedupe(findings):
     """One finding per key (several gateway addresses of one peer give one gateway finding)."""
     seen, out = set(), []

@@ -222,9 +222,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
-    EXEC_ERROR, ConnectivityError, count_by, curl_command, judge, normalize_peers, parse_curl, plan_probes, pod_ready,
-    summarize,
-    test_case,
+    EXEC_ERROR, ConnectivityError, count_by, curl_command, custom_cases, judge, normalize_peers, parse_curl,
+    plan_probes, pod_ready, summarize,
 )
 
 EXEC_MARGIN_S = 5
@@ -322,6 +321,8 @@ def main():
     except ClusterError as exc:
         module.fail_json(msg=exc.message, error=exc.to_dict(), cluster=cluster, requests=client.requests)
     cases, findings = judge(cluster, results)
+    if p["site"] is None:
+        cases = custom_cases(cluster, results)
     summary = summarize(results)
     versions = count_by([a for r in results for a in r["attempts"] if a.get("outcome") == "ok"], "version")
     failed_cases = [c for c in cases if c["status"] in ("failed", "error")]
@@ -330,12 +331,7 @@ def main():
         cluster=cluster,
         results=summary,
         findings=findings,
-        tests=skipped + cases if p["site"] is not None else cases + [
-            test_case("custom", cluster, r["target"].get("peer") or r["target"]["url"],
-                      "passed" if any(a["outcome"] == "ok" for a in r["attempts"]) else "failed",
-                      ", ".join("%s x%d" % kv for kv in sorted(count_by(r["attempts"], "outcome").items())),
-                      output=(r["attempts"][0]["output"] if r["attempts"] else None), duration=r["duration"])
-            for r in results],
+        tests=skipped + cases,
         versions=versions,
         requests=client.requests,
         msg="%s: %d target(s), %d test case(s) failed, %d finding(s)" % (

@@ -297,3 +297,17 @@ def test_summarize_counts():
     assert s["counts"]["versions"] == {"v1": 1, "v2": 1}
     assert s["counts"]["clusters"] == {"cluster1": 1, "cluster2": 1}
     assert s["counts"]["outcomes"] == {"ok": 2, "tls_error": 1}
+
+
+def test_custom_targets_pass_only_with_answers():
+    target = {"kind": "custom", "url": "http://172.18.2.1:15443/", "peer": "cluster2",
+              "source": {"namespace": "sample", "pod": "sleep", "container": "sleep"}}
+    (closed,) = c.custom_cases("cluster1", [{"target": target, "attempts": outcomes(
+        "curl: (56) Recv failure: Connection reset by peer\n")}])
+    assert closed["status"] == "failed" and closed["classname"] == "connectivity.custom"
+    assert closed["details"]["outcomes"] == {"closed": 1}
+    hello = dict(target, url="helloworld.sample:5000/hello", peer=None)
+    (ok,) = c.custom_cases("cluster1", [{"target": hello, "attempts": outcomes(
+        "Hello version: v1, instance: a", "Hello version: v2, instance: b")}])
+    assert ok["status"] == "passed" and ok["details"]["versions"] == {"v1": 1, "v2": 1}
+    assert ok["name"] == "cluster1 -> helloworld.sample:5000/hello"
