@@ -376,6 +376,34 @@ def _same_network(a, b):
     return (a.get("network") or None) == (b.get("network") or None) or not a.get("network") or not b.get("network")
 
 
+def validate_site(site, what="site"):
+    """A site as connectivity_workload returns it; raises ConnectivityError naming what is wrong."""
+    if not isinstance(site, dict) or not site.get("cluster"):
+        raise ConnectivityError("%s is not a site of connectivity_workload (no cluster name)" % what)
+    name = "%s %s" % (what, site["cluster"])
+    if site.get("error"):
+        return site
+    for key, kind in (("helloworld", dict), ("sleep", dict), ("gateways", list), ("mesh", dict)):
+        if site.get(key) is not None and not isinstance(site[key], kind):
+            raise ConnectivityError("%s: %s must be a %s" % (name, key, kind.__name__))
+    if site.get("sleep") and not site.get("namespace"):
+        raise ConnectivityError("%s: a sleep pod but no namespace" % name)
+    for key, fields in (("helloworld", ("pod",)), ("sleep", ("pod",))):
+        for field in fields:
+            if site.get(key) and not site[key].get(field):
+                raise ConnectivityError("%s: %s has no %s" % (name, key, field))
+    for gw in site.get("gateways") or []:
+        if not isinstance(gw, dict) or "address" not in gw or "service" not in gw:
+            raise ConnectivityError("%s: a gateway entry needs service and address" % name)
+    mesh = site.get("mesh") or {}
+    if not isinstance(mesh.get("clients") or [], list) or not isinstance(mesh.get("instances") or [], list):
+        raise ConnectivityError("%s: mesh clients and instances must be lists" % name)
+    for inst in mesh.get("instances") or []:
+        if not isinstance(inst, dict) or not inst.get("pod"):
+            raise ConnectivityError("%s: a mesh instance needs a pod name" % name)
+    return site
+
+
 def normalize_peers(peers):
     """Sites, or registered connectivity_workload results: a failed result becomes
     ``{"cluster": name, "error": msg}`` so the pair is reported instead of silently missing."""
@@ -412,6 +440,9 @@ def plan_probes(site, peers, pod_to_pod="auto", gateway="auto", mesh=True, direc
     for name, value in (("pod_to_pod", pod_to_pod), ("gateway", gateway)):
         if value not in ("auto", "always", "never"):
             raise ConnectivityError("%s must be auto, always or never, not %r" % (name, value))
+    validate_site(site)
+    for peer in peers:
+        validate_site(peer, "peer")
     me = site["cluster"]
     targets, skipped = [], []
     peers = [p for p in peers if p.get("cluster") != me]

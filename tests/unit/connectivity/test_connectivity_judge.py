@@ -311,3 +311,17 @@ def test_custom_targets_pass_only_with_answers():
         "Hello version: v1, instance: a", "Hello version: v2, instance: b")}])
     assert ok["status"] == "passed" and ok["details"]["versions"] == {"v1": 1, "v2": 1}
     assert ok["name"] == "cluster1 -> helloworld.sample:5000/hello"
+
+
+@pytest.mark.parametrize("bad,words", [
+    ({"network": "n"}, "no cluster name"),
+    ({"cluster": "c9", "sleep": {"pod": "s"}}, "no namespace"),
+    ({"cluster": "c9", "helloworld": {"ip": "1.2.3.4"}}, "helloworld has no pod"),
+    ({"cluster": "c9", "gateways": [{"address": "1.1.1.1"}]}, "needs service and address"),
+    ({"cluster": "c9", "mesh": {"instances": [{"version": "v1"}]}}, "needs a pod name"),
+    ({"cluster": "c9", "gateways": "x"}, "gateways must be a list"),
+])
+def test_bad_sites_are_named(bad, words):
+    good = site("cluster1", "network1", 1)
+    with pytest.raises(c.ConnectivityError, match=words):
+        c.plan_probes(good, [bad])
