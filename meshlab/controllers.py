@@ -773,6 +773,8 @@ def react(cluster, kind, etype, obj, old):
                 cluster.alloc.pod_ips.discard(ip)
             if node and cluster.pods_per_node.get(node):
                 cluster.pods_per_node[node] -= 1
+        if etype == "ADDED" and (obj.get("status") or {}).get("phase") == "Running":
+            _pod_started_events(cluster, obj)
         ref = controller_of(obj)
         if ref and ref.get("kind") in ("DaemonSet", "StatefulSet"):
             skind = cluster.registry.get(ref["kind"].lower() + "s.apps")
@@ -798,6 +800,29 @@ def react(cluster, kind, etype, obj, old):
             _delete_quiet(st, "endpoints", ns, md["name"])
         else:
             _reconcile_endpoints(cluster, obj)
+
+
+def _pod_started_events(cluster, pod):
+    """What the scheduler and the kubelet report for a pod that starts."""
+    spec = pod.get("spec") or {}
+    node = spec.get("nodeName")
+    md = pod["metadata"]
+    cluster.record_event(pod, "Normal", "Scheduled", "Successfully assigned %s/%s to %s"
+                         % (md["namespace"], md["name"], node), component="default-scheduler")
+    for field, containers in (("initContainers", spec.get("initContainers") or []),
+                              ("containers", spec.get("containers") or [])):
+        for c in containers:
+            fp = "spec.%s{%s}" % (field, c.get("name"))
+            if c.get("imagePullPolicy") == "Always":
+                msg = 'Successfully pulled image "%s" in 1.204s (1.204s including waiting). Image size: 8421562 ' \
+                      'bytes.' % c.get("image")
+            else:
+                msg = 'Container image "%s" already present on machine' % c.get("image")
+            cluster.record_event(pod, "Normal", "Pulled", msg, component="kubelet", host=node, field_path=fp)
+            cluster.record_event(pod, "Normal", "Created", "Created container: %s" % c.get("name"),
+                                 component="kubelet", host=node, field_path=fp)
+            cluster.record_event(pod, "Normal", "Started", "Started container %s" % c.get("name"),
+                                 component="kubelet", host=node, field_path=fp)
 
 
 def _delete_quiet(st, res, ns, name):
@@ -922,6 +947,8 @@ def _reconcile_deployment(cluster, d):
             new_rs = st.create_raw("replicasets.apps", rs, ns)
         except ApiError:
             return
+        cluster.record_event(d, "Normal", "ScalingReplicaSet", "Scaled up replica set %s from 0 to %d"
+                             % (rs_name, replicas), component="deployment-controller")
         rev_now = rev
     else:
         rev_now = (new_rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "1")
@@ -929,6 +956,11 @@ def _reconcile_deployment(cluster, d):
         if new_rs["spec"].get("replicas") != replicas or ann.get("deployment.kubernetes.io/desired-replicas") != \
                 str(replicas):
             upd = clone(new_rs)
+            was = new_rs["spec"].get("replicas", 0)
+            if was != replicas:
+                cluster.record_event(d, "Normal", "ScalingReplicaSet", "Scaled %s replica set %s from %d to %d"
+                                     % ("up" if replicas > was else "down", rs_name, was, replicas),
+                                     component="deployment-controller")
             upd["spec"]["replicas"] = replicas
             upd["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(replicas)
             upd["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] = str(
@@ -945,6 +977,9 @@ def _reconcile_deployment(cluster, d):
     for r in rses:
         if r["metadata"]["name"] != rs_name and r["spec"].get("replicas", 0) != 0:
             upd = clone(r)
+            cluster.record_event(d, "Normal", "ScalingReplicaSet", "Scaled down replica set %s from %d to 0"
+                                 % (r["metadata"]["name"], r["spec"].get("replicas", 0)),
+                                 component="deployment-controller")
             upd["spec"]["replicas"] = 0
             st.update_raw("replicasets.apps", upd, ns)
     cur = st.peek("deployments.apps", ns, md["name"])
@@ -987,7 +1022,9 @@ def _reconcile_rs(cluster, rs):
             pmd["ownerReferences"] = [owner_ref(rs, "apps/v1", "ReplicaSet")]
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": pmd, "spec": clone(tpl.get("spec") or {})}
             try:
-                st.create_raw("pods", pod, ns)
+                created = st.create_raw("pods", pod, ns)
+                cluster.record_event(rs, "Normal", "SuccessfulCreate", "Created pod: %s"
+                                     % created["metadata"]["name"])
             except ApiError as e:
                 cluster.record_event(rs, "Warning", "FailedCreate", "Error creating: %s" % e.message)
                 break
@@ -995,6 +1032,7 @@ def _reconcile_rs(cluster, rs):
         extra = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True)[:len(pods) - want]
         for p in extra:
             _delete_quiet(st, "pods", ns, p["metadata"]["name"])
+            cluster.record_event(rs, "Normal", "SuccessfulDelete", "Deleted pod: %s" % p["metadata"]["name"])
     cur = st.peek("replicasets.apps", ns, md["name"])
     if cur is not None:
         _update_rs_status(cluster, cur)

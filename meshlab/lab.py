@@ -259,21 +259,37 @@ class Cluster:
     def after_delete(self, kind, obj, propagation):
         controllers.gc_dependents(self, kind, obj, propagation)
 
-    def record_event(self, obj, typ, reason, message):
+    def _event_stamp(self):
+        # event names end in the hex of a nanosecond clock, so that name order is creation order
+        import time
+        self._last_stamp = max(time.time_ns(), getattr(self, "_last_stamp", 0) + 1)
+        return self._last_stamp
+
+    def record_event(self, obj, typ, reason, message, component="replicaset-controller", host=None,
+                     field_path=None):
+        """A core/v1 Event about obj, as the named component reports it (kubectl describe lists them)."""
+        if self.spec.get("events") is False:
+            return
         md = obj["metadata"]
         ns = md.get("namespace") or "default"
         ts = now_iso()
+        inv = {"kind": obj.get("kind"), "namespace": md.get("namespace"), "name": md["name"], "uid": md.get("uid"),
+               "apiVersion": obj.get("apiVersion"), "resourceVersion": md.get("resourceVersion")}
+        if not md.get("namespace"):
+            inv.pop("namespace")
+        if field_path:
+            inv["fieldPath"] = field_path
+        src = {"component": component}
+        if host:
+            src["host"] = host
         ev = {"apiVersion": "v1", "kind": "Event",
-              "metadata": {"name": "%s.%x" % (md["name"], self.store.rng.getrandbits(64)), "namespace": ns},
-              "involvedObject": {"kind": obj.get("kind"), "namespace": md.get("namespace"), "name": md["name"],
-                                 "uid": md.get("uid"), "apiVersion": obj.get("apiVersion"),
-                                 "resourceVersion": md.get("resourceVersion")},
-              "reason": reason, "message": message, "type": typ, "count": 1,
-              "firstTimestamp": ts, "lastTimestamp": ts,
-              "source": {"component": "replicaset-controller"}, "reportingComponent": "replicaset-controller",
-              "reportingInstance": ""}
+              "metadata": {"name": "%s.%x" % (md["name"], self._event_stamp()), "namespace": ns},
+              "involvedObject": inv, "reason": reason, "message": message, "type": typ, "count": 1,
+              "firstTimestamp": ts, "lastTimestamp": ts, "source": src, "eventTime": None,
+              "reportingComponent": component if component != "default-scheduler" else "default-scheduler",
+              "reportingInstance": host or ""}
         try:
-            self.store.create("events", ev, ns)
+            self.store.create_raw("events", ev, ns)
         except ApiError:
             pass
 

@@ -262,8 +262,12 @@ def test_describe_pod_and_get_events(samples):
                              "jsonpath={.items[0].metadata.name}", context=ctx))
     out = ok(samples.kubectl("-n", "sample", "describe", "pod", pod, context=ctx))
     assert re.search(r"Status:\s+Running", out) and re.search(r"Node:\s+cluster1-node-\d/172\.16\.1\.\d", out)
-    r = samples.kubectl("-n", "sample", "get", "events", context=ctx)
-    assert r.returncode == 0
+    assert re.search(r"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned sample/%s to "
+                     r"cluster1-node-\d" % pod, out)
+    assert re.search(r"Normal\s+Started\s+\S+\s+kubelet\s+.*Started container sleep", out)
+    r = samples.kubectl("-n", "sample", "get", "events", "--field-selector", "involvedObject.name=%s" % pod,
+                        "-o", "jsonpath={.items[*].reason}", context=ctx)
+    assert r.returncode == 0 and r.stdout.split() == ["Scheduled", "Pulled", "Created", "Started"]
 
 
 def test_nodes_and_namespaces_tables(plain_lab):
