@@ -30,6 +30,16 @@ def check_unreachable(mesh):
     return out
 
 
+_KINDS = {"secrets": "Secret", "pods": "Pod", "services": "Service", "configmaps": "ConfigMap",
+          "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace", "gateways": "Gateway",
+          "destinationrules": "DestinationRule", "endpointslices": "EndpointSlice"}
+
+
+def _kind(plural):
+    base = str(plural or "").split("/", 1)[0].split(".", 1)[0]
+    return _KINDS.get(base, base or "resource")
+
+
 def _permission(err):
     verb = err.get("verb") or "get"
     res = err.get("resource") or "?"
@@ -52,7 +62,7 @@ def check_read_errors(mesh):
                 "cluster.forbidden", c.name,
                 "The credentials used for %s cannot %s: the checks that need it were skipped." % (
                     c.name, "; ".join(perms)),
-                resource=resource(first.get("resource") or "resource", first.get("namespace"), "*"),
+                resource=resource(_kind(first.get("resource")), first.get("namespace"), first.get("name") or "*"),
                 evidence={"missing_permissions": [
                     {"verb": e.get("verb"), "resource": e.get("resource"), "group": e.get("group") or "",
                      "namespace": e.get("namespace"), "message": e.get("message")} for e in listed(forbidden)],

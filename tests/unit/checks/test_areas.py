@@ -283,3 +283,12 @@ def test_timings_filled_per_area():
     run(build_mesh("multinetwork"), timings=timings)
     assert set(timings) == {"mesh_model"} | set(AREA_NAMES)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+
+
+def test_forbidden_resource_names_the_kind():
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["read_errors"] = [{"verb": "create", "resource": "pods/exec", "group": "",
+                                        "namespace": "istio-system", "name": "istiod-x", "code": 403, "message": "x"}]
+    f = by_key(run(mesh))["cluster.forbidden@cluster1"]
+    assert f.resource == "Pod/istio-system/istiod-x"
+    assert "create pods/exec in namespace istio-system" in f.message
