@@ -127,7 +127,7 @@ def playbook(name, inventories, report_dir, verbose, extra=None):
         cmd += ["-i", inv]
     cmd += ["-e", "meshmend_report_dir=%s" % report_dir]
     cmd += list(extra or [])
-    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     out = proc.stdout.decode("utf-8", "replace")
     if verbose:
         print(out)
@@ -143,13 +143,13 @@ def show_findings(doc, indent="    "):
     for f in doc.get("findings") or []:
         if f.get("severity") == "info":
             continue
-        print("%s%-7s %-42s %s%s" % (indent, f["severity"], f["id"], f.get("cluster") or "",
-                                    (" -> %s" % f["peer"]) if f.get("peer") else ""))
+        peer = (" -> %s" % f["peer"]) if f.get("peer") else ""
+        print("%s%-7s %-42s %s%s" % (indent, f["severity"], f["id"], f.get("cluster") or "", peer))
 
 
 def lab_stats():
     proc = subprocess.run([sys.executable, "-m", "meshlab", "ctl", "--state-dir", STATE, "stats"],
-                          cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if proc.returncode != 0:
         return None
     try:

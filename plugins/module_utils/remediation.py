@@ -40,7 +40,6 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     REMEDIATE_CATEGORIES,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 
 NETWORK_LABEL = "topology.istio.io/network"
 MULTICLUSTER_LABEL = "istio/multiCluster"

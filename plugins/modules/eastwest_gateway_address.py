@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: eastwest_gateway_address
 short_description: Give an east-west gateway Service with no address an external IP
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Sets C(spec.externalIPs) of the east-west gateway Service to O(address), the documented fix for a
     gateway whose C(EXTERNAL-IP) stays C(<pending>) (no load balancer in the cluster). istiod adds
@@ -24,6 +24,7 @@ description:
     the address and persists nothing.
 extends_documentation_fragment:
   - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
 options:
   cluster_name:
     description:
@@ -53,13 +54,16 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The write is sent with C(dryRun=All); nothing is persisted.
+    details:
+      - The write is sent with C(dryRun=All); nothing is persisted.
   diff_mode:
     support: full
-    description: Shows C(spec.externalIPs) and the load balancer ingress before and after.
+    details:
+      - Shows C(spec.externalIPs) and the load balancer ingress before and after.
   platform:
     platforms: kubernetes
-    description: Talks to the Kubernetes API of one cluster.
+    details:
+      - Talks to the Kubernetes API of one cluster.
 seealso:
   - module: meshmend.multicluster.network_label_fix
 """

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: network_label_fix
 short_description: Set the Istio network label on istiod's namespace and the east-west gateway Services
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Sets the label C(topology.istio.io/network) to O(network) on the namespace of istiod (usually
     C(istio-system)) and on the east-west gateway Service(s), as the Istio multi-network install guides do
@@ -26,6 +26,7 @@ description:
     them and persists nothing.
 extends_documentation_fragment:
   - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
 options:
   cluster_name:
     description:
@@ -66,13 +67,16 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Writes are sent with C(dryRun=All); nothing is persisted.
+    details:
+      - Writes are sent with C(dryRun=All); nothing is persisted.
   diff_mode:
     support: full
-    description: Shows the labels of every object before and after.
+    details:
+      - Shows the labels of every object before and after.
   platform:
     platforms: kubernetes
-    description: Talks to the Kubernetes API of one cluster.
+    details:
+      - Talks to the Kubernetes API of one cluster.
 notes:
   - Proxies injected before the fix keep their C(ISTIO_META_NETWORK) until they restart.
 seealso:

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: remote_secret
 short_description: Create or fix the remote secret that lets istiod read a peer cluster
 version_added: 1.0.0
-author: meshmend developers
+author: meshmend developers (@meshmend)
 description:
   - Does what C(istioctl create-remote-secret --name=PEER | kubectl apply -f -) does, with two connections,
     the B(target) cluster (the auth options), whose istiod will read the peer, and the B(peer) cluster
@@ -33,6 +33,7 @@ description:
   - In check mode every write (also the token Secret on the peer) is sent as a server-side dry run.
 extends_documentation_fragment:
   - meshmend.multicluster.auth
+  - meshmend.multicluster.attributes
 options:
   cluster_name:
     description:
@@ -95,13 +96,16 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Writes (the peer's token Secret, the remote secret) are sent with C(dryRun=All).
+    details:
+      - Writes (the peer's token Secret, the remote secret) are sent with C(dryRun=All).
   diff_mode:
     support: full
-    description: Metadata, key names and fingerprints before and after; never the token.
+    details:
+      - Metadata, key names and fingerprints before and after; never the token.
   platform:
     platforms: kubernetes
-    description: Talks to the Kubernetes API of the target and of the peer.
+    details:
+      - Talks to the Kubernetes API of the target and of the peer.
 notes:
   - In check mode, when the peer has no token Secret yet, the token that would be issued is unknown;
     the diff shows its fingerprint as null.

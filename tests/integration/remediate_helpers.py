@@ -40,7 +40,8 @@ def playbook(name, inventories, report_dir, categories=None, check=False, extra_
     cmd += ["-e", json.dumps(evars)]
     if check:
         cmd += ["--check", "--diff"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
+                          check=False)
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
@@ -70,7 +71,7 @@ def writes(stats):
 
 def kubectl(lab, *args, check=True):
     cmd = [os.path.join(BIN, "kubectl"), "--kubeconfig", str(lab.kubeconfig)] + list(args)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("kubectl %s failed: %s" % (" ".join(args), proc.stderr.decode()))
     return proc.stdout.decode()

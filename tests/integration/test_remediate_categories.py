@@ -6,7 +6,6 @@ fixes it (and nothing of the other categories); diagnose is clean of it; a secon
 `remediate` reports changed=0. The whole run never deletes and never prints a token.
 """
 import base64
-import os
 
 import pytest
 

@@ -4,8 +4,9 @@ import base64
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, is_loopback_server,
+    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions,
     normalize_categories, parse_kubeconfig_essentials, parse_resource, same_kubeconfig,
     summarize_secret, validate_gateway_address,
 )
@@ -86,8 +87,8 @@ def test_only_asked_categories_are_planned():
     plan = build_plan(findings, all_facts, categories=["network_labels"],
                       gateway_addresses={"cluster2": "172.18.2.100"})
     assert [a["category"] for a in plan["actions"]] == ["network_labels"]
-    assert sorted(n["id"] for n in plan["not_asked"]) == ["eastwest_gateway.external_ip_pending",
-                                                           "remote_secret.missing"]
+    not_asked = sorted(n["id"] for n in plan["not_asked"])
+    assert not_asked == ["eastwest_gateway.external_ip_pending", "remote_secret.missing"]
     # a symptom whose cause is not planned is not "resolved by plan"
     manual = {m["id"]: m for m in plan["manual"]}
     assert manual["endpoints.remote_missing"]["resolved_by_plan"] is False
