@@ -173,6 +173,4 @@ def address_owner(world, addr):
             for a in (node.get("status") or {}).get("addresses") or []:
                 if a.get("address") == addr:
                     return {"cluster": cluster, "service": None, "node": node, "via": "node"}
-    for ip, host in ((world.spec or {}).get("dns") or {}).items():
-        pass
     return None

@@ -110,9 +110,8 @@ class Mesh:
         remote = self.roles[c] == "remote"
         primary = next(x for x in self.names if self.roles[x] == "primary")
         ns_ann = {"topology.istio.io/controlPlaneClusters": primary} if remote else None
-        ns_labels = {"kubernetes.io/metadata.name": NS}
-        if not self.flat or True:
-            ns_labels["topology.istio.io/network"] = net
+        # the network label is set on single-network meshes too (one network, named network1)
+        ns_labels = {"kubernetes.io/metadata.name": NS, "topology.istio.io/network": net}
         objs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _md(NS, labels=ns_labels, annotations=ns_ann)})
         objs += self.cacerts(c)
         objs += self.config_maps(c, remote, primary)
