@@ -152,8 +152,8 @@ def test_sections_left_out_are_not_judged():
     # nothing that sets the cluster ID was read: no duplicate-ID guess from the default
     f["sections"] = ["remote_secrets"]
     f["cluster_id"] = "Kubernetes"
-    assert "cluster.duplicate_id" not in ids(run({"cluster1": f, "cluster2": dict(peers["cluster2"],
-                                                                                   cluster_id="Kubernetes")}))
+    peer = dict(peers["cluster2"], cluster_id="Kubernetes")
+    assert "cluster.duplicate_id" not in ids(run({"cluster1": f, "cluster2": peer}))
 
 
 @pytest.mark.parametrize("options,match", [
