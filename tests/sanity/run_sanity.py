@@ -65,13 +65,21 @@ SANITY_TESTS = (
 # - integration-aliases: only applies to ansible-test integration targets (tests/integration/targets/);
 #   this collection's integration tests are pytest files, so ansible-test skips it by itself.
 
-# Never copied: local environments, generated trees and the lab (meshlab is not part of the collection
-# build either, see galaxy.yml build_ignore).
+# Never copied: local environments, generated trees, and the lab with everything that exists only for it.
+# meshlab is not part of the collection (galaxy.yml build_ignore); its own tests (tests/lab, tests/unit/meshlab,
+# tests/labutil.py) and its scenarios/fixtures (plain Kubernetes manifests, multi-document YAML) go with it.
+# Sanity judges the collection: plugins/, roles/, playbooks/, docs/, meta/, changelogs/, extensions/ and the
+# collection's own tests (tests/unit, tests/integration, tests/sanity).
 EXCLUDE_TOP = {
     ".venv", "collections", ".git", "meshlab", "reports", ".lab", ".cache", ".ansible",
     ".pytest_cache", "bench",
 }
-EXCLUDE_PATHS = {os.path.join("tests", "output")}
+EXCLUDE_PATHS = {
+    os.path.join("tests", "output"),
+    os.path.join("tests", "lab"),
+    os.path.join("tests", "unit", "meshlab"),
+    os.path.join("tests", "labutil.py"),
+}
 EXCLUDE_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 EXCLUDE_SUFFIXES = (".pyc", ".pyo", ".tar.gz")
 
