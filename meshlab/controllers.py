@@ -377,14 +377,22 @@ def _schedule_and_start(cluster, pod):
     node = None
     if spec.get("nodeName"):
         node = cluster.store.peek("nodes", None, spec["nodeName"])
-    elif nodes:
-        counts = cluster.pods_per_node
-        node = min(nodes, key=lambda n: (counts.get(n["metadata"]["name"], 0), n["metadata"]["name"]))
-        spec["nodeName"] = node["metadata"]["name"]
+    else:
+        sel = spec.get("nodeSelector") or {}
+        fit = [n for n in nodes if not (n.get("spec") or {}).get("unschedulable")
+               and all((n["metadata"].get("labels") or {}).get(k) == v for k, v in sel.items())
+               and any(c.get("type") == "Ready" and c.get("status") == "True"
+                       for c in (n.get("status") or {}).get("conditions") or [])]
+        if fit:
+            counts = cluster.pods_per_node
+            node = min(fit, key=lambda n: (counts.get(n["metadata"]["name"], 0), n["metadata"]["name"]))
+            spec["nodeName"] = node["metadata"]["name"]
     if node is None:
         pod["status"] = {"phase": "Pending", "qosClass": _qos(spec), "conditions": [{
             "type": "PodScheduled", "status": "False", "lastProbeTime": None, "lastTransitionTime": now_iso(),
-            "reason": "Unschedulable", "message": "0/%d nodes are available." % len(nodes)}]}
+            "reason": "Unschedulable", "message": "0/%d nodes are available: %d node(s) didn't match Pod's node "
+            "affinity/selector or were unschedulable. preemption: 0/%d nodes are available." % (
+                len(nodes), len(nodes), len(nodes))}]}
         return
     cluster.pods_per_node[spec["nodeName"]] = cluster.pods_per_node.get(spec["nodeName"], 0) + 1
     host_ip = next((a["address"] for a in (node.get("status") or {}).get("addresses") or []

@@ -232,6 +232,11 @@ class ApiServer:
             return await self.log(request, req)
         if req.sub == "token" and k.plural == "serviceaccounts":
             return await self.token_request(request, req)
+        if req.sub == "eviction" and k.plural == "pods" and verb == "create":
+            # no PodDisruptionBudget is consulted: an eviction is a graceful delete
+            self.store.delete(k, req.namespace, req.name, dry_run=dry)
+            return jresp({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+                         201)
         if req.sub not in (None, "status", "scale"):
             return status_resp(ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                                         "requested resource", {}))
