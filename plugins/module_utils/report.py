@@ -74,6 +74,12 @@ DIAGNOSE_AREAS = tuple(a for a in AREA_ORDER if a != "connectivity")
 _SEV_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
+def natural_key(text):
+    """``cluster2`` before ``cluster10``."""
+    import re
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text or ""))]
+
+
 def area_of(finding_id):
     """``remote_secret.missing`` -> ``remote_secret``."""
     return (finding_id or "").split(".", 1)[0]
@@ -214,7 +220,7 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
         f.setdefault("key", finding_key(f))
     if generated_at is None:
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    in_play = sorted(facts_by_cluster)
+    in_play = sorted(facts_by_cluster, key=natural_key)
     counts = severity_counts(findings)
     counts["total"] = len(findings)
     summaries = dict((name, summarize_facts(facts_by_cluster[name], facts_by_cluster)) for name in in_play)
@@ -226,7 +232,7 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
         "schema": REPORT_SCHEMA,
         "generator": "meshmend.multicluster.mesh_report",
         "generated_at": generated_at,
-        "clusters": {"in_play": in_play, "out_of_play": sorted(out_of_play or [])},
+        "clusters": {"in_play": in_play, "out_of_play": sorted(out_of_play or [], key=natural_key)},
         "areas": list(areas or DIAGNOSE_AREAS),
         "fail_on": fail_on,
         "failed": should_fail(findings, fail_on),
@@ -635,13 +641,17 @@ def render_svg(report, max_links=None):
         net = facts[name].get("network") if facts[name].get("reachable") else None
         label = net if net else ("unreachable" if not facts[name].get("reachable") else "no network")
         groups.setdefault(label, []).append(name)
-    order = sorted(groups, key=lambda g: (g in ("no network", "unreachable"), g))
+    order = sorted(groups, key=lambda g: (g in ("no network", "unreachable"), natural_key(g)))
     if report["clusters"]["out_of_play"]:
         groups["out of play"] = list(report["clusters"]["out_of_play"])
         order.append("out of play")
 
     box_w, box_h, gap, pad, head = 230, 92, 26, 18, 34
     max_w = 1300
+    if max_links is None:
+        max_links = 10 ** 6 if len(in_play) <= 12 else 0
+    # Room between network panels for the links; tighter when only broken links are drawn.
+    panel_gap = 130 if max_links else 50
     panels = []
     x, y, row_h = 20, 20, 0
     for g in order:
@@ -654,7 +664,7 @@ def render_svg(report, max_links=None):
         if x + pw > max_w and x > 20:
             x, y, row_h = 20, y + row_h + 30, 0
         panels.append((g, names, x, y, pw, ph, cols))
-        x += pw + 130
+        x += pw + panel_gap
         row_h = max(row_h, ph)
     width = max([p[2] + p[4] for p in panels] + [1060]) + 20
     height = y + row_h + 70
@@ -678,8 +688,6 @@ def render_svg(report, max_links=None):
             pos[name] = (cx, cy)
     # Links first so boxes draw over the line ends.
     links = mesh_links(report)
-    if max_links is None:
-        max_links = 10 ** 6 if len(in_play) <= 12 else 0
     drawn = [lk for lk in links if lk["source"] in pos and lk["target"] in pos]
     healthy = [lk for lk in drawn if lk["state"] == "ok"]
     broken = [lk for lk in drawn if lk["state"] != "ok"]
@@ -687,8 +695,10 @@ def render_svg(report, max_links=None):
     if len(healthy) > max_links:
         hidden = len(healthy)
         healthy = []
-    link_svg = []
+    under, over = [], []
     for lk in healthy + broken:
+        # Healthy links go under the boxes; broken ones over them, so a fault is never hidden.
+        link_svg = under if lk["state"] == "ok" else over
         sx, sy = pos[lk["source"]]
         tx, ty = pos[lk["target"]]
         x1, y1 = sx + box_w / 2.0, sy + box_h / 2.0
@@ -751,10 +761,11 @@ def render_svg(report, max_links=None):
     svg.append('<filter id="shadow" x="-10%" y="-10%" width="120%" height="130%">'
                '<feDropShadow dx="0" dy="1" stdDeviation="1.5" flood-color="#101828" flood-opacity="0.12"/></filter>')
     svg.append("</defs>")
-    # Drawing order: network panels, then links, then boxes over the link ends.
+    # Drawing order: network panels, healthy links, boxes over their ends, broken links on top.
     svg.extend(panel_svg)
-    svg.extend(link_svg)
+    svg.extend(under)
     svg.extend(box_svg)
+    svg.extend(over)
     svg.extend(legend)
     svg.append("</svg>")
     return "\n".join(svg)
