@@ -21,7 +21,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
-    MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
+    DEFAULT_DOCS_URL, MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
     render_all, resolve_probe_peers, time_check_areas,
 )
 
@@ -135,11 +135,25 @@ class ActionModule(ActionBase):
         except Exception:  # pylint: disable=broad-except
             return None
 
+    @staticmethod
+    def _docs_url(docs_url, directory):
+        """The default ``docs/findings.md`` is relative to the collection: point the reports'
+        links at the collection's copy (relative to the report directory) when it is there,
+        so they open from a local report. A URL or any other value is used as given."""
+        if docs_url != DEFAULT_DOCS_URL:
+            return docs_url
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        candidate = os.path.join(root, docs_url)
+        if not os.path.isfile(candidate):
+            return docs_url
+        return os.path.relpath(os.path.realpath(candidate), os.path.realpath(directory)).replace(os.sep, "/")
+
     def _write(self, report, args):
         directory = os.path.abspath(os.path.expanduser(args["report_dir"]))
         try:
             os.makedirs(directory, exist_ok=True)
-            rendered = render_all(report, docs_url=args["docs_url"], formats=args["formats"], title=args["title"])
+            rendered = render_all(report, docs_url=self._docs_url(args["docs_url"], directory),
+                                  formats=args["formats"], title=args["title"])
             files = {}
             for fmt, text in rendered.items():
                 path = os.path.join(directory, REPORT_FILES[fmt])

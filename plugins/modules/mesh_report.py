@@ -82,7 +82,10 @@ options:
     type: bool
     default: true
   docs_url:
-    description: Where finding ids link to in the Markdown and HTML reports (an anchor per id is appended).
+    description:
+      - Where finding ids link to in the Markdown and HTML reports (an anchor per id is appended).
+      - The default names the collection's own C(docs/findings.md); when that file is there, the links are
+        written relative to O(report_dir) so they open from a local report. Set a URL for reports you publish.
     type: str
     default: docs/findings.md
   title:

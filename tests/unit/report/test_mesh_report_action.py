@@ -2,6 +2,7 @@
 each host's registered result is set from fixture facts)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -79,6 +80,9 @@ def test_action_writes_reports_and_fails_on_errors(setup):
     junit = ET.parse(str(out / "meshmend-junit.xml")).getroot()
     assert {s.get("name") for s in junit.iter("testsuite")} == {"cluster1", "cluster2", "cluster3", "cluster4"}
     assert "cluster4" in (out / "meshmend-report.html").read_text()
+    # Finding links point at the collection's docs/findings.md, relative to the report directory.
+    link = re.search(r"\]\(([^)#]+)#remote_secret\.missing\)", (out / "meshmend-report.md").read_text()).group(1)
+    assert link.endswith("docs/findings.md") and os.path.isfile(os.path.join(str(out), link))
 
 
 def test_fail_on_never_passes(setup):
