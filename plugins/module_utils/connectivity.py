@@ -307,6 +307,27 @@ def gateway_port(service):
         return DEFAULT_GATEWAY_PORT
 
 
+def controller_pid(chain):
+    """The ansible-playbook (or ansible) process that drives this module: the topmost of the
+    ancestors whose command is Ansible's (workers are forks of it with the same command line).
+
+    ``chain``: ``[(pid, argv), ...]`` from the parent upwards. None when no ancestor is Ansible.
+    """
+    found = None
+    seen_ansible = False
+    for pid, argv in chain:
+        words = " ".join(os_basename(a) for a in (argv or [])[:3])
+        if "ansible-playbook" in words or "ansible " in words + " " or words.startswith("ansible"):
+            found, seen_ansible = pid, True
+        elif seen_ansible:
+            break
+    return found
+
+
+def os_basename(path):
+    return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
 def build_site(cluster, namespace, test_pods, istio_namespace_obj=None, injector_values=None,
                gateway_services=None, mesh_pods=None, mesh_namespace="sample", mesh_service="helloworld",
                mesh_port=5000, declared_network=None, helloworld_port=5000):

@@ -60,6 +60,22 @@ options:
       - Seconds to wait for the Deployments to become Ready (present) or the namespace to disappear (absent).
     type: int
     default: 60
+  guard:
+    description:
+      - With O(state=present), start a detached guard process that deletes the namespace if the controller's
+        C(ansible-playbook) process ends before the clean-up ran (Ctrl-C, a killed run). Ansible runs no
+        C(always) section after an interruption; the guard does the clean-up then. It exits as soon as the namespace
+        is gone, and after O(guard_max_life) seconds in any case.
+      - The guard gets the connection options through a pipe (never on its command line) and deletes the namespace
+        only while it has the UID it was created with.
+      - Needs a kubeconfig (file or dictionary) for the connection, and Linux C(/proc) to find the controller process.
+    type: bool
+    default: true
+  guard_max_life:
+    description:
+      - Seconds after which the guard gives up.
+    type: int
+    default: 3600
   istio_namespace:
     description:
       - istiod's namespace, read for the cluster's network label and east-west gateway Services.
@@ -163,6 +179,11 @@ left_alone:
   returned: when state is absent and the namespace is not meshmend's
   type: bool
   sample: true
+guard:
+  description: The guard process, or null when none was started (O(guard=false), no kubeconfig, no controller found).
+  returned: when state is present
+  type: dict
+  sample: {pid: 41234, watches: 41001}
 waited_s:
   description: Seconds spent waiting (Ready, or the namespace gone).
   returned: always
@@ -176,6 +197,9 @@ requests:
 """
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -184,8 +208,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, deployment_readiness,
-    select_manifests,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, controller_pid,
+    deployment_readiness, select_manifests,
 )
 
 # kind -> (group, version, plural) for the objects a test workload needs.
@@ -206,6 +230,116 @@ class WorkloadError(Exception):
 
 class ForeignNamespace(WorkloadError):
     """The namespace exists and is not ours."""
+
+
+# The guard: a detached process (its own session, no inherited descriptors) that deletes the test
+# namespace when the controller process is gone before the clean-up ran. Self-contained: the
+# module's files are removed when the module exits. Its configuration comes on stdin.
+GUARD_SOURCE = r"""
+import json, os, sys, time
+cfg = json.loads(sys.stdin.read())
+sys.stdin.close()
+try:
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+    conf = client.Configuration()
+    if isinstance(cfg.get("kubeconfig"), dict):
+        config.load_kube_config_from_dict(cfg["kubeconfig"], context=cfg.get("context"), client_configuration=conf)
+    else:
+        config.load_kube_config(config_file=cfg.get("kubeconfig"), context=cfg.get("context"), client_configuration=conf)
+    if cfg.get("validate_certs") is False:
+        conf.verify_ssl = False
+    api = client.CoreV1Api(client.ApiClient(conf))
+except Exception:
+    sys.exit(0)
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+def ours():
+    try:
+        ns = api.read_namespace(cfg["namespace"], _request_timeout=10)
+    except ApiException as e:
+        return False if e.status == 404 else None
+    except Exception:
+        return None
+    return ns.metadata.uid == cfg["uid"] and not ns.metadata.deletion_timestamp
+
+start = time.time()
+last_api, errors = 0.0, 0
+while time.time() - start < cfg["max_life"]:
+    if not alive(cfg["pid"]):
+        if ours():
+            try:
+                api.delete_namespace(cfg["namespace"], body=client.V1DeleteOptions(
+                    preconditions=client.V1Preconditions(uid=cfg["uid"]), propagation_policy="Background"),
+                    _request_timeout=10)
+            except Exception:
+                pass
+        sys.exit(0)
+    if time.time() - last_api >= 5:
+        last_api = time.time()
+        state = ours()
+        if state is False:
+            sys.exit(0)
+        errors = errors + 1 if state is None else 0
+        if errors >= 60:
+            sys.exit(0)
+    time.sleep(0.5)
+"""
+
+
+def _ancestors():
+    """(pid, argv) from the parent upwards, read from /proc (Linux)."""
+    chain, pid = [], os.getppid()
+    for _i in range(64):
+        if pid <= 1:
+            break
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+            with open("/proc/%d/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        chain.append((pid, argv))
+        pid = ppid
+    return chain
+
+
+def start_guard(module, namespace, uid):
+    """Start the guard; returns {"pid", "watches"} or None (and why, as a warning)."""
+    p = module.params
+    kubeconfig = p.get("kubeconfig")
+    if p.get("host") or p.get("api_key"):
+        module.warn("connectivity_workload: no clean-up guard with host/api_key connection options; an interrupted "
+                    "run leaves namespace %s behind until the next run" % namespace)
+        return None
+    watch = controller_pid(_ancestors())
+    if watch is None:
+        return None
+    if isinstance(kubeconfig, list):
+        kubeconfig = os.pathsep.join(kubeconfig)
+    if isinstance(kubeconfig, str):
+        kubeconfig = os.path.expanduser(kubeconfig)
+    cfg = {"kubeconfig": kubeconfig, "context": p.get("context"), "validate_certs": p.get("validate_certs"),
+           "namespace": namespace, "uid": uid, "pid": watch, "max_life": p["guard_max_life"]}
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", GUARD_SOURCE], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+                                start_new_session=True, cwd="/")
+        proc.stdin.write(json.dumps(cfg).encode("utf-8"))
+        proc.stdin.close()
+    except OSError as exc:
+        module.warn("connectivity_workload: could not start the clean-up guard: %s" % exc)
+        return None
+    return {"pid": proc.pid, "watches": watch}
 
 
 def _ns_path(name=None):
@@ -304,11 +438,12 @@ def present(module, client, cluster):
         remove(client, cluster, namespace, max(1, int(deadline - time.time())))
         leftover = True
     # No istio-injection label: the guide's "Do not enable sidecar injection".
-    client.request("POST", _ns_path(), body={
+    made = client.request("POST", _ns_path(), body={
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}}},
         field_manager="meshmend-connectivity")
     created = ["Namespace/%s" % namespace]
+    guard = start_guard(module, namespace, (made.get("metadata") or {}).get("uid")) if p["guard"] else None
     for obj in p["definitions"]:
         if not isinstance(obj, dict) or not obj.get("kind"):
             continue
@@ -333,6 +468,7 @@ def present(module, client, cluster):
                       gateway_services=gateways, mesh_pods=mesh_pods, mesh_namespace=p["mesh_namespace"],
                       mesh_service=p["mesh_service"], mesh_port=p["mesh_port"], declared_network=p["network"])
     return dict(changed=True, cluster=cluster, namespace=namespace, created=created, leftover_removed=leftover,
+                guard=guard,
                 readiness=report, site=site, waited_s=round(waited, 3))
 
 
@@ -345,6 +481,8 @@ def main():
         definitions=dict(type="list", elements="dict", default=[]),
         version=dict(type="str"),
         wait_timeout=dict(type="int", default=60),
+        guard=dict(type="bool", default=True),
+        guard_max_life=dict(type="int", default=3600),
         istio_namespace=dict(type="str", default="istio-system"),
         network=dict(type="str"),
         mesh_namespace=dict(type="str", default="sample"),

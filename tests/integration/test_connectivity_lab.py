@@ -211,7 +211,7 @@ def test_failure_halfway_still_cleans_up(lab_factory, tmp_path):
     assert_namespace_gone(lab)
 
 
-def test_interrupted_run_is_cleaned_by_the_next(lab_factory, tmp_path):
+def test_interrupted_run_is_cleaned_up_by_the_guard(lab_factory, tmp_path):
     lab = lab_factory("healthy-multinetwork")
     e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
              PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
@@ -223,8 +223,15 @@ def test_interrupted_run_is_cleaned_by_the_next(lab_factory, tmp_path):
         if kubectl(lab, "cluster2", "get", "namespace", NAMESPACE).returncode == 0:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section...
     proc.communicate(timeout=120)
+    # ...so the guard started with the namespace removes it once ansible-playbook is gone
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if all(kubectl(lab, ctx, "get", "namespace", NAMESPACE).returncode != 0 for ctx in clusters_of(lab)):
+            break
+        time.sleep(0.5)
+    assert_namespace_gone(lab)
     out = run_playbook(lab, tmp_path / "r", "-e", "connectivity_cleanup_only=true")
     assert out.returncode == 0, explain(out)
     assert_namespace_gone(lab)

@@ -325,3 +325,13 @@ def test_bad_sites_are_named(bad, words):
     good = site("cluster1", "network1", 1)
     with pytest.raises(c.ConnectivityError, match=words):
         c.plan_probes(good, [bad])
+
+
+def test_controller_pid_is_the_topmost_ansible_process():
+    chain = [(50, ["/bin/sh", "-c", "python3 module.py"]),
+             (40, ["/work/.venv/bin/python3.11", "/work/.venv/bin/ansible-playbook", "play.yml"]),  # worker
+             (30, ["/work/.venv/bin/python3.11", "/work/.venv/bin/ansible-playbook", "play.yml"]),  # main
+             (20, ["/usr/bin/python", "-m", "pytest"]), (1, ["/sbin/init"])]
+    assert c.controller_pid(chain) == 30
+    assert c.controller_pid([(9, ["ansible", "all", "-m", "ping"]), (1, ["init"])]) == 9
+    assert c.controller_pid([(5, ["bash"]), (1, ["init"])]) is None
