@@ -1,6 +1,7 @@
 """Decoding of the Kubernetes protobuf encoding for the request bodies kubectl >= 1.3x sends that way.
 
-kubectl's typed clients (`kubectl create namespace|secret|configmap|serviceaccount|token|rolebinding`) POST
+kubectl's typed clients (`kubectl create namespace|secret|configmap|serviceaccount|token|rolebinding|deployment|
+service|job`, `kubectl auth can-i`) POST
 `application/vnd.kubernetes.protobuf`: the bytes `k8s\\0` and a runtime.Unknown wrapping the object. Only the
 types below are known; the server answers 415 for any other protobuf body.
 """
@@ -76,6 +77,27 @@ POLICY_RULE = {1: ("verbs", _rep(S)), 3: ("apiGroups", _rep(S)), 4: ("resources"
                5: ("resourceNames", _rep(S)), 6: ("nonResourceURLs", _rep(S))}
 META = ("metadata", _msg(OBJECT_META))
 
+INT_OR_STRING = "intorstr"
+QUANTITY = "quantity"
+LABEL_SELECTOR = {1: ("matchLabels", _map(S)),
+                  2: ("matchExpressions", _rep(_msg({1: ("key", S), 2: ("operator", S), 3: ("values", _rep(S))})))}
+CONTAINER_PORT = {1: ("name", S), 2: ("hostPort", I), 3: ("containerPort", I), 4: ("protocol", S), 5: ("hostIP", S)}
+ENV_VAR = {1: ("name", S), 2: ("value", S)}
+RESOURCES = {1: ("limits", _map(QUANTITY)), 2: ("requests", _map(QUANTITY))}
+VOLUME_MOUNT = {1: ("name", S), 2: ("readOnly", BOOL), 3: ("mountPath", S), 4: ("subPath", S)}
+CONTAINER = {1: ("name", S), 2: ("image", S), 3: ("command", _rep(S)), 4: ("args", _rep(S)), 5: ("workingDir", S),
+             6: ("ports", _rep(_msg(CONTAINER_PORT))), 7: ("env", _rep(_msg(ENV_VAR))),
+             8: ("resources", _msg(RESOURCES)), 9: ("volumeMounts", _rep(_msg(VOLUME_MOUNT))),
+             13: ("terminationMessagePath", S), 14: ("imagePullPolicy", S), 16: ("stdin", BOOL),
+             17: ("stdinOnce", BOOL), 18: ("tty", BOOL), 20: ("terminationMessagePolicy", S)}
+POD_SPEC = {2: ("containers", _rep(_msg(CONTAINER))), 3: ("restartPolicy", S),
+            4: ("terminationGracePeriodSeconds", I), 6: ("dnsPolicy", S), 7: ("nodeSelector", _map(S)),
+            8: ("serviceAccountName", S), 10: ("nodeName", S), 11: ("hostNetwork", BOOL),
+            20: ("initContainers", _rep(_msg(CONTAINER))), 21: ("automountServiceAccountToken", BOOL)}
+POD_TEMPLATE = {1: META, 2: ("spec", _msg(POD_SPEC))}
+SERVICE_PORT = {1: ("name", S), 2: ("protocol", S), 3: ("port", I), 4: ("targetPort", INT_OR_STRING),
+                5: ("nodePort", I), 6: ("appProtocol", S)}
+
 TYPES = {
     ("v1", "Namespace"): {1: META, 2: ("spec", _msg({1: ("finalizers", _rep(S))})),
                           3: ("status", _msg({1: ("phase", S)}))},
@@ -95,6 +117,21 @@ TYPES = {
             6: ("subresource", S), 7: ("name", S)})),
             2: ("nonResourceAttributes", _msg({1: ("path", S), 2: ("verb", S)}))}))},
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {1: META, 2: ("spec", _msg({1: ("namespace", S)}))},
+    ("apps/v1", "Deployment"): {1: META, 2: ("spec", _msg({
+        1: ("replicas", I), 2: ("selector", _msg(LABEL_SELECTOR)), 3: ("template", _msg(POD_TEMPLATE)),
+        4: ("strategy", _msg({1: ("type", S), 2: ("rollingUpdate", _msg({1: ("maxUnavailable", INT_OR_STRING),
+                                                                         2: ("maxSurge", INT_OR_STRING)}))})),
+        5: ("minReadySeconds", I), 6: ("revisionHistoryLimit", I), 7: ("paused", BOOL),
+        9: ("progressDeadlineSeconds", I)})), 3: ("status", _msg({}))},
+    ("v1", "Service"): {1: META, 2: ("spec", _msg({
+        1: ("ports", _rep(_msg(SERVICE_PORT))), 2: ("selector", _map(S)), 3: ("clusterIP", S), 4: ("type", S),
+        5: ("externalIPs", _rep(S)), 7: ("sessionAffinity", S), 10: ("externalName", S),
+        11: ("externalTrafficPolicy", S)})), 3: ("status", _msg({}))},
+    ("v1", "Pod"): {1: META, 2: ("spec", _msg(POD_SPEC)), 3: ("status", _msg({}))},
+    ("batch/v1", "Job"): {1: META, 2: ("spec", _msg({1: ("parallelism", I), 2: ("completions", I),
+                                                     4: ("selector", _msg(LABEL_SELECTOR)),
+                                                     6: ("template", _msg(POD_TEMPLATE)),
+                                                     7: ("backoffLimit", I)})), 3: ("status", _msg({}))},
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): {1: META, 2: ("subjects", _rep(_msg(SUBJECT))),
                                                       3: ("roleRef", _msg(ROLE_REF))},
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): {1: META, 2: ("subjects", _rep(_msg(SUBJECT))),
@@ -105,6 +142,22 @@ TYPES = {
 
 
 def _scalar(t, wt, v):
+    if t == INT_OR_STRING:
+        kind = ival = 0
+        sval = ""
+        for n, _, x in fields(v):
+            if n == 1:
+                kind = x
+            elif n == 2:
+                ival = x
+            elif n == 3:
+                sval = x.decode("utf-8")
+        return sval if kind == 1 else ival
+    if t == QUANTITY:
+        for n, _, x in fields(v):
+            if n == 1:
+                return x.decode("utf-8")
+        return "0"
     if t == S:
         return v.decode("utf-8")
     if t == B:
@@ -117,7 +170,9 @@ def _scalar(t, wt, v):
         secs = 0
         for n, _, x in fields(v):
             if n == 1:
-                secs = x
+                secs = x - (1 << 64) if x >= 1 << 63 else x
+        if secs <= 0:
+            return None  # Go's zero time: JSON null
         return datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     raise ProtoError("bad type")
 
@@ -126,6 +181,19 @@ def _value(t, wt, v):
     if isinstance(t, tuple) and t[0] == "msg":
         return decode_message(v, t[1])
     return _scalar(t, wt, v)
+
+
+# gogo-protobuf writes every non-pointer field, zero or not; JSON omits them (omitempty). These are pointers in
+# the Go types, where a zero is meaningful and kept.
+KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "revisionHistoryLimit", "progressDeadlineSeconds",
+             "backoffLimit", "parallelism", "completions", "expirationSeconds", "automountServiceAccountToken",
+             "immutable", "controller", "blockOwnerDeletion", "paused", "allocateLoadBalancerNodePorts"}
+
+
+def _empty(name, value):
+    if name in KEEP_ZERO or (name == "creationTimestamp" and value is None):
+        return False
+    return value in ("", 0, False, None)
 
 
 def decode_message(buf, schema):
@@ -149,7 +217,11 @@ def decode_message(buf, schema):
             else:
                 out.setdefault(name, []).append(_scalar(t[1], wt, v))
         else:
-            out[name] = _value(t, wt, v)
+            val = _value(t, wt, v)
+            if _empty(name, val):
+                out.pop(name, None)
+            else:
+                out[name] = val
     return out
 
 

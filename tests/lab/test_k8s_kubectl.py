@@ -302,3 +302,22 @@ def test_scale_auth_can_i_and_impersonation(samples):
     assert tok.count(".") == 2
     r = samples.kubectl("--token", tok, "-n", "sample", "get", "pods", context=ctx)
     assert r.returncode == 1 and 'User "system:serviceaccount:sample:sleep" cannot list' in r.stderr
+
+
+def test_drain_evicts_and_cordons(plain_lab):
+    ctx = "cluster1"
+    ok(plain_lab.kubectl("create", "namespace", "drain", context=ctx))
+    ok(plain_lab.kubectl("-n", "drain", "create", "deployment", "d", "--image=nginx:1.27", "--replicas=2",
+                         context=ctx))
+    try:
+        out = ok(plain_lab.kubectl("drain", "cluster1-node-2", "--ignore-daemonsets", "--timeout=30s", context=ctx))
+        assert "node/cluster1-node-2 cordoned" in out and "node/cluster1-node-2 drained" in out
+        rows = table(ok(plain_lab.kubectl("get", "nodes", context=ctx)))
+        assert {r["NAME"]: r["STATUS"] for r in rows}["cluster1-node-2"] == "Ready,SchedulingDisabled"
+        pods = json.loads(ok(plain_lab.kubectl("get", "pods", "-A", "-o", "json", context=ctx)))["items"]
+        assert not [p for p in pods if p["spec"]["nodeName"] == "cluster1-node-2"
+                    and not p["metadata"].get("deletionTimestamp")]
+        rows = table(ok(plain_lab.kubectl("-n", "drain", "get", "deploy", "d", context=ctx)))
+        assert rows[0]["READY"] == "2/2"
+    finally:
+        ok(plain_lab.kubectl("uncordon", "cluster1-node-2", context=ctx))
