@@ -58,7 +58,18 @@ CATALOGUE = {
     "connectivity.gateway_blocked": ("error", "the peer's east-west gateway address:15443 cannot be reached"),
     "connectivity.tls_error": ("error", "mesh traffic to the peer fails with a TLS error"),
     "connectivity.local_only": ("warning", "mesh traffic reached only local versions"),
+    # Added beyond DESIGN.md section 5 (same rule: add, never rename).
+    "cluster.read_failed": ("warning", "a read the checks need failed for another reason than RBAC"),
+    "cluster.declared_id_mismatch": ("error", "the cluster ID differs from the inventory's meshmend_cluster_id"),
+    "cluster.declared_role_mismatch": ("warning", "the cluster's role differs from the inventory's meshmend_cluster_role"),
+    "mesh.declared_id_mismatch": ("error", "the mesh ID differs from the inventory's meshmend_mesh_id"),
+    "remote_secret.unknown_cluster": ("info", "a remote secret names a cluster that is not in the inventory"),
+    "remote_secret.peers_out_of_play": ("info", "peers left out by --limit were not checked"),
+    "trust.root_not_in_use": ("warning", "cacerts holds a root istiod does not distribute (istio-ca-root-cert differs)"),
 }
+
+# The ids DESIGN.md section 5 fixes.
+DESIGN_IDS = tuple(CATALOGUE)[:36]
 
 # Remediate categories (DESIGN.md section 3).
 REMEDIATE_CATEGORIES = ("network_labels", "gateway_addresses", "remote_secrets")

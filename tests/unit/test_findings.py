@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    CATALOGUE, Finding, FindingError, finding_key, should_fail, sort_findings, worst_severity,
+    CATALOGUE, DESIGN_IDS, Finding, FindingError, finding_key, should_fail, sort_findings, worst_severity,
 )
 
 
@@ -42,5 +42,5 @@ def test_fail_on_thresholds():
 
 
 def test_catalogue_holds_every_design_id():
-    assert len(CATALOGUE) == 36
+    assert len(DESIGN_IDS) == 36 and DESIGN_IDS[-1] == "connectivity.local_only"
     assert finding_key({"id": "a.b", "cluster": "c"}) == "a.b@c"

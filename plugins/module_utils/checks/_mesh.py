@@ -17,7 +17,9 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
+    CATALOGUE, DESIGN_IDS, Finding,
+)
 
 NETWORK_LABEL = "topology.istio.io/network"
 MULTICLUSTER_LABEL = "istio/multiCluster"
@@ -27,23 +29,14 @@ DEFAULT_CLUSTER_ID = "Kubernetes"
 
 # Findings this module adds to the fixed catalogue (DESIGN.md: add, never rename).
 # id -> severity; Finding needs it explicitly because findings.CATALOGUE does not list them.
-EXTRA_SEVERITIES = {
-    "cluster.read_failed": "warning",
-    "cluster.declared_id_mismatch": "error",
-    "cluster.declared_role_mismatch": "warning",
-    "mesh.declared_id_mismatch": "error",
-    "remote_secret.unknown_cluster": "info",
-    "remote_secret.peers_out_of_play": "info",
-    "trust.root_not_in_use": "warning",
-}
+# Ids the checks add beyond DESIGN.md section 5; their severities live in findings.CATALOGUE.
+EXTRA_SEVERITIES = dict((fid, CATALOGUE[fid][0]) for fid in CATALOGUE if fid not in DESIGN_IDS)
 
 MAX_LISTED = 20
 
 
 def make(fid, cluster, message, **kwargs):
-    """A Finding; new ids get their severity from EXTRA_SEVERITIES."""
-    if fid in EXTRA_SEVERITIES and not kwargs.get("severity"):
-        kwargs["severity"] = EXTRA_SEVERITIES[fid]
+    """A Finding; its severity defaults to the catalogue's."""
     return Finding(fid, cluster, message, **kwargs)
 
 
