@@ -198,7 +198,6 @@ requests:
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -238,7 +237,18 @@ class ForeignNamespace(WorkloadError):
 GUARD_SOURCE = r"""
 import json, os, sys, time
 cfg = json.loads(sys.stdin.read())
-sys.stdin.close()
+# Detach: double fork into a new session, report the guard's pid, then drop the module's pipes.
+if os.fork():
+    sys.exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+sys.stdout.write("%d\n" % os.getpid())
+sys.stdout.flush()
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+os.chdir("/")
 try:
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
@@ -330,16 +340,17 @@ def start_guard(module, namespace, uid):
         kubeconfig = os.path.expanduser(kubeconfig)
     cfg = {"kubeconfig": kubeconfig, "context": p.get("context"), "validate_certs": p.get("validate_certs"),
            "namespace": namespace, "uid": uid, "pid": watch, "max_life": p["guard_max_life"]}
+    # The launcher forks the guard away and returns at once; the configuration travels on stdin.
+    rc, out, err = module.run_command([sys.executable, "-c", GUARD_SOURCE], data=json.dumps(cfg),
+                                      binary_data=True)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", GUARD_SOURCE], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
-                                start_new_session=True, cwd="/")
-        proc.stdin.write(json.dumps(cfg).encode("utf-8"))
-        proc.stdin.close()
-    except OSError as exc:
-        module.warn("connectivity_workload: could not start the clean-up guard: %s" % exc)
+        pid = int(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        pid = None
+    if rc != 0 or pid is None:
+        module.warn("connectivity_workload: could not start the clean-up guard (rc %s): %s" % (rc, err.strip()[:300]))
         return None
-    return {"pid": proc.pid, "watches": watch}
+    return {"pid": pid, "watches": watch}
 
 
 def _ns_path(name=None):
