@@ -165,7 +165,7 @@ def test_protobuf_secret_as_kubectl_sends_it():
                                                                       "labels": {"app": "x"}},
                    "data": {"k": base64.b64encode(b"\x00\xff").decode()}, "type": "Opaque"}
     with pytest.raises(protobuf.ProtoError):
-        protobuf.decode(protobuf.MAGIC + _field(1, _field(1, "v1") + _field(2, "Pod")))
+        protobuf.decode(protobuf.MAGIC + _field(1, _field(1, "v1") + _field(2, "PersistentVolume")))
 
 
 # ---- the store in-process (no server) -----------------------------------------------------------------
