@@ -35,3 +35,23 @@ def upstream():
     if not os.path.isdir(d):
         pytest.skip("Istio upstream samples not found at %s" % d)
     return d
+
+
+@pytest.fixture(scope="session")
+def lab_for(tmp_path_factory):
+    """lab_for(scenario, istio=True) -> a running LabProcess, one per (scenario, istio) for the whole session.
+
+    scenario: a bundled scenario name or a directory with lab.yaml."""
+    labs = {}
+
+    def get(scenario, istio=True):
+        key = (scenario, istio)
+        if key not in labs:
+            name = os.path.basename(os.path.normpath(scenario)) or "lab"
+            labs[key] = start_lab(scenario, str(tmp_path_factory.mktemp(name)), istio=istio)
+        return labs[key]
+    try:
+        yield get
+    finally:
+        for lab in labs.values():
+            lab.stop()
