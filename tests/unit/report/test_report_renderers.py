@@ -3,7 +3,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-import fixtures
+import report_fixtures as fixtures
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r

@@ -1,5 +1,5 @@
 """The findings filters (plugins/filter/findings.py)."""
-import fixtures
+import report_fixtures as fixtures
 import pytest
 from ansible.errors import AnsibleFilterError
 

@@ -9,7 +9,7 @@ import struct
 import subprocess
 import zlib
 
-import fixtures
+import report_fixtures as fixtures
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r
