@@ -46,7 +46,7 @@ def _host_value(hostvars, host, name):
 
 def remediation_plan(findings, facts=None, categories=None, gateway_addresses=None, force=False,
                      hostvars=None, hosts=None, facts_var="cluster_info",
-                     address_var="meshmend_eastwest_gateway_ip"):
+                     address_var="meshmend_eastwest_gateway_ip", restart_workloads=False):
     """See remediation_plan.yml."""
     if isinstance(findings, Mapping) and "findings" in findings:
         findings = findings["findings"]
@@ -67,7 +67,8 @@ def remediation_plan(findings, facts=None, categories=None, gateway_addresses=No
                     addresses[host] = to_native(addr)
     try:
         return build_plan(_plain(findings), facts, categories=_plain(categories),
-                          gateway_addresses=addresses, force=bool(force))
+                          gateway_addresses=addresses, force=bool(force),
+                          restart_workloads=bool(restart_workloads))
     except PlanError as exc:
         raise AnsibleFilterError("remediation_plan: %s" % exc)
 

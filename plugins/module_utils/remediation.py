@@ -447,12 +447,74 @@ def _plan_remote_secrets(cluster, facts, findings, facts_by_cluster, actions, sk
                                      partial=True))
 
 
+def _plan_restarts(findings, facts_by_cluster, actions, skipped):
+    """Restart stale sidecars only where injection now gives the right network (else it changes nothing)."""
+    for f in findings:
+        if _get(f, "id") != "network.pod_network_unset":
+            continue
+        cluster = _get(f, "cluster")
+        facts = facts_by_cluster.get(cluster) or {}
+        if not facts.get("reachable", True):
+            continue
+        network, source = _cluster_network(facts)
+        injected = ((facts.get("injector_values") or {}).get("global") or {}).get("network")
+        if not network or injected != network:
+            skipped.append(_skip(f, "network_labels",
+                                 "restarting would not help: values.global.network of %s is %s, not %s; fix the "
+                                 "install (istio-sidecar-injector values), then remediate restarts the workloads"
+                                 % (cluster, injected or "unset", network or "(unknown)")))
+            continue
+        actions.append({
+            "cluster": cluster,
+            "category": "network_labels",
+            "module": "deployment_restart",
+            "params": {"network": network,
+                       "istio_namespace": facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
+            "network_source": source,
+            "fixes": [_key(f)],
+            "description": "restart the Deployments whose sidecars lack ISTIO_META_NETWORK=%s" % network,
+        })
+
+
+def stale_network_pods(pods, network):
+    """Running sidecar pods whose ISTIO_META_NETWORK is not ``network``, with their owning Deployment.
+
+    Returns (stale, unowned): stale = [{pod, network_env, deployment}] (deployment ``ns/name`` or None),
+    unowned = pods no Deployment owns (a ReplicaSet named ``<deployment>-<pod-template-hash>``).
+    """
+    stale, unowned = [], []
+    for pod in pods or []:
+        meta = pod.get("metadata") or {}
+        if (pod.get("status") or {}).get("phase") not in (None, "Running") or meta.get("deletionTimestamp"):
+            continue
+        proxy = [c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == "istio-proxy"]
+        if not proxy:
+            continue
+        env = dict((e.get("name"), e.get("value")) for e in proxy[0].get("env") or [] if isinstance(e, dict))
+        value = env.get("ISTIO_META_NETWORK") or None
+        if value == network:
+            continue
+        ns = meta.get("namespace")
+        deployment = None
+        pth = (meta.get("labels") or {}).get("pod-template-hash")
+        for ref in meta.get("ownerReferences") or []:
+            rs = ref.get("name") or ""
+            if ref.get("kind") == "ReplicaSet" and pth and rs.endswith("-" + pth):
+                deployment = "%s/%s" % (ns, rs[:-len(pth) - 1])
+        ref = "%s/%s" % (ns, meta.get("name"))
+        stale.append({"pod": ref, "network_env": value, "deployment": deployment})
+        if deployment is None:
+            unowned.append(ref)
+    return stale, unowned
+
+
 def _skip(finding, category, reason, partial=False):
     return {"key": _key(finding), "id": _get(finding, "id"), "cluster": _get(finding, "cluster"),
             "peer": _get(finding, "peer"), "category": category, "reason": reason, "partial": partial}
 
 
-def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=None, force=False):
+def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=None, force=False,
+               restart_workloads=False):
     """Turn one diagnosis into a plan.
 
     - ``findings``: finding dicts (or Finding objects) of every cluster.
@@ -460,6 +522,8 @@ def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=No
     - ``categories``: the categories asked for (None: all three).
     - ``gateway_addresses``: cluster -> host var ``meshmend_eastwest_gateway_ip`` (None when unset).
     - ``force``: replace a different existing label or address (host var / role var).
+    - ``restart_workloads``: with ``network_labels`` asked, restart the Deployments whose sidecars carry a
+      stale ISTIO_META_NETWORK (``network.pod_network_unset``) once the install's values.global.network is right.
 
     Returns a JSON-safe dict: ``actions`` (one per cluster and category, or per cluster and
     peer for remote secrets), ``by_cluster`` (cluster -> actions, what each host runs),
@@ -499,6 +563,9 @@ def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=No
             _plan_gateway_addresses(cluster, facts, fs, gateway_addresses.get(cluster), force, actions, skipped)
         else:
             _plan_remote_secrets(cluster, facts, fs, facts_by_cluster, actions, skipped)
+
+    if restart_workloads and "network_labels" in asked:
+        _plan_restarts(findings, facts_by_cluster, actions, skipped)
 
     planned = set()
     for a in actions:

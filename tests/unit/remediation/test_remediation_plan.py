@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions,
+    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, stale_network_pods,
     normalize_categories, parse_kubeconfig_essentials, parse_resource, same_kubeconfig,
     summarize_secret, validate_gateway_address,
 )
@@ -284,3 +284,38 @@ def test_expected_key_from_the_check_wins():
                   evidence={"expected_key": "declared-c2"})]
     (action,) = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")})["actions"]
     assert action["params"]["cluster_id"] == "declared-c2"
+
+
+# --- optional restart of stale sidecars --------------------------------------------------------
+
+def _pod(name, env_network, rs="sleep-5d8c7f9b6", pth="5d8c7f9b6", phase="Running"):
+    env = [{"name": "ISTIO_META_CLUSTER_ID", "value": "c2"}]
+    if env_network:
+        env.append({"name": "ISTIO_META_NETWORK", "value": env_network})
+    return {"metadata": {"name": name, "namespace": "sample", "labels": {"pod-template-hash": pth},
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": rs}] if rs else []},
+            "spec": {"containers": [{"name": "app"}, {"name": "istio-proxy", "env": env}]},
+            "status": {"phase": phase}}
+
+
+def test_stale_network_pods_map_to_their_deployments():
+    pods = [_pod("sleep-5d8c7f9b6-aaaaa", None), _pod("sleep-5d8c7f9b6-bbbbb", "network2"),
+            _pod("hello-7c9-ccccc", "network1", rs="hello-7c9", pth="7c9"), _pod("bare", None, rs=None),
+            _pod("done-x", None, phase="Succeeded")]
+    stale, unowned = stale_network_pods(pods, "network2")
+    assert stale == [{"pod": "sample/sleep-5d8c7f9b6-aaaaa", "network_env": None, "deployment": "sample/sleep"},
+                     {"pod": "sample/hello-7c9-ccccc", "network_env": "network1", "deployment": "sample/hello"},
+                     {"pod": "sample/bare", "network_env": None, "deployment": None}]
+    assert unowned == ["sample/bare"]
+
+
+def test_restart_only_when_asked_and_when_injection_now_gives_the_network():
+    findings = [f("network.pod_network_unset", "c2", category=None)]
+    fixed_install = {"c2": facts("c2", network="network2")}
+    assert build_plan(findings, fixed_install)["actions"] == []  # off by default: manual
+    (action,) = build_plan(findings, fixed_install, restart_workloads=True)["actions"]
+    assert action["module"] == "deployment_restart" and action["params"]["network"] == "network2"
+    assert build_plan(findings, fixed_install, categories=["remote_secrets"], restart_workloads=True)["actions"] == []
+    broken_install = {"c2": facts("c2", network=None, declared="network2")}
+    plan = build_plan(findings, broken_install, restart_workloads=True)
+    assert plan["actions"] == [] and "values.global.network of c2 is unset" in plan["skipped"][0]["reason"]
