@@ -29,6 +29,16 @@ PLAY = """
         fail_on: "{{ fail_on }}"
       run_once: true
       register: rep
+    - name: The filters work on registered results (Ansible's own data types)
+      ansible.builtin.assert:
+        that:
+          - "'cluster1' in (rep.findings | meshmend.multicluster.findings_query(q))"
+          - (rep | meshmend.multicluster.findings_summary).error == rep.summary.counts.error
+          - (hostvars['cluster1'].fixture_info.facts | meshmend.multicluster.findings_query('gateways[].addresses[].value')) == ['172.18.1.10']
+          - (rep | meshmend.multicluster.findings_by_severity('error')) | length == rep.summary.counts.error
+      vars:
+        q: "[?id=='remote_secret.missing' && cluster=='cluster2'].peer"
+      run_once: true
     - name: Exit decision
       ansible.builtin.fail:
         msg: "{{ rep.msg }}"
