@@ -237,6 +237,17 @@ def deployment_readiness(deployments, pods):
     return all_ready, report
 
 
+def expand_lists(documents):
+    """YAML documents with ``kind: List`` (``v1`` List, ``*List``) replaced by their items, as kubectl does."""
+    out = []
+    for doc in documents or []:
+        if isinstance(doc, dict) and str(doc.get("kind") or "").endswith("List") and isinstance(doc.get("items"), list):
+            out.extend(expand_lists(doc["items"]))
+        elif doc is not None:
+            out.append(doc)
+    return out
+
+
 def select_manifests(documents, version, namespace, helloworld_versions=None):
     """Pick the guide's objects from Istio's sample documents and place them in ``namespace``.
 
@@ -245,7 +256,7 @@ def select_manifests(documents, version, namespace, helloworld_versions=None):
     """
     picked = []
     versions_found = []
-    for doc in documents or []:
+    for doc in expand_lists(documents):
         if not isinstance(doc, dict) or not doc.get("kind"):
             continue
         labels = (doc.get("metadata") or {}).get("labels") or {}

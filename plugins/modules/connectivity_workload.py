@@ -45,7 +45,8 @@ options:
   definitions:
     description:
       - Objects to create in the namespace (ServiceAccount, Service, Deployment, ConfigMap, Secret, Pod),
-        e.g. Istio's helloworld and sleep samples. Their namespace is set to O(namespace).
+        e.g. Istio's helloworld and sleep samples. Their namespace is set to O(namespace). A C(kind=List)
+        object stands for its items.
     type: list
     elements: dict
     default: []
@@ -208,7 +209,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, controller_pid,
-    deployment_readiness, select_manifests,
+    deployment_readiness, expand_lists, select_manifests,
 )
 
 # kind -> (group, version, plural) for the objects a test workload needs.
@@ -508,6 +509,7 @@ def main():
                           p["mesh_namespace"]):
         module.fail_json(msg="namespace %s cannot be the test namespace: it is created and deleted by the tests"
                          % p["namespace"])
+    p["definitions"] = expand_lists(p["definitions"])
     if p["version"] and p["state"] == "present":
         try:
             p["definitions"] = select_manifests(p["definitions"], p["version"], p["namespace"])

@@ -189,7 +189,7 @@ def test_failure_halfway_still_cleans_up(lab_factory, tmp_path):
     """cluster2's helloworld can never be scheduled: its set-up times out, cluster1 still probes,
     both namespaces are removed and the run fails naming cluster2."""
     lab = lab_factory("healthy-multinetwork")
-    docs = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "roles/connectivity/files/helloworld.yaml"))) if d]
+    docs = yaml.safe_load(open(os.path.join(ROOT, "roles/connectivity/files/helloworld.yaml")))["items"]
     for d in docs:
         if d["kind"] == "Deployment":
             d["spec"]["template"]["spec"]["nodeName"] = "no-such-node"

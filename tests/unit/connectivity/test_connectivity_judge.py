@@ -89,6 +89,22 @@ def test_select_manifests_like_the_guide():
         c.select_manifests(docs, "v7", "x")
 
 
+def test_select_manifests_from_the_shipped_lists():
+    import os
+    import yaml
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "connectivity", "files")
+    hello = list(yaml.safe_load_all(open(os.path.join(root, "helloworld.yaml"))))
+    sleep = list(yaml.safe_load_all(open(os.path.join(root, "sleep.yaml"))))
+    upstream = os.path.join(root, "..", "..", "..", "..", "shared", "reference", "istio-upstream", "samples", "")
+    if os.path.isdir(upstream):  # the shipped objects are Istio's, unchanged
+        assert c.expand_lists(hello) == [d for d in yaml.safe_load_all(open(upstream + "helloworld.yaml")) if d]
+        assert c.expand_lists(sleep) == [d for d in yaml.safe_load_all(open(upstream + "sleep.yaml")) if d]
+    picked = c.select_manifests(hello + sleep, "v1", "uninjected-sample")
+    assert [(d["kind"], d["metadata"]["name"]) for d in picked] == [
+        ("Service", "helloworld"), ("Deployment", "helloworld-v1"),
+        ("ServiceAccount", "sleep"), ("Service", "sleep"), ("Deployment", "sleep")]
+
+
 def test_version_for_alternates():
     assert [c.version_for(i, ["v1", "v2"]) for i in range(4)] == ["v1", "v2", "v1", "v2"]
     assert c.version_for(2, ["v1", "v2", "v3"]) == "v3"
