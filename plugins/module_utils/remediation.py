@@ -692,7 +692,7 @@ def summarize_kubeconfig(text):
     return {
         "server": server,
         "auth": auth,
-        "token_fingerprint": fingerprint(token),
+        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
         "ca_fingerprint": fingerprint(_b64decode(ca)) if ca else None,
         "fingerprint": fingerprint(text),
     }
