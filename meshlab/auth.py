@@ -193,8 +193,8 @@ def default_rbac_objects():
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                 "subjects": subjects}
 
-    view_rules = [{"apiGroups": [""], "resources": core_ns + ["namespaces", "namespaces/status", "pods/status",
-                                                               "services/status"], "verbs": read},
+    view_rules = [{"apiGroups": [""], "verbs": read,
+                   "resources": core_ns + ["namespaces", "namespaces/status", "pods/status", "services/status"]},
                   {"apiGroups": ["apps"], "resources": apps, "verbs": read},
                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
                   {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": read},
@@ -202,9 +202,9 @@ def default_rbac_objects():
                   {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": read},
                   {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"],
                    "verbs": read}]
-    edit_rules = [{"apiGroups": [""], "resources": core_ns + ["secrets", "pods/exec", "pods/attach",
-                                                               "pods/portforward", "pods/proxy", "services/proxy"],
-                   "verbs": read + write},
+    edit_rules = [{"apiGroups": [""], "verbs": read + write,
+                   "resources": core_ns + ["secrets", "pods/exec", "pods/attach", "pods/portforward", "pods/proxy",
+                                           "services/proxy"]},
                   {"apiGroups": ["apps"], "resources": apps, "verbs": read + write},
                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read + write},
                   {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": read + write},

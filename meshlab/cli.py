@@ -108,8 +108,8 @@ async def serve(scenario_dir, state_dir, istio=True):
     _write(os.path.join(state_dir, "ready"), json.dumps({
         "pid": os.getpid(), "scenario": scenario_dir, "startup_seconds": round(elapsed, 3),
         "clusters": {c.name: c.url for c in lab.clusters.values()}}) + "\n")
-    log("%d clusters up in %.2fs (%d objects from %s); state in %s" % (len(lab.clusters), elapsed, n,
-                                                                          scenario_dir, state_dir))
+    log("%d clusters up in %.2fs (%d objects from %s); state in %s"
+        % (len(lab.clusters), elapsed, n, scenario_dir, state_dir))
     for c in lab.clusters.values():
         log("  %s %s" % (c.name, c.url))
     await stop.wait()

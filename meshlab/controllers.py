@@ -224,8 +224,8 @@ def _merge_sa_volume(cluster, pod):
     vols.append({"name": name, "projected": {"defaultMode": 420, "sources": [
         {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
-                                                                         "fieldPath": "metadata.namespace"}}]}}]}})
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
     for c in spec.get("containers") or []:
         c.setdefault("volumeMounts", []).append({"name": name, "readOnly": True,
                                                  "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
@@ -250,7 +250,7 @@ def admit(cluster, kind, op, obj, old, dry_run):
             causes.append(("metadata.name", "FieldValueInvalid", "Invalid value: %s: %s" % (_q(name), SUBDOMAIN_MSG)))
         if len(name) > 253:
             causes.append(("metadata.name", "FieldValueTooLong", "Too long: may not be more than 253 bytes"))
-    for lk, lv in (md.get("labels") or {}).items():
+    for lv in (md.get("labels") or {}).values():
         if not isinstance(lv, str):
             raise ApiError(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: json: cannot unmarshal '
                            '%s into Go struct field ObjectMeta.metadata.labels of type string'
@@ -326,7 +326,9 @@ def _admit_pod(cluster, kind, op, obj, old, dry_run):
     elif old is not None:
         # pod spec is immutable except images, activeDeadlineSeconds, tolerations additions
         ospec = old.get("spec") or {}
-        strip = lambda s: [{k: v for k, v in c.items() if k != "image"} for c in s.get("containers") or []]
+
+        def strip(s):
+            return [{k: v for k, v in c.items() if k != "image"} for c in s.get("containers") or []]
         if strip(spec) != strip(ospec) or {k: v for k, v in spec.items() if k not in ("containers", "tolerations",
                                                                                       "activeDeadlineSeconds")} != \
                 {k: v for k, v in ospec.items() if k not in ("containers", "tolerations", "activeDeadlineSeconds")}:
@@ -412,7 +414,9 @@ def _schedule_and_start(cluster, pod):
                 "exitCode": 0, "reason": "Completed", "startedAt": ts, "finishedAt": ts,
                 "containerID": st["containerID"]}})
             init_statuses.append(st)
-    cond = lambda t: {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": ts}
+
+    def cond(t):
+        return {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": ts}
     status = {"phase": "Running",
               "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"),
                              cond("ContainersReady"), cond("PodScheduled")],
@@ -507,8 +511,8 @@ def _validate_allocate_service(cluster, kind, obj, old, dry_run):
             causes.append(("spec.externalIPs[%d]" % i, "FieldValueInvalid",
                            "Invalid value: %s: may not be unspecified (0.0.0.0, ::)" % _q(ip)))
         elif a.is_loopback:
-            causes.append(("spec.externalIPs[%d]" % i, "FieldValueInvalid", "Invalid value: %s: %s" % (_q(ip),
-                                                                                                      LOOPBACK_MSG)))
+            causes.append(("spec.externalIPs[%d]" % i, "FieldValueInvalid",
+                           "Invalid value: %s: %s" % (_q(ip), LOOPBACK_MSG)))
         elif a.is_link_local:
             causes.append(("spec.externalIPs[%d]" % i, "FieldValueInvalid",
                            "Invalid value: %s: may not be in the link-local range (169.254.0.0/16, fe80::/10)" % _q(ip)))
@@ -539,8 +543,8 @@ def _validate_allocate_service(cluster, kind, obj, old, dry_run):
         if not ok:
             causes.append(("spec.clusterIPs", "FieldValueInvalid",
                            "Invalid value: []string{%s}: failed to allocate IP %s: the provided IP (%s) is not in the "
-                           "valid range. The range of valid IPs is %s" % (_q(want_ip), want_ip, want_ip,
-                                                                           cluster.alloc.svc_net)))
+                           "valid range. The range of valid IPs is %s"
+                           % (_q(want_ip), want_ip, want_ip, cluster.alloc.svc_net)))
         elif want_ip in cluster.alloc.svc_ips:
             causes.append(("spec.clusterIPs", "FieldValueInvalid",
                            "Invalid value: []string{%s}: failed to allocate IP %s: provided IP is already allocated"
@@ -600,8 +604,8 @@ def _default_workload(kind, obj):
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
     if kind.plural == "daemonsets":
-        spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1,
-                                                                                   "maxSurge": 0}})
+        spec.setdefault("updateStrategy", {"type": "RollingUpdate",
+                                           "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
         spec.setdefault("revisionHistoryLimit", 10)
     if "template" in spec:
         default_template(spec["template"])
@@ -625,8 +629,7 @@ def _validate_workload(kind, obj, old):
             causes.append(("spec.selector", "FieldValueInvalid",
                            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{%s}, "
                            "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
-                           % ", ".join('"%s":"%s"' % (k, v) for k, v in sorted((sel.get("matchLabels") or {})
-                                                                                .items()))))
+                           % ", ".join('"%s":"%s"' % kv for kv in sorted((sel.get("matchLabels") or {}).items()))))
     if not ((spec.get("template") or {}).get("spec") or {}).get("containers"):
         causes.append(("spec.template.spec.containers", "FieldValueRequired", "Required value"))
     if isinstance(spec.get("replicas"), int) and spec["replicas"] < 0:
@@ -679,9 +682,13 @@ def _admit_crd(kind, obj, old):
                        'spec.group' % _q(name)))
     vers = spec.get("versions") or []
     if not vers:
-        causes.append(("spec.versions", "FieldValueInvalid", "Invalid value: []apiextensions.CustomResourceDefinitionVersion(nil): must have exactly one version marked as storage version"))
+        causes.append(("spec.versions", "FieldValueInvalid", "Invalid value: "
+                       "[]apiextensions.CustomResourceDefinitionVersion(nil): must have exactly one version marked "
+                       "as storage version"))
     elif sum(1 for v in vers if v.get("storage")) != 1:
-        causes.append(("spec.versions", "FieldValueInvalid", "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: must have exactly one version marked as storage version"))
+        causes.append(("spec.versions", "FieldValueInvalid", "Invalid value: "
+                       "[]apiextensions.CustomResourceDefinitionVersion{...}: must have exactly one version marked "
+                       "as storage version"))
     for i, v in enumerate(vers):
         if not ((v.get("schema") or {}).get("openAPIV3Schema")):
             causes.append(("spec.versions[%d].schema.openAPIV3Schema" % i, "FieldValueRequired",
@@ -729,7 +736,7 @@ def react(cluster, kind, etype, obj, old):
             name = md["name"]
             if st.peek("serviceaccounts", name, "default") is None:
                 st.create_raw("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                              "metadata": {"name": "default", "namespace": name}})
+                                                  "metadata": {"name": "default", "namespace": name}})
             if st.peek("configmaps", name, "kube-root-ca.crt") is None:
                 st.create_raw("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
                     "name": "kube-root-ca.crt", "namespace": name,
@@ -867,7 +874,7 @@ def finalize_namespace(cluster, ns_obj):
         kind = cluster.registry.get(key)
         if kind is None or not kind.namespaced:
             continue
-        for (ons, oname), o in sorted(st.data.get(key, {}).items()):
+        for ons, oname in sorted(st.data.get(key, {})):
             if ons == name:
                 try:
                     st.delete(kind, ons, oname, propagation="Background")
@@ -1154,8 +1161,8 @@ def _endpoints_for_pod(cluster, pod, old):
         sel = (svc.get("spec") or {}).get("selector")
         if not sel:
             continue
-        if all(labels.get(k) == v for k, v in sel.items()) or (old and all(olabels.get(k) == v
-                                                                          for k, v in sel.items())):
+        if all(labels.get(k) == v for k, v in sel.items()) or \
+                (old and all(olabels.get(k) == v for k, v in sel.items())):
             _reconcile_endpoints(cluster, svc)
 
 

@@ -1,7 +1,6 @@
 """Lab (all clusters, firewall, hooks) and Cluster (store, address, up/down, auth)."""
 import asyncio
 import base64
-import copy
 import hashlib
 import secrets
 import sys
@@ -133,8 +132,8 @@ class Cluster:
         st.create("endpoints", {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
             "name": "kubernetes", "namespace": "default",
             "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": ep_ip}], "ports": [{"name": "https", "port": 6443,
-                                                                   "protocol": "TCP"}]}]})
+            "subsets": [{"addresses": [{"ip": ep_ip}],
+                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]})
         st.create("endpointslices.discovery.k8s.io", {
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
             "metadata": {"name": "kubernetes", "namespace": "default",
@@ -157,8 +156,10 @@ class Cluster:
         if zone:
             labels["topology.kubernetes.io/zone"] = zone
         ts = now_iso()
-        cond = lambda t, s, r, m: {"type": t, "status": s, "lastHeartbeatTime": ts, "lastTransitionTime": ts,
-                                   "reason": r, "message": m}
+
+        def cond(t, s, r, m):
+            return {"type": t, "status": s, "lastHeartbeatTime": ts, "lastTransitionTime": ts, "reason": r,
+                    "message": m}
         return {"apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": name, "labels": labels,
                              "annotations": {"node.alpha.kubernetes.io/ttl": "0",

@@ -750,12 +750,12 @@ class ApiServer:
             from .auth import User
             subject = User(spec.get("user", ""), list(spec.get("groups") or []))
         if ra:
-            ok, msg = self.cluster.authorize(subject, ra.get("verb", ""), ra.get("resource", ""),
-                                             ra.get("namespace") or None, ra.get("group", ""), ra.get("name") or None,
-                                             ra.get("subresource") or None)
+            ok, _ = self.cluster.authorize(subject, ra.get("verb", ""), ra.get("resource", ""),
+                                           ra.get("namespace") or None, ra.get("group", ""), ra.get("name") or None,
+                                           ra.get("subresource") or None)
         else:
-            ok, msg = self.cluster.authorize(subject, (nra or {}).get("verb", "get"), None,
-                                             path=(nra or {}).get("path", "/"))
+            ok, _ = self.cluster.authorize(subject, (nra or {}).get("verb", "get"), None,
+                                           path=(nra or {}).get("path", "/"))
         body["status"] = {"allowed": ok}
         if ok:
             body["status"]["reason"] = 'RBAC: allowed by ClusterRoleBinding'

@@ -470,9 +470,7 @@ class Store:
             changed = _strip(obj) != _strip(old)
             if kind.plural == "deployments":
                 # the controller's own revision annotation does not count as a user change
-                ann = lambda m: {k: v for k, v in (m.get("annotations") or {}).items()
-                                 if k != "deployment.kubernetes.io/revision"}
-                changed = changed or ann(md) != ann(omd)
+                changed = changed or _user_annotations(md) != _user_annotations(omd)
             if changed:
                 md["generation"] = int(omd.get("generation", 1)) + 1
         if _same(obj, old):
@@ -526,8 +524,8 @@ class Store:
         pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
             raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": Precondition failed: UID in '
-                           'precondition: %s, UID in object meta: %s' % (kind.key, name, pre["uid"],
-                                                                        old["metadata"].get("uid")),
+                           'precondition: %s, UID in object meta: %s'
+                           % (kind.key, name, pre["uid"], old["metadata"].get("uid")),
                            _details(kind, name))
         if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(kind, name)
@@ -590,6 +588,10 @@ class Store:
             if rv > since_rv and key == w.kind.key:
                 w.offer(etype, obj, old)
         return True
+
+
+def _user_annotations(md):
+    return {k: v for k, v in (md.get("annotations") or {}).items() if k != "deployment.kubernetes.io/revision"}
 
 
 def _strip(o):

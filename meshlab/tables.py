@@ -321,6 +321,7 @@ SLICE_COLS = [NAME, col("AddressType", desc="Type of address carried by this End
               col("Ports", desc="Ports allowed by this EndpointSlice."),
               col("Endpoints", desc="Endpoints of this EndpointSlice."), AGE]
 
+
 def _ds(o):
     spec, st = o.get("spec") or {}, o.get("status") or {}
     names, images = _containers(spec)
@@ -371,8 +372,7 @@ TABLES = {
     "endpoints": (EP_COLS, _endpoints),
     "endpointslices.discovery.k8s.io": (SLICE_COLS, _slice),
     "serviceaccounts": ([NAME, col("Secrets", "integer", desc="Secrets is a list of the secrets in the same "
-                                                                "namespace that pods running using this "
-                                                                "ServiceAccount are allowed to use."), AGE],
+                                   "namespace that pods running using this ServiceAccount are allowed to use."), AGE],
                         lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), age(o)]),
     "events": ([col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
                lambda o: [age({"metadata": {"creationTimestamp": o.get("lastTimestamp") or

@@ -113,8 +113,8 @@ def test_get_o_yaml_round_trip(samples):
     assert "kubectl.kubernetes.io/last-applied-configuration" in md["annotations"]
     st = doc["status"]
     assert st["readyReplicas"] == 1 and st["observedGeneration"] == md["generation"]
-    assert {c["type"]: c["reason"] for c in st["conditions"]} == {"Available": "MinimumReplicasAvailable",
-                                                                 "Progressing": "NewReplicaSetAvailable"}
+    reasons = {c["type"]: c["reason"] for c in st["conditions"]}
+    assert reasons == {"Available": "MinimumReplicasAvailable", "Progressing": "NewReplicaSetAvailable"}
 
 
 def test_label_annotate_patch(samples):

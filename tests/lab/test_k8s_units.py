@@ -39,8 +39,8 @@ def test_strategic_merge_containers_env_ports():
         {"name": "b", "image": "y:1"}]}}}}
     p = {"spec": {"template": {"spec": {
         "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
-        "containers": [{"name": "a", "image": "x:2", "env": [{"name": "B", "$patch": "delete"},
-                                                          {"name": "C", "value": "3"}],
+        "containers": [{"name": "a", "image": "x:2",
+                        "env": [{"name": "B", "$patch": "delete"}, {"name": "C", "value": "3"}],
                         "ports": [{"containerPort": 80, "protocol": "TCP"}], "args": ["--y"]}]}}}}
     out = patch.strategic_merge_patch(live, p)
     cs = out["spec"]["template"]["spec"]["containers"]
@@ -94,9 +94,9 @@ def test_field_selectors():
 
 # ---- tables -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("secs,want", [(0, "0s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (3 * 3600, "3h"),
-                                      (3 * 3600 + 60, "3h1m"), (30 * 3600, "30h"), (50 * 3600, "2d2h"),
-                                      (10 * 86400, "10d"), (800 * 86400, "2y70d"), (9 * 365 * 86400, "9y")])
+@pytest.mark.parametrize("secs,want", [
+    (0, "0s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (3 * 3600, "3h"), (3 * 3600 + 60, "3h1m"),
+    (30 * 3600, "30h"), (50 * 3600, "2d2h"), (10 * 86400, "10d"), (800 * 86400, "2y70d"), (9 * 365 * 86400, "9y")])
 def test_human_duration(secs, want):
     assert tables.human_duration(secs) == want
 
@@ -252,8 +252,8 @@ def test_crd_registers_a_served_type(lab):
                                                "metadata": {"name": "w", "namespace": "default"}, "spec": {"x": 1}})
     assert w["metadata"]["generation"] == 1
     crd = c.store.get("customresourcedefinitions.apiextensions.k8s.io", None, "widgets.example.com")
-    assert {x["type"]: x["status"] for x in crd["status"]["conditions"]} == {"NamesAccepted": "True",
-                                                                            "Established": "True"}
+    conds = {x["type"]: x["status"] for x in crd["status"]["conditions"]}
+    assert conds == {"NamesAccepted": "True", "Established": "True"}
     with pytest.raises(ApiError) as ei:
         c.store.patch("widgets.example.com", "default", "w", "strategic", {"spec": {"x": 2}})
     assert ei.value.code == 415
