@@ -306,3 +306,28 @@ def test_kubeconfig_var_can_be_left_to_the_job_environment(tmp_path):
     one = data["_meta"]["hostvars"]["cluster1"]
     assert "kubeconfig" not in one
     assert one["kube_context"] == "cluster1" and one["ansible_connection"] == "local"
+
+
+def test_every_example_of_the_documentation_parses(tmp_path):
+    """The EXAMPLES block, document by document, run through ansible-inventory (kubeconfig path swapped)."""
+    examples = [doc for doc in yaml.safe_load_all(inv.EXAMPLES) if doc]
+    assert len(examples) == 3
+    port = closed_port()
+    names = ["prod-east-1", "prod-west-2", "prod-eu-sandbox", "cluster1", "cluster2"]
+    kc = write_kubeconfig(tmp_path / "kc", names, dict((n, "https://127.0.0.1:%d" % port) for n in names))
+    results = []
+    for index, example in enumerate(examples):
+        assert example["plugin"] == "meshmend.multicluster.kubeconfig"
+        example = dict(example, kubeconfig=kc)
+        if example.get("group_by_network"):
+            example["request_timeout"] = 2
+        data, err = inventory(write_source(tmp_path / ("example%d.meshmend.yml" % index), **example), tmp_path)
+        assert "Traceback" not in err and "Failed to parse" not in err, err
+        results.append(data)
+    assert sorted(results[0]["_meta"]["hostvars"]) == sorted(names)
+    assert sorted(results[1]["_meta"]["hostvars"]) == ["prod-east-1", "prod-west-2"]
+    assert hosts_of(results[1], "region_east") == ["prod-east-1"]
+    mesh = results[2]
+    assert mesh["_meta"]["hostvars"]["cluster2"]["meshmend_eastwest_gateway_ip"] == "203.0.113.2"
+    assert hosts_of(mesh, "unreachable") == sorted(names)
+    assert hosts_of(mesh, "kubecluster_cl_cluster1") == ["cluster1"]
