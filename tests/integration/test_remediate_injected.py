@@ -85,3 +85,23 @@ def test_wrong_label_without_declared_network_is_refused_not_replaced(lab, tmp_p
     labels = json.loads(kubectl(lab, "--context", "cluster1", "get", "namespace", "istio-system",
                                 "-o", "json"))["metadata"]["labels"]
     assert labels[LABEL] == "wrongnet"
+
+
+def test_a_failed_fix_is_named_and_does_not_stop_the_others(tmp_path):
+    from remediate_helpers import gateway_inventory
+    demo = start_lab("demo", str(tmp_path / "demo-lab"))
+    try:
+        # cluster2 lost its reader ServiceAccount: no token can be issued for cluster1's remote secret
+        kubectl(demo, "--context", "cluster2", "-n", "istio-system", "delete", "serviceaccount",
+                "istio-reader-service-account")
+        inv = [demo.inventory, gateway_inventory(demo, str(tmp_path / "gw.yml"), {"cluster2": "172.18.2.100"})]
+        rc, out = playbook("remediate.yml", inv, tmp_path / "apply", fail_on="never")
+        assert rc != 0, out
+        assert "1 fix(es) failed" in out
+        assert "peer cluster2 has no ServiceAccount istio-system/istio-reader-service-account" in out
+        after = finding_ids(report(tmp_path / "apply"))
+        assert ("remote_secret.missing", "cluster1", "cluster2") in after
+        assert ("network.namespace_label_missing", "cluster2", None) not in after
+        assert ("eastwest_gateway.external_ip_pending", "cluster2", None) not in after
+    finally:
+        demo.stop()
