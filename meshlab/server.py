@@ -798,6 +798,19 @@ class ApiServer:
                 raise bad_request(msg)
         if container not in names and container not in inits:
             raise bad_request("container %s is not valid for pod %s" % (container, req.name))
+        if (pod.get("status") or {}).get("phase", "Pending") == "Pending":
+            # not started: what the kubelet answers for a container that never ran
+            if what == "log":
+                reason = "ContainerCreating"
+                for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                    waiting = (cs.get("state") or {}).get("waiting") or {}
+                    if cs.get("name") == container and waiting.get("reason"):
+                        reason = waiting["reason"]
+                if reason in ("ImagePullBackOff", "ErrImagePull"):
+                    reason = "trying and failing to pull image"
+                raise bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, req.name,
+                                                                                          reason))
+            raise bad_request('unable to upgrade connection: container not found ("%s")' % container)
         return pod, container
 
     async def exec(self, request, req, user):

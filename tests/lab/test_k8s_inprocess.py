@@ -123,3 +123,28 @@ def test_watch_table_only_first_event_has_columns():
     assert events[0]["object"]["kind"] == "Table" and events[0]["object"]["columnDefinitions"]
     assert events[1]["object"]["columnDefinitions"] is None
     assert events[1]["object"]["rows"][0]["cells"][:2] == ["w", 1]
+
+
+def test_pending_pod_logs_and_exec_fail_like_the_kubelet():
+    lab = _lab()
+    lab.clusters["c1"].store.create("pods", {"metadata": {"name": "stuck", "namespace": "default"}, "spec": {
+        "nodeSelector": {"disk": "none"}, "containers": [{"name": "app", "image": "x"}]}})
+
+    async def go():
+        c, srv, ctx, headers = await _serve(lab)
+        try:
+            async with aiohttp.ClientSession(headers=headers) as s:
+                async with s.get(c.url + "/api/v1/namespaces/default/pods/stuck/log", ssl=ctx) as r:
+                    log = (r.status, json.loads(await r.text())["message"])
+                url = c.url + "/api/v1/namespaces/default/pods/stuck/exec?command=true&stdout=true"
+                async with s.get(url, ssl=ctx, headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                                        "Sec-WebSocket-Version": "13",
+                                                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                        "Sec-WebSocket-Protocol": "v5.channel.k8s.io"}) as r:
+                    ex = (r.status, json.loads(await r.text())["message"])
+            return log, ex
+        finally:
+            await srv.stop()
+    log, ex = asyncio.run(go())
+    assert log == (400, 'container "app" in pod "stuck" is waiting to start: ContainerCreating')
+    assert ex == (400, 'unable to upgrade connection: container not found ("app")')
