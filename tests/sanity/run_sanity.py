@@ -181,7 +181,16 @@ def main():
         dest = os.path.join(tmp, "ansible_collections", NAMESPACE, NAME)
         copy_tree(dest)
         env = dict(os.environ)
+        real_home = os.path.expanduser("~")
         env["HOME"] = prepare_home()
+        # pip inside ansible-test's environments keeps the user's configuration, credentials and cache.
+        env.setdefault("XDG_CONFIG_HOME", os.path.join(real_home, ".config"))
+        env.setdefault("XDG_CACHE_HOME", os.path.join(real_home, ".cache"))
+        legacy_pip_conf = os.path.join(real_home, ".pip", "pip.conf")
+        if "PIP_CONFIG_FILE" not in env and os.path.exists(legacy_pip_conf):
+            env["PIP_CONFIG_FILE"] = legacy_pip_conf
+        if "NETRC" not in env and os.path.exists(os.path.join(real_home, ".netrc")):
+            env["NETRC"] = os.path.join(real_home, ".netrc")
         # --python 3.11 resolves `python3.11` on PATH: the venv's, where ansible-core is installed.
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         env.pop("ANSIBLE_CONFIG", None)  # the Makefile exports the repo's ansible.cfg; not the copy's business
