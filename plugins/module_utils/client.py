@@ -255,6 +255,9 @@ _UNREACHABLE_PATTERNS = (
     ("temporary failure in name resolution", "no such host"),
     ("no route to host", "no route to host"),
     ("network is unreachable", "network is unreachable"),
+    ("incompleteread", "connection dropped mid-response"),
+    ("connection broken", "connection dropped mid-response"),
+    ("connection to remote host was lost", "connection dropped mid-response"),   # websocket-client
     ("connection reset", "connection reset by peer"),
     ("remote end closed", "connection closed by the server"),
     ("connection aborted", "connection aborted"),
@@ -295,12 +298,28 @@ def map_transport_error(cluster, verb, path, exc, ask=None):
 def _retry_after(headers, attempt):
     """Seconds to wait: Retry-After (capped) or exponential backoff."""
     try:
-        value = headers.get("Retry-After") if headers is not None else None
+        value = None
+        if headers is not None:
+            value = headers.get("Retry-After")
+            if value is None:
+                value = headers.get("retry-after")   # websocket-client lower-cases its headers
         if value is not None:
             return max(0.0, min(float(value), 5.0))
     except (TypeError, ValueError):
         pass
     return min(0.1 * (2 ** attempt), 2.0)
+
+
+# Transport failures after which a GET is simply sent again: the server may be fine next time.
+_DROPPED = ("connection dropped mid-response", "connection reset by peer", "connection closed by the server",
+            "connection aborted")
+
+
+def _retryable_transport(err, method):
+    """A timeout or a connection cut mid-answer: safe to repeat for a read, never for a write."""
+    if method != "GET":
+        return False
+    return err.kind == "timeout" or (err.kind == "unreachable" and err.detail in _DROPPED)
 
 
 def _is_retryable(status, method):
@@ -425,8 +444,11 @@ class KubeClient(object):
                 if 200 <= status <= 299:
                     return status, data, rheaders
                 err = map_http_error(self.cluster, verb, path, status, data, rheaders)
+            if err.kind == "timeout":
+                err.message = "%s: cannot %s: no answer within %ss (request_timeout), %d attempt(s)" % (
+                    self.cluster, describe_ask(verb, path), self.request_timeout, attempt + 1)
             retryable = (status is not None and _is_retryable(status, method)) or \
-                (status is None and err.kind == "timeout" and method == "GET")
+                (status is None and _retryable_transport(err, method))
             if retryable and attempt < self.retries:
                 time.sleep(_retry_after(rheaders, attempt))
                 attempt += 1
@@ -520,14 +542,7 @@ class KubeClient(object):
         self.requests += 1
         where = " container %s" % container if container else ""
         ask = "exec %s in pod %s/%s%s" % (" ".join(command[:4]), namespace, pod, where)
-        try:
-            ws = ws_client.WSClient(self.configuration, ws_url, dict(headers), capture_all=False)
-        except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            if status:
-                body = getattr(exc, "resp_body", None)
-                raise map_http_error(self.cluster, "create", path, status, body, ask=ask)
-            raise map_transport_error(self.cluster, "create", path, exc, ask=ask)
+        ws = self._open_exec(ws_client, ws_url, headers, path, ask)
         try:
             ws.run_forever(timeout=timeout)
             if ws.is_open():
@@ -545,6 +560,38 @@ class KubeClient(object):
                 pass
         rc = _exec_rc(status_raw)
         return out, err_out, rc
+
+
+    def _open_exec(self, ws_client, ws_url, headers, path, ask):
+        """The WebSocket upgrade, retried like a GET: until it succeeds the command has not run."""
+        attempt = 0
+        while True:
+            rheaders = None
+            try:
+                return ws_client.WSClient(self.configuration, ws_url, dict(headers), capture_all=False)
+            except Exception as exc:
+                status = getattr(exc, "status_code", None)
+                if status and status >= 400:
+                    rheaders = getattr(exc, "resp_headers", None)
+                    err = map_http_error(self.cluster, "create", path, status, getattr(exc, "resp_body", None),
+                                         ask=ask)
+                    retryable = _is_retryable(status, "GET")
+                elif status:
+                    # an answer that is not 101 Switching Protocols, e.g. cut off mid-body
+                    err = ClusterError("unreachable", "%s: cannot %s: API server unreachable: the exec upgrade "
+                                       "got HTTP %s instead of 101 Switching Protocols" % (self.cluster, ask, status),
+                                       cluster=self.cluster, verb="create", resource="pods/exec",
+                                       reason="Unreachable", detail="connection dropped mid-response")
+                    retryable = True
+                else:
+                    err = map_transport_error(self.cluster, "create", path, exc, ask=ask)
+                    retryable = _retryable_transport(err, "GET")
+            if retryable and attempt < self.retries:
+                time.sleep(_retry_after(rheaders, attempt))
+                attempt += 1
+                self.requests += 1
+                continue
+            raise err
 
 
 def _exec_rc(status_raw):

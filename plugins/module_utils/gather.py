@@ -586,6 +586,7 @@ class _Reader(object):
         self.read_errors = []
         self.fatal = None
         self.first = True
+        self.last_server_error = False
 
     def __call__(self, fn, not_found=None, soft=False):
         if self.fatal is not None:
@@ -593,12 +594,17 @@ class _Reader(object):
         try:
             result = fn()
             self.first = False
+            self.last_server_error = False
             return result
         except ClusterError as exc:
             first, self.first = self.first, False
             if exc.kind == "not_found":
                 return not_found
-            if exc.fatal and not (soft and exc.kind == "timeout" and not first):
+            # 5xx/429 left after the client's retries on the first read, or twice in a row: the
+            # API server is not usable now; stop rather than retry every remaining read.
+            failing = exc.kind == "server" and (first or self.last_server_error)
+            self.last_server_error = exc.kind == "server"
+            if (exc.fatal or failing) and not (soft and exc.kind == "timeout" and not first):
                 self.fatal = exc
                 if not first:
                     self.read_errors.append(exc.to_read_error())

@@ -323,6 +323,17 @@ def main():
         facts = unreachable_facts(name, p, exc)
     if client is not None:
         facts = gather_cluster(client, gather_options(p, module))
+    # The reason shows on the console under the host, not only in the report's evidence.
+    if not facts["reachable"]:
+        module.warn(facts["error"])
+    else:
+        errors = facts.get("read_errors") or []
+        for err in errors[:3]:
+            module.warn("%s: cannot %s %s%s: %s" % (
+                facts["cluster"], err.get("verb"), err.get("resource"),
+                " in %s" % err["namespace"] if err.get("namespace") else "", err.get("message")))
+        if len(errors) > 3:
+            module.warn("%s: %d more reads failed (see the report)" % (facts["cluster"], len(errors) - 3))
     module.exit_json(changed=False, facts=facts, reachable=facts["reachable"], cluster=facts["cluster"])
 
 
