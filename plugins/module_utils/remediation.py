@@ -727,6 +727,47 @@ def summarize_secret(secret):
     }
 
 
+def wanted_remote_secret(existing, name, namespace, cluster_id, kubeconfig_text, token_known=True, rekey=True):
+    """The remote secret to write, or None when ``existing`` is already right: (wanted, removed_keys).
+
+    - absent: a new Secret as istioctl makes it (label, annotation, one data key = the peer's cluster ID);
+    - present: labels and annotations kept and completed; the data value kept when it gives istiod the
+      same server, CA and token (formatting aside), else replaced; with ``rekey`` the other keys are removed
+      (a secret made for this peer under a wrong key). ``token_known=False`` (check mode before the peer's
+      token exists) always counts as a change.
+    """
+    encoded = base64.b64encode(kubeconfig_text.encode("utf-8")).decode("ascii")
+    if existing is None:
+        return ({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                 "metadata": {"name": name, "namespace": namespace,
+                              "labels": {MULTICLUSTER_LABEL: "true"},
+                              "annotations": {CLUSTER_ANNOTATION: cluster_id}},
+                 "data": {cluster_id: encoded}}, [])
+    obj = dict(existing)
+    meta = dict(obj.get("metadata") or {})
+    labels = dict(meta.get("labels") or {})
+    annotations = dict(meta.get("annotations") or {})
+    data = dict(obj.get("data") or {})
+    current = decode_secret_data({"data": data}).get(cluster_id)
+    keep_value = token_known and same_kubeconfig(current, kubeconfig_text)
+    extra = sorted(k for k in data if k != cluster_id) if rekey else []
+    if (labels.get(MULTICLUSTER_LABEL) == "true" and annotations.get(CLUSTER_ANNOTATION) == cluster_id
+            and keep_value and not extra and not obj.get("stringData")):
+        return None, []
+    labels[MULTICLUSTER_LABEL] = "true"
+    annotations[CLUSTER_ANNOTATION] = cluster_id
+    meta["labels"] = labels
+    meta["annotations"] = annotations
+    for key in extra:
+        data.pop(key)
+    if not keep_value:
+        data[cluster_id] = encoded
+    obj["metadata"] = meta
+    obj["data"] = data
+    obj.pop("stringData", None)
+    return obj, extra
+
+
 def same_kubeconfig(existing_text, wanted_text):
     """True when two kubeconfigs give istiod the same server, CA and token (formatting aside)."""
     a = parse_kubeconfig_essentials(existing_text)

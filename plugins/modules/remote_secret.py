@@ -192,8 +192,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    CLUSTER_ANNOTATION, MULTICLUSTER_LABEL, READER_TOKEN_SECRET, build_remote_kubeconfig,
-    decode_secret_data, fingerprint, same_kubeconfig, summarize_secret,
+    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, fingerprint, summarize_secret,
+    wanted_remote_secret,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
     FIELD_MANAGER, WriteConflict, ensure_object,
@@ -311,35 +311,13 @@ def main():
         removed = []
 
         def build(obj):
-            del removed[:]
-            if obj is None:
-                return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                        "metadata": {"name": name, "namespace": p["namespace"],
-                                     "labels": {MULTICLUSTER_LABEL: "true"},
-                                     "annotations": {CLUSTER_ANNOTATION: cluster_id}},
-                        "data": {cluster_id: base64.b64encode(wanted_text.encode("utf-8")).decode("ascii")}}
-            meta = obj.setdefault("metadata", {})
-            labels = meta.get("labels") or {}
-            annotations = meta.get("annotations") or {}
-            data = dict(obj.get("data") or {})
-            existing = decode_secret_data({"data": data}).get(cluster_id)
-            for v in decode_secret_data({"data": data}).values():
-                _hide(module, v)
-            keep_value = token is not None and same_kubeconfig(existing, wanted_text)
-            extra = [k for k in data if k != cluster_id] if p["rekey"] else []
-            if (labels.get(MULTICLUSTER_LABEL) == "true" and annotations.get(CLUSTER_ANNOTATION) == cluster_id
-                    and keep_value and not extra and not obj.get("stringData")):
-                return None
-            meta["labels"] = dict(labels, **{MULTICLUSTER_LABEL: "true"})
-            meta["annotations"] = dict(annotations, **{CLUSTER_ANNOTATION: cluster_id})
-            for k in extra:
-                data.pop(k, None)
-                removed.append(k)
-            if not keep_value:
-                data[cluster_id] = base64.b64encode(wanted_text.encode("utf-8")).decode("ascii")
-            obj["data"] = data
-            obj.pop("stringData", None)
-            return obj
+            if obj is not None:
+                for value in decode_secret_data(obj).values():
+                    _hide(module, value)
+            wanted, extra = wanted_remote_secret(obj, name, p["namespace"], cluster_id, wanted_text,
+                                                 token_known=token is not None, rekey=p["rekey"])
+            removed[:] = extra
+            return wanted
 
         result = ensure_object(target, api_path("secrets", p["namespace"]), name, build, what,
                                check_mode=module.check_mode)

@@ -7,6 +7,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.findings imp
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
     FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, stale_network_pods,
+    wanted_remote_secret,
     normalize_categories, parse_kubeconfig_essentials, parse_resource, same_kubeconfig,
     summarize_secret, validate_gateway_address,
 )
@@ -319,3 +320,31 @@ def test_restart_only_when_asked_and_when_injection_now_gives_the_network():
     broken_install = {"c2": facts("c2", network=None, declared="network2")}
     plan = build_plan(findings, broken_install, restart_workloads=True)
     assert plan["actions"] == [] and "values.global.network of c2 is unset" in plan["skipped"][0]["reason"]
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_wanted_remote_secret_create_keep_rekey():
+    cfg = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "tok")
+    new, removed = wanted_remote_secret(None, "istio-remote-secret-c2", "istio-system", "c2", cfg)
+    assert new["metadata"]["labels"] == {"istio/multiCluster": "true"}
+    assert new["metadata"]["annotations"] == {"networking.istio.io/cluster": "c2"}
+    assert list(new["data"]) == ["c2"] and removed == []
+    live = dict(new, metadata=dict(new["metadata"], resourceVersion="5",
+                                   labels={"istio/multiCluster": "true", "team": "x"}))
+    assert wanted_remote_secret(live, "n", "istio-system", "c2", cfg) == (None, [])
+    # unknown token (check mode, token not issued yet): always a change
+    assert wanted_remote_secret(live, "n", "istio-system", "c2", cfg, token_known=False)[0] is not None
+    # a wrong key is re-keyed; the other labels survive
+    wrong = dict(live, data={"Kubernetes": _b64(cfg)})
+    fixed, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg)
+    assert removed == ["Kubernetes"] and list(fixed["data"]) == ["c2"]
+    assert fixed["metadata"]["labels"]["team"] == "x" and fixed["metadata"]["resourceVersion"] == "5"
+    kept, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg, rekey=False)
+    assert removed == [] and sorted(kept["data"]) == ["Kubernetes", "c2"]
+    # a different token replaces the value; the input object is not modified
+    other = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "newtok")
+    changed, _ = wanted_remote_secret(live, "n", "istio-system", "c2", other)
+    assert changed["data"]["c2"] == _b64(other) and live["data"]["c2"] == _b64(cfg)
