@@ -167,8 +167,7 @@ class Cluster:
                 "spec": {"podCIDR": str(self.alloc.node_pod_cidr(i)), "podCIDRs": [str(self.alloc.node_pod_cidr(i))],
                          "providerID": "meshlab://%s/%s" % (self.name, name)},
                 "status": {
-                    "addresses": [{"type": "InternalIP", "address": self.alloc.node_ip(i)},
-                                  {"type": "Hostname", "address": name}],
+                    "addresses": self._node_addresses(i, name),
                     "allocatable": {"cpu": "8", "ephemeral-storage": "102187476Ki", "memory": "32768Mi",
                                     "pods": "110"},
                     "capacity": {"cpu": "8", "ephemeral-storage": "102187476Ki", "memory": "32768Mi", "pods": "110"},
@@ -184,6 +183,16 @@ class Cluster:
                                  "kubeletVersion": controllers.KUBELET_VERSION, "machineID": "",
                                  "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)",
                                  "systemUUID": ""}}}
+
+    def _node_addresses(self, i, name):
+        """InternalIP always; ExternalIP from lab.yaml `nodeExternalIPs` (the i-th node the i-th
+        address), as cloud nodes carry one: NodePort gateways with traffic.istio.io/nodeSelector use it."""
+        addresses = [{"type": "InternalIP", "address": self.alloc.node_ip(i)}]
+        external = (self.spec.get("nodeExternalIPs") or [])
+        if i < len(external):
+            addresses.append({"type": "ExternalIP", "address": str(external[i])})
+        addresses.append({"type": "Hostname", "address": name})
+        return addresses
 
     # ---- the write path's callbacks (store -> controllers -> hooks) ---------------------------
 

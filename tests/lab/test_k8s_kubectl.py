@@ -279,6 +279,10 @@ def test_nodes_and_namespaces_tables(plain_lab):
                                              context="cluster1")))
     assert labels["topology.kubernetes.io/region"] == "us-east1"
     assert labels["topology.kubernetes.io/zone"] == "us-east1-b"
+    assert all(r["EXTERNAL-IP"] == "<none>" for r in rows)
+    # lab.yaml nodeExternalIPs: cloud-style ExternalIP, what NodePort gateways with a nodeSelector use
+    rows = table(ok(plain_lab.kubectl("get", "nodes", "-o", "wide", context="cluster2")))
+    assert [(r["NAME"], r["EXTERNAL-IP"]) for r in rows] == [("cluster2-node-1", "198.51.100.21")]
     rows = table(ok(plain_lab.kubectl("get", "ns", context="cluster3")))
     assert {r["NAME"] for r in rows} >= {"default", "kube-system", "kube-public", "kube-node-lease"}
 
