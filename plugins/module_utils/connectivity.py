@@ -1061,11 +1061,62 @@ def junit_with_cases(report, fail_on=None):
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+_STATUS_ORDER = {"error": 0, "failed": 1, "skipped": 2, "passed": 3}
+
+
+def _sorted_cases(report):
+    return sorted((report.get("connectivity") or {}).get("tests") or [],
+                  key=lambda c: (c.get("classname") or "", c.get("name") or "", _STATUS_ORDER.get(c.get("status"), 9)))
+
+
+def markdown_cases(report):
+    """The per-pair matrix as a Markdown section (appended to report.py's Markdown)."""
+    rows = _sorted_cases(report)
+    if not rows:
+        return ""
+    lines = ["", "## Connectivity tests", "",
+             "One row per cluster pair and test (the guide's traffic tests; `%s`)."
+             % (report.get("connectivity") or {}).get("generated_at"), "",
+             "| test | pair | result | what was seen |", "|---|---|---|---|"]
+    for c in rows:
+        msg = " ".join(str(c.get("message") or "").split()).replace("|", "\\|")
+        lines.append("| %s | %s | %s | %s |" % (
+            c.get("classname", "").replace("connectivity.", ""), str(c.get("name")).replace("->", "\u2192"),
+            c.get("status"), msg[:400]))
+    return "\n".join(lines) + "\n"
+
+
+def html_cases(report):
+    """The per-pair matrix as an HTML section (inserted into report.py's HTML)."""
+    import html as _html
+    rows = _sorted_cases(report)
+    if not rows:
+        return ""
+    esc = _html.escape
+    out = ['<section id="connectivity-tests"><h2>Connectivity tests</h2><table><thead><tr><th>test</th>'
+           '<th>pair</th><th>result</th><th>what was seen</th></tr></thead><tbody>']
+    for c in rows:
+        out.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s%s</td></tr>' % (
+            esc(str(c.get("status"))), esc(c.get("classname", "").replace("connectivity.", "")),
+            esc(str(c.get("name")).replace("->", "\u2192")), esc(str(c.get("status"))),
+            esc(" ".join(str(c.get("message") or "").split())[:400]),
+            ("<pre>%s</pre>" % esc(c["output"][:600])) if c.get("output") and c.get("status") != "passed" else ""))
+    out.append("</tbody></table></section>")
+    return "".join(out)
+
+
 def render_report(report, docs_url=None, title="meshmend connectivity"):
-    """``{format: text}``: JSON, Markdown and HTML by report.py; JUnit with the per-pair cases."""
+    """``{format: text}``: JSON, Markdown and HTML by report.py plus the per-pair matrix;
+    JUnit with one case per pair."""
     from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
 
     kwargs = {"docs_url": docs_url} if docs_url else {}
     out = rp.render_all(report, formats=["json", "markdown", "html"], title=title, **kwargs)
+    out["markdown"] = out["markdown"].rstrip("\n") + "\n" + markdown_cases(report)
+    section = html_cases(report)
+    if section:
+        marker = "</main>" if "</main>" in out["html"] else "</body>"
+        head, sep, tail = out["html"].rpartition(marker)
+        out["html"] = head + section + sep + tail if sep else out["html"] + section
     out["junit"] = junit_with_cases(report)
     return out

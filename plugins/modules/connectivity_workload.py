@@ -240,7 +240,7 @@ import json, os, sys, time
 cfg = json.loads(sys.stdin.read())
 # Detach: double fork into a new session, report the guard's pid, then drop the module's pipes.
 if os.fork():
-    sys.exit(0)
+    raise SystemExit(0)
 os.setsid()
 if os.fork():
     os._exit(0)
@@ -262,7 +262,7 @@ try:
         conf.verify_ssl = False
     api = client.CoreV1Api(client.ApiClient(conf))
 except Exception:
-    sys.exit(0)
+    raise SystemExit(0)
 
 def alive(pid):
     try:
@@ -293,15 +293,15 @@ while time.time() - start < cfg["max_life"]:
                     _request_timeout=10)
             except Exception:
                 pass
-        sys.exit(0)
+        raise SystemExit(0)
     if time.time() - last_api >= 5:
         last_api = time.time()
         state = ours()
         if state is False:
-            sys.exit(0)
+            raise SystemExit(0)
         errors = errors + 1 if state is None else 0
         if errors >= 60:
-            sys.exit(0)
+            raise SystemExit(0)
     time.sleep(0.5)
 """
 

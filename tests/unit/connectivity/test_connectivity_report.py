@@ -105,6 +105,9 @@ def test_render_report_all_formats():
     assert set(out) == {"json", "markdown", "html", "junit"}
     assert json.loads(out["json"])["findings"][0]["evidence"]["output"] == TLS
     assert "connectivity.tls_error" in out["markdown"] and "connectivity.tls_error" in out["html"]
+    assert "| mesh | cluster1 \u2192 cluster2 | failed | TLS error |" in out["markdown"]
+    assert '<section id="connectivity-tests">' in out["html"] and "CERTIFICATE_VERIFY_FAILED" in out["html"]
+    assert out["html"].rstrip().endswith("</html>")
 
 
 def test_collect_results_names_failed_clusters():
