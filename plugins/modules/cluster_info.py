@@ -216,84 +216,9 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterError, get_client,
+from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
+    GATHER_IMPORT_ERROR, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
 )
-
-try:
-    from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import (
-        SCHEMA, gather_cluster,
-    )
-    GATHER_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - PyYAML / cryptography missing
-    GATHER_IMPORT_ERROR = exc
-
-
-def argument_spec():
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
-        cluster_name=dict(type="str"),
-        istio_namespace=dict(type="str", default="istio-system"),
-        probe_service=dict(type="str", default="helloworld.sample"),
-        probe_port=dict(type="int", default=5000),
-        probe_client=dict(type="str", default="sample/app=sleep"),
-        service_namespaces=dict(type="list", elements="str"),
-        log_lines=dict(type="int", default=2000),
-        probe_remote_secrets=dict(type="raw", default="auto", no_log=False),
-        probe_timeout=dict(type="float", default=5.0),
-        peers=dict(type="raw"),
-        declared=dict(type="dict", options=dict(
-            network=dict(type="str"), cluster_id=dict(type="str"), mesh_id=dict(type="str"),
-            role=dict(type="str", choices=["primary", "remote"]))),
-        exec_timeout=dict(type="float", default=10.0),
-        sections=dict(type="list", elements="str",
-                      choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
-                               "nodes", "istio_crds", "log", "clusterz", "proxy", "networkz"]),
-        insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
-    )
-    return spec
-
-
-def probe_mode(value):
-    """true / false / auto, from a YAML bool or a string."""
-    if isinstance(value, bool):
-        return value
-    text = str(value if value is not None else "auto").strip().lower()
-    if text in ("true", "yes", "on", "1", "always"):
-        return True
-    if text in ("false", "no", "off", "0", "never"):
-        return False
-    if text == "auto":
-        return "auto"
-    raise ValueError("probe_remote_secrets must be true, false or auto, not %r" % (value,))
-
-
-def gather_options(params, module=None):
-    return {
-        "istio_namespace": params["istio_namespace"],
-        "probe_service": params["probe_service"],
-        "probe_port": params["probe_port"],
-        "probe_client": params["probe_client"],
-        "service_namespaces": params.get("service_namespaces"),
-        "log_lines": params["log_lines"],
-        "read_log": bool(params["log_lines"]),
-        "probe_remote_secrets": probe_mode(params.get("probe_remote_secrets")),
-        "probe_timeout": params["probe_timeout"],
-        "peers": params.get("peers") or {},
-        "declared": params.get("declared") or {},
-        "exec_timeout": params["exec_timeout"],
-        "sections": params.get("sections") or None,
-        "insecure_kubeconfig_options": params.get("insecure_kubeconfig_options") or [],
-        "no_log_values": module.no_log_values if module is not None else None,
-    }
-
-
-def unreachable_facts(name, params, exc):
-    """Facts of a cluster whose connection could not even be configured (bad kubeconfig...)."""
-    return {"schema": SCHEMA, "cluster": name, "context": params.get("context"), "server": params.get("host"),
-            "reachable": False, "error": exc.message, "error_kind": exc.kind, "read_errors": [],
-            "requests": 0, "probe_requests": 0, "duration_s": 0.0, "istio_namespace": params.get("istio_namespace"),
-            "declared": dict((k, (params.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role"))}
 
 
 def main():
@@ -302,39 +227,11 @@ def main():
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     if GATHER_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("PyYAML and cryptography"), exception=str(GATHER_IMPORT_ERROR))
-    p = module.params
-    peers = p.get("peers")
-    if peers is not None and not isinstance(peers, (dict, list)):
-        module.fail_json(msg="peers must be a list of {name, server, cluster_id} or a dict of server URL -> name, "
-                             "not %s" % type(peers).__name__)
-    bad = None
     try:
-        probe_mode(p.get("probe_remote_secrets"))
-    except ValueError as exc:
-        bad = str(exc)
-    if bad:
-        module.fail_json(msg=bad)
-    name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
-    client, facts = None, None
-    try:
-        client = get_client(p, cluster=name, module=module)
-    except ClusterError as exc:
-        # A bad kubeconfig for one cluster must not stop the others: report it as facts.
-        facts = unreachable_facts(name, p, exc)
-    if client is not None:
-        facts = gather_cluster(client, gather_options(p, module))
-    # The reason shows on the console under the host, not only in the report's evidence.
-    if not facts["reachable"]:
-        module.warn(facts["error"])
-    else:
-        errors = facts.get("read_errors") or []
-        for err in errors[:3]:
-            module.warn("%s: cannot %s %s%s: %s" % (
-                facts["cluster"], err.get("verb"), err.get("resource"),
-                " in %s" % err["namespace"] if err.get("namespace") else "", err.get("message")))
-        if len(errors) > 3:
-            module.warn("%s: %d more reads failed (see the report)" % (facts["cluster"], len(errors) - 3))
-    module.exit_json(changed=False, facts=facts, reachable=facts["reachable"], cluster=facts["cluster"])
+        result = run(module.params, module)
+    except ClusterInfoError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

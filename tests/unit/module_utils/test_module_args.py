@@ -4,6 +4,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import probe_mode
 from ansible_collections.meshmend.multicluster.plugins.modules import (
     cluster_info, eastwest_gateway_info, proxy_endpoints_info, remote_secret_check, root_cert_info,
 )
@@ -27,8 +28,8 @@ def test_cluster_info_bad_kubeconfig_is_facts_not_failure(capsys, tmp_path):
 def test_cluster_info_rejects_bad_probe_mode(capsys):
     out = run(cluster_info, {"context": "c1", "probe_remote_secrets": "maybe"}, capsys)
     assert out["failed"] and out["msg"] == "probe_remote_secrets must be true, false or auto, not 'maybe'"
-    assert cluster_info.probe_mode(True) is True and cluster_info.probe_mode("no") is False
-    assert cluster_info.probe_mode("auto") == "auto"
+    assert probe_mode(True) is True and probe_mode("no") is False
+    assert probe_mode("auto") == "auto"
 
 
 def test_cluster_info_rejects_bad_peers(capsys):
