@@ -22,7 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
     DEFAULT_DOCS_URL, MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
-    render_all, resolve_probe_peers, time_check_areas,
+    render_all, resolve_probe_peers,
 )
 
 
@@ -71,8 +71,7 @@ class ActionModule(ActionBase):
         options.setdefault("out_of_play", out_of_play)
         try:
             findings, timing = analyze(
-                facts_by_cluster, checks.run_checks, options, time_areas=args["time_areas"],
-                area_timer=lambda facts, opts: time_check_areas(checks, facts, opts))
+                facts_by_cluster, checks.run_checks, options, time_areas=args["time_areas"])
             # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
             report = build_report(facts_by_cluster, findings, out_of_play=out_of_play,
                                   fail_on=args["fail_on"], timing=timing)

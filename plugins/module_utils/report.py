@@ -991,40 +991,11 @@ def _finding_dict(f):
     return f.to_dict() if hasattr(f, "to_dict") else dict(f)
 
 
-def time_check_areas(checks, facts_by_cluster, options=None, clock=None):
-    """Seconds per check area of the meshmend catalogue (``checks.AREAS``: (name, module) pairs).
-
-    The catalogue runs every area in order (later areas link to earlier findings), so
-    ``run_checks(areas=[x])`` cannot time one area; this replays the same loop with a clock
-    around each ``module.check(mesh, found)``. Timing only: the findings are not used.
-    Returns {} when the catalogue does not have that shape.
-    """
-    import time
-    clock = clock or time.perf_counter
-    pairs = getattr(checks, "AREAS", None)
-    mesh_class = getattr(checks, "Mesh", None)
-    if not pairs or mesh_class is None or not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
-        return {}
-    timings = {}
-    t0 = clock()
-    mesh = mesh_class(facts_by_cluster, dict(options or {}))
-    timings["mesh_model"] = round(clock() - t0, 6)
-    found = {}
-    for name, module in pairs:
-        t0 = clock()
-        for finding in module.check(mesh, found):
-            found.setdefault(finding.key, finding)
-        timings[name] = round(clock() - t0, 6)
-    return timings
-
-
-def analyze(facts_by_cluster, run_checks, options=None, time_areas=True, area_timer=None, clock=None):
-    """Run the check catalogue ONCE over every cluster; then time each area if asked.
+def analyze(facts_by_cluster, run_checks, options=None, time_areas=True, clock=None):
+    """Run the check catalogue ONCE over every cluster.
 
     The findings come from one full ``run_checks`` call, so ``caused_by`` links across
-    areas are intact. Per-area seconds come from ``options["timings"]`` when run_checks
-    fills it, else from ``area_timer(facts_by_cluster, options)`` (a timing-only replay:
-    checks are pure functions over facts in memory, so it costs milliseconds).
+    areas are intact; run_checks fills ``options["timings"]`` with seconds per area.
     Returns ``(finding dicts, {"analysis_s": x, "areas": {area: s}})``.
     """
     import time
@@ -1035,8 +1006,5 @@ def analyze(facts_by_cluster, run_checks, options=None, time_areas=True, area_ti
     findings = [_finding_dict(f) for f in run_checks(facts_by_cluster, dict(options, timings=filled))]
     timing = {"analysis_s": round(clock() - start, 6), "areas": {}}
     if time_areas:
-        if filled:
-            timing["areas"] = dict(filled)
-        elif area_timer is not None:
-            timing["areas"] = area_timer(facts_by_cluster, options)
+        timing["areas"] = dict(filled)
     return findings, timing

@@ -222,26 +222,19 @@ def test_analyze_runs_once_and_times_areas():
 
     def run_checks(facts, options):
         calls.append(sorted(options))
+        options["timings"]["trust"] = 0.5
         return [Finding("trust.cacerts_missing", "c1", "x")]
 
     ticks = iter(range(100))
-    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []},
-                                 area_timer=lambda facts, opts: {"trust": 0.5}, clock=lambda: next(ticks))
+    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []}, clock=lambda: next(ticks))
     assert calls == [["out_of_play", "timings"]]          # one run over all areas
     assert [f["id"] for f in findings] == ["trust.cacerts_missing"]
     assert timing == {"analysis_s": 1, "areas": {"trust": 0.5}}
-    timing = r.analyze({"c1": {}}, run_checks, area_timer=lambda facts, opts: 1 / 0, time_areas=False)[1]
-    assert timing["areas"] == {}
-
-    def filling(facts, options):
-        options["timings"]["gateway"] = 0.25
-        return []
-    assert r.analyze({}, filling)[1]["areas"] == {"gateway": 0.25}
+    assert r.analyze({"c1": {}}, run_checks, time_areas=False)[1]["areas"] == {}
 
 
-def test_time_check_areas_with_the_catalogue():
+def test_analyze_times_every_area_of_the_catalogue():
     from ansible_collections.meshmend.multicluster.plugins.module_utils import checks
-    timings = r.time_check_areas(checks, fixtures.facts_by_cluster(), {"out_of_play": ["cluster4"]})
+    timings = r.analyze(fixtures.facts_by_cluster(), checks.run_checks, {"out_of_play": ["cluster4"]})[1]["areas"]
     assert set(timings) == {"mesh_model"} | set(checks.AREA_NAMES)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
-    assert r.time_check_areas(object(), {}) == {}
