@@ -324,15 +324,14 @@ def _ancestors():
     return chain
 
 
-def start_guard(module, namespace, uid):
-    """Start the guard; returns {"pid", "watches"} or None (and why, as a warning)."""
+def start_guard(module, namespace, uid, watch):
+    """Start the guard for ``watch`` (the controller pid); returns {"pid", "watches"} or None."""
     p = module.params
     kubeconfig = p.get("kubeconfig")
     if p.get("host") or p.get("api_key"):
         module.warn("connectivity_workload: no clean-up guard with host/api_key connection options; an interrupted "
                     "run leaves namespace %s behind until the next run" % namespace)
         return None
-    watch = controller_pid(_ancestors())
     if watch is None:
         return None
     if isinstance(kubeconfig, list):
@@ -436,6 +435,9 @@ def _injector_values(client, istio_ns):
 
 def present(module, client, cluster):
     p = module.params
+    # Found first, while the chain module -> worker -> ansible-playbook is intact: an interruption
+    # kills the worker, and the guard must still know whom to watch.
+    controller = controller_pid(_ancestors()) if p["guard"] else None
     namespace = p["namespace"]
     start = time.time()
     deadline = start + p["wait_timeout"]
@@ -455,7 +457,7 @@ def present(module, client, cluster):
         "metadata": {"name": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}}},
         field_manager="meshmend-connectivity")
     created = ["Namespace/%s" % namespace]
-    guard = start_guard(module, namespace, (made.get("metadata") or {}).get("uid")) if p["guard"] else None
+    guard = start_guard(module, namespace, (made.get("metadata") or {}).get("uid"), controller) if p["guard"] else None
     for obj in p["definitions"]:
         if not isinstance(obj, dict) or not obj.get("kind"):
             continue

@@ -220,7 +220,7 @@ def test_interrupted_run_is_cleaned_up_by_the_guard(lab_factory, tmp_path):
                             cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
-        if kubectl(lab, "cluster2", "get", "namespace", NAMESPACE).returncode == 0:
+        if all(kubectl(lab, ctx, "get", "namespace", NAMESPACE).returncode == 0 for ctx in clusters_of(lab)):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section...
