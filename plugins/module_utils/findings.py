@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 SEVERITIES = ("error", "warning", "info")
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -176,12 +178,21 @@ class Finding:
         return hash(self.key)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name):
+    """``cluster2`` before ``cluster10``: names compared with their numbers as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in _DIGITS.split(name or "") if part]
+
+
 def sort_findings(findings):
-    """Errors first, then by cluster, peer and id: the order every report uses."""
+    """Errors first, then by cluster, peer (natural order) and id: the order every report uses."""
     return sorted(findings, key=lambda f: (
         _SEVERITY_RANK.get(f["severity"] if isinstance(f, dict) else f.severity, 9),
-        (f["cluster"] if isinstance(f, dict) else f.cluster) or "",
-        (f["peer"] if isinstance(f, dict) else f.peer) or "",
+        natural_key(f["cluster"] if isinstance(f, dict) else f.cluster),
+        natural_key(f["peer"] if isinstance(f, dict) else f.peer),
         f["id"] if isinstance(f, dict) else f.id,
     ))
 

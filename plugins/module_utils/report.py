@@ -22,7 +22,7 @@ import math
 import xml.etree.ElementTree as ET
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    CATALOGUE, SEVERITIES, finding_key, should_fail, sort_findings, worst_severity,
+    CATALOGUE, SEVERITIES, finding_key, natural_key, should_fail, sort_findings, worst_severity,
 )
 
 REPORT_SCHEMA = 1
@@ -72,12 +72,6 @@ AREA_TITLES = {
 # Areas the read-only diagnosis checks (connectivity.* comes from the active tests).
 DIAGNOSE_AREAS = tuple(a for a in AREA_ORDER if a != "connectivity")
 _SEV_RANK = {"error": 0, "warning": 1, "info": 2}
-
-
-def natural_key(text):
-    """``cluster2`` before ``cluster10``."""
-    import re
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text or ""))]
 
 
 def area_of(finding_id):

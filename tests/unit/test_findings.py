@@ -44,3 +44,8 @@ def test_fail_on_thresholds():
 def test_catalogue_holds_every_design_id():
     assert len(DESIGN_IDS) == 36 and DESIGN_IDS[-1] == "connectivity.local_only"
     assert finding_key({"id": "a.b", "cluster": "c"}) == "a.b@c"
+
+
+def test_clusters_sort_naturally():
+    found = [Finding("cluster.unreachable", c, "x").to_dict() for c in ("cluster10", "cluster2", "cluster1")]
+    assert [f["cluster"] for f in sort_findings(found)] == ["cluster1", "cluster2", "cluster10"]
