@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mesh_report: analysis over every play host's facts and the reports, on the controller.
 
 Cross-cluster checks need all clusters' facts at once, so this runs once (run_once) in

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """remediation_plan: findings + facts -> the remediate role's plan (docs: remediation_plan.yml).
 
 A filter because the plan is pure computation on the controller: no module process, no

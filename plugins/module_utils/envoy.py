@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Envoy admin JSON -> the rows of ``istioctl proxy-config endpoint``.
 
 Two inputs, both spellings:

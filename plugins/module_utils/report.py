@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Report renderers of the diagnose pipeline (DESIGN.md sections 1 and 3).
 
 Pure functions: ``build_report`` turns facts + findings into one JSON-safe document,

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The check catalogue: pure functions over the facts of every cluster in play.
 
 ``run_checks(facts_by_cluster, options)`` is the one entry point (diagnose, the standalone

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The view of the whole mesh that every check area reads (pure, no I/O).
 
 ``Mesh`` wraps the facts of every cluster in play (docs/facts.md) and derives, once,

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """East-west gateways of a multi-network mesh: present, addressed, labelled, listening, exposed.
 
 The guide: "In multi-network, we expect one of the endpoint IPs to match the remote cluster's

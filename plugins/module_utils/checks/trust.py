@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Root of trust: plug-in CA present, one root across the mesh, valid chains, no near expiry.
 
 The guide: "Cross-cluster traffic, as with intra-cluster traffic, relies on a common root of
