@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one client factory and the one error mapper of meshmend.
 
 Every module talks to a cluster through :class:`KubeClient`:
@@ -624,9 +624,10 @@ def _load_yaml_kubeconfig(value):
     """A kubeconfig given inline as a YAML/JSON string."""
     if not HAS_YAML:
         return None
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import YamlLimitError, safe_load
     try:
-        data = yaml.safe_load(value)
-    except yaml.YAMLError:
+        data = safe_load(value)
+    except (yaml.YAMLError, YamlLimitError):
         return None
     return data if isinstance(data, dict) else None
 

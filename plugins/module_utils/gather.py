@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """gather: one read-only pass over one cluster -> the facts of docs/facts.md.
 
 The shape is the speed (DESIGN.md section 6): 14 API requests on a healthy cluster, all
@@ -102,7 +102,7 @@ def _annotations(obj):
 def _env_map(container):
     """Plain env values only (valueFrom omitted: it may reference a secret)."""
     return dict((e.get("name"), e.get("value")) for e in (container or {}).get("env") or []
-                if e.get("name") and "value" in e and "valueFrom" not in e)
+                if isinstance(e, dict) and e.get("name") and "value" in e and "valueFrom" not in e)
 
 
 def _container(pod_spec, name):
@@ -161,11 +161,12 @@ def image_version(image):
 
 
 def _load_yaml(text):
-    if not text or not HAS_YAML:
+    """YAML from a cluster object, with the size / alias limits; None when unreadable."""
+    if not text or not HAS_YAML or not isinstance(text, str):
         return None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return _kubeconfig.safe_load(text)
+    except (yaml.YAMLError, _kubeconfig.YamlLimitError):
         return None
 
 
@@ -273,6 +274,27 @@ def control_plane_services(services, namespace):
     return sorted(out, key=lambda x: x["name"])
 
 
+def _sane_values(values):
+    """Injector values with the identity fields the checks compare only when they are strings."""
+    if not isinstance(values, dict):
+        return None
+    g = values.get("global")
+    if g is None:
+        return values
+    if not isinstance(g, dict):
+        return dict((k, v) for k, v in values.items() if k != "global")
+    g = dict(g)
+    for key in ("network", "meshID", "remotePilotAddress", "istioNamespace"):
+        if key in g and not isinstance(g[key], str):
+            del g[key]
+    mc = g.get("multiCluster")
+    if mc is not None and not isinstance(mc, dict):
+        del g["multiCluster"]
+    elif isinstance(mc, dict) and "clusterName" in mc and not isinstance(mc["clusterName"], str):
+        g["multiCluster"] = dict((k, v) for k, v in mc.items() if k != "clusterName")
+    return dict(values, **{"global": g})
+
+
 def configmap_facts(configmaps, revision=None):
     """mesh_config, mesh_networks, injector_values, ca_root_cert from istio-system ConfigMaps."""
     by_name = dict((_name(c), c) for c in configmaps or [])
@@ -286,6 +308,9 @@ def configmap_facts(configmaps, revision=None):
         "injector_values": _load_json(((injector or {}).get("data") or {}).get("values")) if injector else None,
         "ca_root_cert": None,
     }
+    out["mesh_config"] = out["mesh_config"] if isinstance(out["mesh_config"], dict) else None
+    out["mesh_networks"] = out["mesh_networks"] if isinstance(out["mesh_networks"], dict) else None
+    out["injector_values"] = _sane_values(out["injector_values"])
     root = by_name.get("istio-ca-root-cert")
     if root is not None:
         out["ca_root_cert"] = _certs.analyze_root_configmap(root.get("data") or {})
@@ -310,8 +335,8 @@ def node_facts(nodes):
             "region": lb.get("topology.kubernetes.io/region") or lb.get("failure-domain.beta.kubernetes.io/region"),
             "zone": lb.get("topology.kubernetes.io/zone") or lb.get("failure-domain.beta.kubernetes.io/zone"),
             "subzone": lb.get("topology.istio.io/subzone"),
-            "external_ips": [a.get("address") for a in addrs if a.get("type") == "ExternalIP"],
-            "internal_ips": [a.get("address") for a in addrs if a.get("type") == "InternalIP"],
+            "external_ips": [a.get("address") for a in addrs if isinstance(a, dict) and a.get("type") == "ExternalIP"],
+            "internal_ips": [a.get("address") for a in addrs if isinstance(a, dict) and a.get("type") == "InternalIP"],
         })
     return sorted(out, key=lambda x: x["name"] or "")
 
@@ -401,11 +426,15 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
     for s in secrets or []:
         meta = _meta(s)
         entries = []
-        for key in sorted((s.get("data") or {}).keys()):
-            raw = _b64((s.get("data") or {}).get(key) or "")
+        data = s.get("data") if isinstance(s.get("data"), dict) else {}
+        for key in sorted(data.keys()):
+            raw = _kubeconfig.b64_strict(data.get(key) or "")
             if raw is None:
-                raw = b""
-            entry, config = _kubeconfig.summarize(key, raw, allowlist)
+                entry, config = _kubeconfig.summarize(key, b"", allowlist)
+                entry["error"] = "kubeconfig cannot be loaded: the Secret's data value is not valid base64"
+                entry["error_stage"] = "load"
+            else:
+                entry, config = _kubeconfig.summarize(key, raw, allowlist)
             if config is not None:
                 if no_log_values is not None:
                     for v in kubeconfig_secret_values(config):
@@ -419,7 +448,7 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
 
 def effective_identity(facts):
     """cluster_id, network, mesh_id, role, discovery_address (docs/facts.md rules)."""
-    iv = facts.get("injector_values") or {}
+    iv = facts.get("injector_values") if isinstance(facts.get("injector_values"), dict) else {}
     g = iv.get("global") if isinstance(iv.get("global"), dict) else {}
     istiod = facts.get("istiod")
     mesh = facts.get("mesh_config") or {}
@@ -441,6 +470,12 @@ def effective_identity(facts):
         role = "remote"
     else:
         role = None
+    # Values of another type (YAML/JSON of the wrong shape) are not an identity: treat them as unset.
+    cid = cid if isinstance(cid, str) else DEFAULT_CLUSTER_ID
+    network = network if isinstance(network, str) else None
+    mesh_id = mesh_id if isinstance(mesh_id, str) else None
+    discovery = discovery if isinstance(discovery, str) else None
+    remote_pilot = remote_pilot if isinstance(remote_pilot, str) else None
     return {"cluster_id": cid, "network": network, "mesh_id": mesh_id, "role": role,
             "discovery_address": discovery, "remote_pilot_address": remote_pilot}
 
@@ -460,36 +495,59 @@ def proxy_endpoint_facts(raw_json, pod, service, port, network):
 
 
 def build_facts(raw, options=None):
-    """Pure: raw API answers (dict of lists/objects, None when the read failed) -> facts."""
+    """Pure: raw API answers (dict of lists/objects, None when the read failed) -> facts.
+
+    Each part is built on its own: an object of a shape nobody expected (a custom resource with a
+    lax schema, YAML of the wrong type in a ConfigMap) costs that part only, which is then null and
+    named in ``read_errors`` (reason ``Malformed``), never the whole cluster.
+    """
     opts = dict(DEFAULT_OPTIONS)
     opts.update(options or {})
     ns = opts["istio_namespace"]
-    f = {}
+    f = {"read_errors": []}
+
+    def part(resource, fn, namespace=None, default=None):
+        try:
+            return fn()
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+            f["read_errors"].append({
+                "verb": "read", "resource": resource, "group": "", "namespace": namespace, "name": None,
+                "code": None, "reason": "Malformed", "kind": "invalid",
+                "message": "an object has an unexpected shape, so these facts were left out (%s: %s)"
+                           % (type(exc).__name__, str(exc)[:200])})
+            return default
+
     nsobj = raw.get("namespace")
-    f["namespace"] = None if nsobj is None else {"labels": _labels(nsobj), "annotations": _annotations(nsobj)}
-    f["istiod"] = istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns) \
-        if raw.get("deployments") is not None else None
-    f["control_plane_services"] = control_plane_services(raw.get("services"), ns) \
-        if raw.get("services") is not None else None
+    f["namespace"] = part("namespaces", lambda: None if nsobj is None else {
+        "labels": _labels(nsobj), "annotations": _annotations(nsobj)})
+    f["istiod"] = part("deployments", lambda: istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns)
+                       if raw.get("deployments") is not None else None, ns)
+    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns)
+                                       if raw.get("services") is not None else None, ns)
     rev = (f["istiod"] or {}).get("revision")
-    cm = configmap_facts(raw.get("configmaps"), rev) if raw.get("configmaps") is not None else {
-        "mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
+    empty_cm = {"mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
+    cm = part("configmaps", lambda: configmap_facts(raw.get("configmaps"), rev)
+              if raw.get("configmaps") is not None else empty_cm, ns, empty_cm)
     f.update(cm)
-    f.update(effective_identity(f))
-    f["nodes"] = node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None
-    f["gateways"] = _gateways.gateways_from_services(raw.get("services"), raw.get("nodes")) \
-        if raw.get("services") is not None else None
+    f.update(part("configmaps", lambda: effective_identity(f), ns) or effective_identity(
+        dict(f, mesh_config=None, injector_values=None)))
+    f["nodes"] = part("nodes", lambda: node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None)
+    f["gateways"] = part("services", lambda: _gateways.gateways_from_services(raw.get("services"), raw.get("nodes"))
+                         if raw.get("services") is not None else None)
     svc_ns = opts.get("service_namespaces")
     if svc_ns is None:
         probe = opts.get("probe_service") or ""
         svc_ns = [probe.split(".")[1]] if probe.count(".") >= 1 else []
-    f["services"] = service_facts(raw.get("services"), svc_ns) if raw.get("services") is not None else None
-    f["sidecar_pods"] = sidecar_pod_facts(raw.get("sidecar_pods")) if raw.get("sidecar_pods") is not None else None
-    f["istio_gateways"] = istio_gateway_facts(raw.get("istio_gateways"))
-    f["destination_rules"] = destination_rule_facts(raw.get("destination_rules"))
+    f["services"] = part("services", lambda: service_facts(raw.get("services"), svc_ns)
+                         if raw.get("services") is not None else None)
+    f["sidecar_pods"] = part("pods", lambda: sidecar_pod_facts(raw.get("sidecar_pods"))
+                             if raw.get("sidecar_pods") is not None else None)
+    f["istio_gateways"] = part("gateways.networking.istio.io", lambda: istio_gateway_facts(raw.get("istio_gateways")))
+    f["destination_rules"] = part("destinationrules.networking.istio.io",
+                                  lambda: destination_rule_facts(raw.get("destination_rules")))
     if raw.get("cacerts_read", True):
-        f["cacerts"] = _certs.analyze_cacerts((raw.get("cacerts") or {}).get("data") or {}) \
-            if raw.get("cacerts") is not None else None
+        f["cacerts"] = part("secrets/cacerts", lambda: _certs.analyze_cacerts(
+            (raw.get("cacerts") or {}).get("data") or {}) if raw.get("cacerts") is not None else None, ns)
     else:
         f["cacerts"] = None
     return f
@@ -768,7 +826,7 @@ def gather_cluster(client, options=None):
     if read.fatal is not None:
         facts["error"] = read.fatal.message
         facts["error_kind"] = read.fatal.kind
-    facts["read_errors"] = read.read_errors
+    facts["read_errors"] = read.read_errors + (facts.get("read_errors") or [])
     facts["sections"] = sorted(sections)
     facts["requests"] = client.requests - base_requests
     facts["duration_s"] = round(time.time() - started, 3)

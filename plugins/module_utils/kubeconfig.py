@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Remote-secret kubeconfigs, judged the way istiod judges them.
 
 istiod (pkg/kube/util.go NewUntrustedRestConfig) turns each data value of a remote secret into
@@ -41,9 +41,91 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+# Limits for YAML read out of a cluster (remote secrets, ConfigMaps, annotations): a kubeconfig is a
+# few KiB, so anything far larger, or one whose aliases expand into a huge tree ("billion laughs"),
+# is refused before it can eat the controller's memory or CPU.
+MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_NODES = 100000
+MAX_YAML_ALIASES = 1000
+
+
+class YamlLimitError(ValueError):
+    """A YAML document over the size, alias or expansion limits."""
+
+
+if HAS_YAML:
+    class _LimitedLoader(yaml.SafeLoader):
+        """SafeLoader that counts aliases and measures the expanded tree before constructing it."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                self._meshmend_aliases = getattr(self, "_meshmend_aliases", 0) + 1
+                if self._meshmend_aliases > MAX_YAML_ALIASES:
+                    raise YamlLimitError("more than %d YAML aliases" % MAX_YAML_ALIASES)
+            return super(_LimitedLoader, self).compose_node(parent, index)
+
+        def compose_document(self):
+            node = super(_LimitedLoader, self).compose_document()
+            _expanded_size(node)
+            return node
+
+
+def _expanded_size(root):
+    """Nodes in the tree once every alias is expanded (memoized per node: no expansion happens)."""
+    sizes = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes and not done:
+            continue
+        children = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [x for pair in node.value for x in pair]
+        if not done:
+            sizes[key] = None   # in progress (a recursive alias refers back here)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        if any(sizes.get(id(c)) is None for c in children):
+            raise YamlLimitError("a YAML alias refers to its own ancestor (a recursive document)")
+        total = 1 + sum(sizes[id(c)] for c in children)
+        if total > MAX_YAML_NODES:
+            raise YamlLimitError("YAML aliases expand to more than %d nodes (an alias bomb)" % MAX_YAML_NODES)
+        sizes[key] = total
+    return sizes.get(id(root)) or 0
+
+
+def safe_load(text):
+    """``yaml.safe_load`` with limits: raises YamlLimitError (size, aliases, depth) or yaml.YAMLError."""
+    if isinstance(text, bytes):
+        size = len(text)
+    else:
+        size = len(text.encode("utf-8", "replace"))
+    if size > MAX_YAML_BYTES:
+        raise YamlLimitError("%d bytes, more than the %d a kubeconfig or Istio ConfigMap value can be"
+                             % (size, MAX_YAML_BYTES))
+    try:
+        return yaml.load(text, Loader=_LimitedLoader)  # nosec: a SafeLoader subclass
+    except RecursionError:
+        raise YamlLimitError("YAML nested too deeply")
+
+
 def _b64(value):
     try:
         return base64.b64decode(value, validate=False)
+    except Exception:
+        return None
+
+
+def b64_strict(value):
+    """Decode a Secret data value; None when it is not valid base64 (the API never sends that)."""
+    if not isinstance(value, (str, bytes)):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
     except Exception:
         return None
 
@@ -62,7 +144,9 @@ def load(raw):
     if not HAS_YAML:
         return None, "kubeconfig cannot be loaded: PyYAML is not installed on the controller"
     try:
-        data = yaml.safe_load(raw)
+        data = safe_load(raw)
+    except YamlLimitError as exc:
+        return None, "kubeconfig cannot be loaded: refused: %s" % exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = " (line %d)" % (mark.line + 1) if mark is not None else ""
@@ -79,6 +163,11 @@ def load(raw):
         if data.get(key) is not None and not isinstance(data.get(key), list):
             return None, "kubeconfig cannot be loaded: %s must be a list" % key
     return data, None
+
+
+def _d(value):
+    """A mapping field, or {} when the document holds something else there (bad input, no crash)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _named(items, name):
@@ -151,7 +240,7 @@ def validate(config):
     for ctx in contexts:
         if not isinstance(ctx, dict):
             continue
-        c = ctx.get("context") or {}
+        c = _d(ctx.get("context"))
         name = ctx.get("name")
         if c.get("user") and _named(users, c.get("user")) is None:
             errors.append("user %r was not found for context %r" % (c.get("user"), name))
@@ -162,15 +251,23 @@ def validate(config):
     for cl in clusters:
         if not isinstance(cl, dict):
             continue
-        info = cl.get("cluster") or {}
+        info = _d(cl.get("cluster"))
         if not info.get("server"):
             errors.append("no server found for cluster %r" % cl.get("name"))
+        elif not isinstance(info.get("server"), str):
+            errors.append("server of cluster %r is not a string" % cl.get("name"))
+        for key in ("certificate-authority-data", "tls-server-name"):
+            if info.get(key) is not None and not isinstance(info.get(key), str):
+                errors.append("%s of cluster %r is not a string" % (key, cl.get("name")))
         if info.get("certificate-authority-data") and _b64(info.get("certificate-authority-data")) is None:
             errors.append("certificate-authority-data of cluster %r is not base64" % cl.get("name"))
     for u in users:
         if not isinstance(u, dict):
             continue
-        user = u.get("user") or {}
+        user = _d(u.get("user"))
+        for key in ("token", "username", "password", "client-certificate-data", "client-key-data"):
+            if user.get(key) is not None and not isinstance(user.get(key), str):
+                errors.append("%s of user %r is not a string" % (key, u.get("name")))
         methods = []
         if user.get("token") or user.get("tokenFile"):
             methods.append("token")
@@ -190,7 +287,7 @@ def validate(config):
 
 def is_loopback_server(server):
     """True for the addresses istioctl create-remote-secret warns about."""
-    if not server:
+    if not server or not isinstance(server, str):
         return False
     try:
         host = urlparse(server if "://" in server else "https://" + server).hostname
@@ -209,9 +306,9 @@ def is_loopback_server(server):
 
 def _current(config):
     ctx = _named(config.get("contexts"), config.get("current-context")) or {}
-    c = ctx.get("context") or {}
-    cluster = (_named(config.get("clusters"), c.get("cluster")) or {}).get("cluster") or {}
-    user = (_named(config.get("users"), c.get("user")) or {}).get("user") or {}
+    c = _d(ctx.get("context"))
+    cluster = _d((_named(config.get("clusters"), c.get("cluster")) or {}).get("cluster"))
+    user = _d((_named(config.get("users"), c.get("user")) or {}).get("user"))
     return c, cluster, user
 
 
@@ -244,7 +341,21 @@ def resolve(config, allowlist=()):
 
 
 def summarize(key, raw, allowlist=()):
-    """One ``remote_secrets[].entries[]`` item of docs/facts.md: no credential, fingerprints only."""
+    """One ``remote_secrets[].entries[]`` item of docs/facts.md: no credential, fingerprints only.
+
+    Never raises for what the value holds: a document of an unexpected shape is an entry error.
+    """
+    try:
+        return _summarize(key, raw, allowlist)
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raw_bytes = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
+        return {"key": key, "fingerprint": fingerprint(raw_bytes) if raw_bytes else None, "size": len(raw_bytes),
+                "error": "kubeconfig cannot be loaded: unexpected document structure (%s)" % type(exc).__name__,
+                "error_stage": "load", "server": None, "loopback": False, "auth": None, "auth_methods": [],
+                "user": None, "ca_fingerprint": None, "insecure": False, "probe": None}, None
+
+
+def _summarize(key, raw, allowlist=()):
     if isinstance(raw, str):
         raw_bytes = raw.encode("utf-8")
     else:
@@ -271,9 +382,9 @@ def summarize(key, raw, allowlist=()):
         return entry, None
     # What the current context points at, even when istiod would refuse it (say why, precisely).
     c, cluster, user = _current(config)
-    entry["server"] = cluster.get("server") or None
+    entry["server"] = cluster.get("server") if isinstance(cluster.get("server"), str) else None
     entry["loopback"] = is_loopback_server(entry["server"])
-    entry["user"] = c.get("user")
+    entry["user"] = c.get("user") if isinstance(c.get("user"), str) else None
     methods = _auth_kinds(user)
     entry["auth_methods"] = methods
     refused_order = ("exec", "client_key", "client_certificate", "token_file")
