@@ -235,6 +235,16 @@ def validate(config):
     current = config.get("current-context") or ""
     if not clusters and not contexts and not users and not current:
         return "invalid configuration: no configuration has been provided"
+    # clientcmd.Load decodes into typed structs: an entry or its body of another type fails there.
+    for key, inner in (("clusters", "cluster"), ("contexts", "context"), ("users", "user")):
+        for i, item in enumerate(config.get(key) or []):
+            if not isinstance(item, dict):
+                errors.append("%s[%d] is not an object" % (key, i))
+            elif item.get(inner) is not None and not isinstance(item.get(inner), dict):
+                errors.append("%s[%d].%s is not an object" % (key, i, inner))
+    if current and not isinstance(current, str):
+        errors.append("current-context is not a string")
+        current = ""
     if current and _named(contexts, current) is None:
         errors.append("context was not found for specified context: %s" % current)
     for ctx in contexts:
