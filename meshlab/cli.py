@@ -36,6 +36,9 @@ def inventory_doc(lab, kubeconfig):
         hosts[c.name] = {"ansible_connection": "local",
                          "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                          "kube_context": c.name, "kubeconfig": kubeconfig}
+        if c.spec.get("eastwestGatewayIP"):
+            # What an operator would put in the inventory for a cluster without LoadBalancer support.
+            hosts[c.name]["meshmend_eastwest_gateway_ip"] = str(c.spec["eastwestGatewayIP"])
     return {"all": {"hosts": hosts}}
 
 

@@ -69,7 +69,7 @@ def demo():
     ns = m.find("cluster2", "Namespace", NS)
     del ns["metadata"]["labels"]["topology.istio.io/network"]
     # 2. cluster2 has no load balancer: its east-west gateway stays <pending>
-    m.cspec("cluster2")["loadBalancer"] = None
+    _no_load_balancer(m, "cluster2")
     # 3. cluster1 never got cluster2's remote secret
     m.remove("cluster1", "Secret", "istio-remote-secret-cluster2", NS)
     return (m, "Demo: three faults remediate can fix (network label, pending gateway, missing remote secret).",
@@ -336,6 +336,14 @@ def network_pod_network_unset():
 
 # ---------------------------------------------------------------- east-west gateway
 
+def _no_load_balancer(m, cluster):
+    """No LoadBalancer support: the gateway stays <pending>. The operator knows an address reachable
+    from the other networks (eastwestGatewayIP -> inventory meshmend_eastwest_gateway_ip)."""
+    spec = m.cspec(cluster)
+    spec["loadBalancer"] = None
+    spec["eastwestGatewayIP"] = "172.18.%d.100" % (m.spec["clusters"].index(spec) + 1)
+
+
 def _gw(m, c):
     return m.find(c, "Service", "istio-eastwestgateway", NS)
 
@@ -355,7 +363,7 @@ def eastwest_gateway_missing():
 @scenario("eastwest-gateway-external-ip-pending")
 def eastwest_gateway_external_ip_pending():
     m = Mesh(2)
-    m.cspec("cluster2")["loadBalancer"] = None
+    _no_load_balancer(m, "cluster2")
     return (m, "cluster2 has no LoadBalancer support: istio-eastwestgateway EXTERNAL-IP stays <pending>.",
             "`kubectl -n istio-system get service -l istio=eastwestgateway` shows `<pending>` (istio#49045). "
             "Fix: set spec.externalIPs. " + _RAW,
@@ -493,6 +501,7 @@ def endpoints_remote_missing():
 def endpoints_remote_pod_ips():
     m = Mesh(2)
     _gw(m, "cluster2")["spec"]["type"] = "NodePort"
+    m.cspec("cluster2")["eastwestGatewayIP"] = "172.18.2.100"
     return (m, "cluster2's east-west gateway is a NodePort Service without traffic.istio.io/nodeSelector.",
             "A NodePort gateway needs externalIPs or the nodeSelector annotation (istio#39930); with neither "
             "istiod has no address for network2. " + _RAW,

@@ -8,9 +8,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from labutil import start_lab  # noqa: E402
+from sharedref import SHARED  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "fixtures", "plain")
-ISTIO_SAMPLES = "/work/shared/reference/istio-upstream"
+ISTIO_SAMPLES = os.path.join(SHARED, "reference/istio-upstream")
 
 
 def samples_dir():

@@ -9,9 +9,10 @@ from labutil import start_lab
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import rows_from_clusters
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istiod_log import parse_log
+from sharedref import SHARED  # noqa: E402
 
 HW = "outbound|5000||helloworld.sample.svc.cluster.local"
-CERTS = "/work/shared/reference/istio-upstream/certs"
+CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
 pytestmark = pytest.mark.slow
 
 

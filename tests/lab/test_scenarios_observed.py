@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import yaml
 
 from labutil import start_lab
 from meshlab.scenario import bundled
@@ -109,6 +110,11 @@ def test_pending_shows_in_kubectl(up):
     lab = up("eastwest-gateway-external-ip-pending")
     out = kc(lab, "cluster2", "-n", "istio-system", "get", "service", "-l", "istio=eastwestgateway")
     assert "<pending>" in out
+    # the inventory carries the address an operator would give the gateway (lab.yaml eastwestGatewayIP)
+    with open(lab.inventory) as f:
+        hosts = yaml.safe_load(f)["all"]["hosts"]
+    assert hosts["cluster2"]["meshmend_eastwest_gateway_ip"] == "172.18.2.100"
+    assert "meshmend_eastwest_gateway_ip" not in hosts["cluster1"]
 
 
 def test_root_mismatch_tls_error(up):

@@ -14,8 +14,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
 from checks_facts import NS, build_mesh, ids, run
+from sharedref import SHARED  # noqa: E402
 
-DESIGN = "/work/shared/DESIGN.md"
+DESIGN = os.path.join(SHARED, "DESIGN.md")
 
 
 def _secret(mesh, c="cluster1", peer="cluster2"):

@@ -12,8 +12,9 @@ from meshlab.istio.networks import known_gateways
 import worldbuild as wb
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import rows_from_clusters, rows_from_config_dump
+from sharedref import SHARED  # noqa: E402
 
-FIXTURES = "/work/shared/reference/fixtures"
+FIXTURES = os.path.join(SHARED, "reference/fixtures")
 HW = "outbound|5000||helloworld.sample.svc.cluster.local"
 
 

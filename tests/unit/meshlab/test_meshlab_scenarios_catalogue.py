@@ -11,12 +11,13 @@ from meshlab.istio.istiod import ca_root, same_root, secret_data
 from meshlab.scenarios import generator
 from meshlab.scenarios.catalogue import SCENARIOS
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE, DESIGN_IDS
 
 import worldbuild as wb
+from sharedref import SHARED  # noqa: E402
 
 SCEN = wb.SCEN
-CERTS = "/work/shared/reference/istio-upstream/certs"
+CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
 REQUIRED = {"healthy-multinetwork", "healthy-primary-remote", "healthy-single-network", "demo"}
 FROM_CTL = {"cluster.unreachable", "cluster.forbidden"}
 
@@ -24,7 +25,7 @@ FROM_CTL = {"cluster.unreachable", "cluster.forbidden"}
 def test_every_finding_id_has_a_scenario():
     names = set(SCENARIOS)
     assert REQUIRED <= names
-    for fid in CATALOGUE:
+    for fid in DESIGN_IDS:
         if fid in FROM_CTL or fid.startswith("connectivity."):
             continue
         assert fid.replace(".", "-").replace("_", "-") in names, fid

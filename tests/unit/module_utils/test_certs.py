@@ -8,8 +8,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import certs
+from sharedref import SHARED  # noqa: E402
 
-CERTS = "/work/shared/reference/istio-upstream/certs"
+CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
 NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
 
 

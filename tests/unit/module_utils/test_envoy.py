@@ -4,8 +4,9 @@ import os
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import envoy
+from sharedref import SHARED  # noqa: E402
 
-FIXTURES = "/work/shared/reference/fixtures"
+FIXTURES = os.path.join(SHARED, "reference/fixtures")
 CLUSTERS = os.path.join(FIXTURES, "envoy_clusters_format_json.istio-1.5.0.json")
 CONFIG_DUMP = os.path.join(FIXTURES, "envoy_config_dump_include_eds.json")
 

@@ -1,5 +1,6 @@
 """Argument handling of the cluster-side modules (no cluster needed: bad input must end in a clear message)."""
 import json
+import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -8,6 +9,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info
 from ansible_collections.meshmend.multicluster.plugins.modules import (
     cluster_info, eastwest_gateway_info, proxy_endpoints_info, remote_secret_check, root_cert_info,
 )
+from sharedref import SHARED  # noqa: E402
 
 
 def run(module, args, capsys):
@@ -70,7 +72,7 @@ def test_root_cert_summary_pure():
 def test_root_cert_summary_detects_unrestarted_istiod():
     import base64
     import os
-    certs = "/work/shared/reference/istio-upstream/certs"
+    certs = os.path.join(SHARED, "reference/istio-upstream/certs")
     if not os.path.isdir(certs):
         pytest.skip("istio-upstream certs not present")
 
