@@ -74,7 +74,8 @@ class ActionModule(ActionBase):
                 facts_by_cluster, checks.run_checks, options, time_areas=args["time_areas"])
             # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
             report = build_report(facts_by_cluster, findings, out_of_play=out_of_play,
-                                  fail_on=args["fail_on"], timing=timing)
+                                  fail_on=args["fail_on"], timing=timing,
+                                  previous_findings=args["previous_findings"], remediation=args["remediation"])
         except (FindingError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise AnsibleActionFail("mesh_report: analysis of %s failed: %s: %s"
                                     % (", ".join(sorted(facts_by_cluster)), type(e).__name__, to_native(e)))
@@ -100,6 +101,8 @@ class ActionModule(ActionBase):
                 len(hosts), counts["error"], counts["warning"], counts["info"],
                 (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),
         )
+        if "remediation" in report:
+            result["remediation"] = report["remediation"]
         return result
 
     def _collect(self, args, task_vars):

@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     CATALOGUE, SEVERITIES, finding_key, natural_key, should_fail, sort_findings, worst_severity,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import compare_findings
 
 REPORT_SCHEMA = 1
 REPORT_FILES = {
@@ -49,6 +50,9 @@ MESH_REPORT_ARGSPEC = dict(
     time_areas=dict(type="bool", default=True),
     docs_url=dict(type="str", default=DEFAULT_DOCS_URL),
     title=dict(type="str", default="meshmend diagnosis"),
+    # Set by the remediate role on its second diagnosis: the report gets a before/after section.
+    previous_findings=dict(type="list", elements="dict"),
+    remediation=dict(type="dict"),
 )
 
 # The troubleshooting guide's order: prerequisites first, then the guide's sections
@@ -202,12 +206,14 @@ def severity_counts(findings):
 
 
 def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", timing=None,
-                 generated_at=None, areas=None):
+                 generated_at=None, areas=None, previous_findings=None, remediation=None):
     """The JSON-safe report document every renderer reads.
 
     ``findings``: finding dicts (``Finding.to_dict()``). ``timing``: ``{"analysis_s": x,
     "areas": {area: s}}`` as measured by the caller. ``out_of_play``: inventory clusters
-    left out of the play (``--limit``).
+    left out of the play (``--limit``). ``previous_findings`` (the findings before a
+    remediation) and ``remediation`` (what the remediate role did) add ``report["remediation"]``,
+    the before/after section (see ``remediation_section``).
     """
     findings = sort_findings([dict(f) for f in findings])
     for f in findings:
@@ -222,7 +228,7 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
     req_values = [v for v in requests.values() if isinstance(v, (int, float))]
     timing = dict(timing or {})
     timing["gather_s"] = dict((name, summaries[name]["duration_s"]) for name in in_play)
-    return {
+    report = {
         "schema": REPORT_SCHEMA,
         "generator": "meshmend.multicluster.mesh_report",
         "generated_at": generated_at,
@@ -244,6 +250,82 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
         "requests": {"per_cluster": requests, "total": sum(req_values),
                      "max": max(req_values) if req_values else None},
     }
+    if previous_findings is not None:
+        report["remediation"] = remediation_section(previous_findings, findings, remediation)
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Before / after remediation (the remediate role's second diagnosis)
+
+_OUTCOME_FIELDS = ("cluster", "category", "module", "peer", "description", "fixes", "changed", "failed",
+                   "skipped", "msg")
+_ITEM_FIELDS = ("key", "id", "cluster", "peer", "category", "reason", "partial")
+_MANUAL_FIELDS = ("key", "id", "cluster", "peer", "severity", "message", "steps", "caused_by", "resolved_by_plan")
+
+
+def _truthy(value):
+    """Booleans that went through templating may arrive as strings."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _dicts(value, fields):
+    """The dict items of ``value`` reduced to ``fields`` (a bad item is dropped, not a traceback)."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [dict((k, item.get(k)) for k in fields) for item in value if isinstance(item, dict)]
+
+
+def _brief(f):
+    return {"key": f.get("key") or finding_key(f), "id": f.get("id"), "severity": f.get("severity"),
+            "cluster": f.get("cluster"), "peer": f.get("peer"), "message": f.get("message")}
+
+
+def remediation_section(previous_findings, findings, remediation=None):
+    """``report["remediation"]``: the findings before a remediation against those after it.
+
+    ``compare_findings`` (the same comparison the remediate role prints) gives the counts
+    and the fixed / remaining / new keys; added here: ``findings`` (key -> id, severity,
+    cluster, peer, message of every key listed, for the links), ``outcomes`` (one per applied
+    action), ``skipped``, ``not_asked``, ``manual`` and ``categories`` from the plan, and
+    ``check_mode`` (then nothing was written and "after" is a preview of the same state).
+    """
+    remediation = remediation if isinstance(remediation, dict) else {}
+    previous = [dict(f) for f in previous_findings or [] if isinstance(f, dict) and f.get("id")]
+    current = [dict(f) for f in findings or []]
+    for f in previous + current:
+        f.setdefault("key", finding_key(f))
+    check_mode = _truthy(remediation.get("check_mode"))
+    outcomes = _dicts(remediation.get("outcomes"), _OUTCOME_FIELDS)
+    for o in outcomes:
+        o["changed"], o["failed"], o["skipped"] = (_truthy(o["changed"]), _truthy(o["failed"]),
+                                                   _truthy(o["skipped"]))
+        o["fixes"] = [str(k) for k in o["fixes"] or [] if k]
+    outcomes.sort(key=lambda o: (natural_key(o["cluster"] or ""), o["category"] or "", o["peer"] or ""))
+    section = compare_findings(previous, current, outcomes, check_mode=check_mode)
+    section["before"]["total"] = len(previous)
+    section["after"]["total"] = len(current)
+    by_key = dict((f["key"], _brief(f)) for f in previous)
+    by_key.update((f["key"], _brief(f)) for f in current)
+    listed = set(section["fixed"]) | set(section["remaining"]) | set(section["new"])
+    section["findings"] = dict((k, v) for k, v in by_key.items() if k in listed)
+    section["outcomes"] = outcomes
+    section["check_mode"] = check_mode
+    section["categories"] = [str(c) for c in remediation.get("categories") or [] if c]
+    section["skipped"] = _dicts(remediation.get("skipped"), _ITEM_FIELDS)
+    section["not_asked"] = _dicts(remediation.get("not_asked"), _ITEM_FIELDS)
+    manual = _dicts(remediation.get("manual"), _MANUAL_FIELDS)
+    after_keys = set(f["key"] for f in current)
+    for m in manual:
+        m["steps"] = [str(x) for x in m["steps"] or [] if x]
+        m["caused_by"] = [str(x) for x in m["caused_by"] or [] if x]
+        m["resolved_by_plan"] = _truthy(m["resolved_by_plan"])
+        # Whether the finding is still there after the fixes (a symptom may clear with its cause).
+        m["open"] = m["key"] in after_keys
+    section["manual"] = manual
+    return section
 
 
 def finding_lines(findings):
@@ -394,6 +476,121 @@ def _secrets_text(summary):
     return "; ".join(parts) or "none"
 
 
+# Before / after remediation, shared by Markdown and HTML
+
+CHECK_MODE_NOTE = ("Check mode: nothing was written (every write was a server-side dry run). "
+                   "The \"after\" is a preview: the clusters are unchanged, so their findings are the same; "
+                   "the actions show what a run without --check would change.")
+MANUAL_NOTE = "No remediate category fixes these findings: follow the steps (the troubleshooting guide's)."
+
+
+def _item_where(item):
+    return _where({"cluster": item.get("cluster"), "peer": item.get("peer")})
+
+
+def _outcome_result(o, check_mode):
+    """(css state, text) of one applied action."""
+    if o.get("failed"):
+        return "failed", "failed: %s" % (o.get("msg") or "no message")
+    if o.get("skipped"):
+        return "skipped", "skipped"
+    if o.get("changed"):
+        return "changed", "would change" if check_mode else "changed"
+    return "ok", "no change needed" if check_mode else "unchanged"
+
+
+def _key_finding(rem, key):
+    """The brief finding of a key (id parsed from the key when the section has no entry)."""
+    f = (rem.get("findings") or {}).get(key)
+    if f:
+        return f
+    fid, _sep, rest = str(key).partition("@")
+    cluster, _sep, peer = rest.partition("->")
+    return {"key": key, "id": fid, "severity": None, "cluster": cluster or None, "peer": peer or None,
+            "message": None}
+
+
+def _count_text(rem, sev):
+    return "%d \u2192 %d" % ((rem.get("before") or {}).get(sev, 0), (rem.get("after") or {}).get(sev, 0))
+
+
+def _md_finding_link(docs_url, fid):
+    if not fid:
+        return "-"
+    return "[%s](%s)" % (_md_code(fid), _md(_anchor(docs_url, fid)))
+
+
+def _md_remediation(rem, docs_url):
+    check = rem.get("check_mode")
+    lines = ["## Before / after remediation%s" % (" (check mode: preview, nothing written)" if check else ""), ""]
+    if check:
+        lines += ["> **%s**" % _md(CHECK_MODE_NOTE), ""]
+    cats = rem.get("categories") or []
+    lines.append("Categories asked: %s. Actions: %d, %s %d, failed %d." % (
+        ", ".join(_md_code(c) for c in cats) or "none", len(rem.get("outcomes") or []),
+        "would change" if check else "changed", rem.get("changed", 0), rem.get("failed", 0)))
+    lines += ["", "| findings | before | after |", "|---|---|---|"]
+    for sev in SEVERITIES:
+        lines.append("| %s | %d | %d |" % (sev, (rem.get("before") or {}).get(sev, 0),
+                                          (rem.get("after") or {}).get(sev, 0)))
+    lines.append("")
+    infos = 0
+    for label, keys in (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new"))):
+        shown = []
+        for k in keys or []:
+            f = _key_finding(rem, k)
+            if label == "Remaining" and f.get("severity") == "info":
+                infos += 1  # info findings are by design: counted, not listed
+                continue
+            shown.append(f)
+        lines.append("### %s (%d)" % (label, len(shown)))
+        lines.append("")
+        if not shown:
+            lines.append("none")
+        for f in shown:
+            sev = (" (%s)" % _md(f["severity"])) if f.get("severity") else ""
+            lines.append("- %s%s on **%s**%s" % (_md_finding_link(docs_url, f["id"]), sev, _md(_where(f)),
+                                                 (": " + _md(f["message"])) if f.get("message") else ""))
+        if label == "Remaining" and infos:
+            lines.append("- and %d info finding(s) (by design, not listed)" % infos)
+        lines.append("")
+    lines += ["### Actions", ""]
+    if not rem.get("outcomes"):
+        lines += ["No action was planned.", ""]
+    else:
+        lines += ["| cluster | category | what | result |", "|---|---|---|---|"]
+        for o in rem["outcomes"]:
+            state, text = _outcome_result(o, check)
+            lines.append("| %s | %s | %s | %s |" % (
+                _md(o.get("cluster")), _md_code(o.get("category")), _md(o.get("description")),
+                ("**%s**" % _md(text)) if state == "failed" else _md(text)))
+        lines.append("")
+    for title, items in (("Skipped", rem.get("skipped")), ("Not asked", rem.get("not_asked"))):
+        if not items:
+            continue
+        lines += ["### %s" % title, "", "| finding | where | category | reason |", "|---|---|---|---|"]
+        for it in items:
+            lines.append("| %s | %s | %s | %s |" % (
+                _md_finding_link(docs_url, it.get("id")), _md(_item_where(it)), _md_code(it.get("category")),
+                _md(it.get("reason"))))
+        lines.append("")
+    if rem.get("manual"):
+        lines += ["### Manual steps", "", _md(MANUAL_NOTE), ""]
+        for m in rem["manual"]:
+            state = "still open" if m.get("open") else "cleared"
+            if m.get("resolved_by_plan"):
+                state += ", expected to clear with the fixes"
+            lines.append("- %s (%s) on **%s** (%s)%s" % (
+                _md_finding_link(docs_url, m.get("id")), _md(m.get("severity")), _md(_where(m)), _md(state),
+                (": " + _md(m["message"])) if m.get("message") else ""))
+            for step in m.get("steps") or []:
+                lines.append("  - %s" % _md(step))
+            if m.get("caused_by"):
+                lines.append("  - caused by %s" % ", ".join(_md_code(k) for k in m["caused_by"]))
+        lines.append("")
+    return lines
+
+
 def render_markdown(report, docs_url=DEFAULT_DOCS_URL):
     s = report["summary"]
     c = s["counts"]
@@ -407,6 +604,8 @@ def render_markdown(report, docs_url=DEFAULT_DOCS_URL):
         lines.append("Out of play (not diagnosed, e.g. `--limit`): %s. Pairwise checks against them were not run." %
                      ", ".join(_md_code(n) for n in report["clusters"]["out_of_play"]))
         lines.append("")
+    if report.get("remediation"):
+        lines += _md_remediation(report["remediation"], docs_url)
     lines += ["## Clusters", "",
               "| cluster | reachable | network | cluster ID | mesh ID | role | istiod | east-west gateway "
               "| remote secrets | errors | warnings | API requests |",
@@ -606,6 +805,9 @@ details details{margin-left:8px;background:#fcfcfd}summary{cursor:pointer}summar
 .remedy{background:#ecfdf3;border:1px solid #abefc6;border-radius:6px;padding:6px 10px;margin-top:6px}
 .remedy b{color:#067647}.muted{color:var(--muted)}.cause-label{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .ok{color:var(--ok)}.bad{color:var(--err)}
+.notice{background:#fffaeb;border:1px solid #fedf89;border-radius:6px;padding:8px 12px}
+.tag{display:inline-block;border-radius:999px;padding:0 8px;font-size:12px;font-weight:600;background:#fef0c7;color:#b54708}
+ul.fixed li,ul.remaining li,ul.new li{margin:4px 0}ol.steps{margin:6px 0}
 """
 
 
@@ -847,6 +1049,93 @@ def _html_node(n, depth, docs_url):
     return "".join(out)
 
 
+def _html_finding_link(docs_url, fid):
+    if not fid:
+        return "-"
+    return '<a href="%s"><code>%s</code></a>' % (_e(_anchor(docs_url, fid)), _e(fid))
+
+
+def _html_remediation(rem, docs_url):
+    check = rem.get("check_mode")
+    out = ['<section class="remediation" id="remediation"><h2>Before / after remediation%s</h2>' % (
+        " <span class=\"tag\">check mode: preview</span>" if check else "")]
+    if check:
+        out.append('<p class="notice"><b>Nothing was written.</b> %s</p>' % _e(CHECK_MODE_NOTE))
+    cats = rem.get("categories") or []
+    out.append("<p>Categories asked: %s \u00b7 %d action(s), %d %s, %d failed</p>" % (
+        ", ".join("<code>%s</code>" % _e(c) for c in cats) or "none", len(rem.get("outcomes") or []),
+        rem.get("changed", 0), "would change" if check else "changed", rem.get("failed", 0)))
+    out.append('<div class="cards">')
+    for sev in SEVERITIES:
+        out.append('<div class="card %s"><b>%s</b><span>%s before \u2192 after</span></div>' % (
+            _e(sev), _e(_count_text(rem, sev)), _e(sev)))
+    for label, keys in (("fixed", rem.get("fixed")), ("new", rem.get("new"))):
+        out.append('<div class="card %s"><b>%d</b><span>%s</span></div>' % (
+            "pass" if label == "fixed" else ("error" if keys else ""), len(keys or []), label))
+    out.append("</div>")
+    for label, keys in (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new"))):
+        shown = [f for f in (_key_finding(rem, k) for k in keys or [])
+                 if not (label == "Remaining" and f.get("severity") == "info")]
+        infos = len(keys or []) - len(shown)
+        out.append('<h3>%s (%d)</h3>' % (_e(label), len(shown)))
+        if not shown:
+            out.append('<p class="muted">none</p>')
+        else:
+            out.append('<ul class="%s">' % _e(label.lower()))
+            for f in shown:
+                sev = f.get("severity")
+                out.append('<li>%s %s <span class="where">%s</span>%s</li>' % (
+                    ('<span class="sev %s">%s</span>' % (_e(sev), _e(sev))) if sev else "",
+                    _html_finding_link(docs_url, f.get("id")), _e(_where(f)),
+                    (" \u2014 %s" % _e(f["message"])) if f.get("message") else ""))
+            out.append("</ul>")
+        if label == "Remaining" and infos:
+            out.append('<p class="muted">and %d info finding(s) (by design, not listed)</p>' % infos)
+    out.append("<h3>Actions</h3>")
+    if not rem.get("outcomes"):
+        out.append('<p class="muted">No action was planned.</p>')
+    else:
+        out.append("<table><thead><tr><th>cluster</th><th>category</th><th>what</th><th>fixes</th><th>result</th>"
+                   "</tr></thead><tbody>")
+        for o in rem["outcomes"]:
+            state, text = _outcome_result(o, check)
+            out.append('<tr class="outcome-%s"><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>'
+                       '<td class="%s">%s</td></tr>' % (
+                           _e(state), _e(o.get("cluster")), _e(o.get("category")), _e(o.get("description")),
+                           ", ".join("<code>%s</code>" % _e(k) for k in o.get("fixes") or []) or "-",
+                           "bad" if state == "failed" else ("ok" if state == "changed" else "muted"), _e(text)))
+        out.append("</tbody></table>")
+    for title, items in (("Skipped", rem.get("skipped")), ("Not asked", rem.get("not_asked"))):
+        if not items:
+            continue
+        out.append("<h3>%s</h3><table><thead><tr><th>finding</th><th>where</th><th>category</th><th>reason</th>"
+                   "</tr></thead><tbody>" % _e(title))
+        for it in items:
+            out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td>%s</td></tr>" % (
+                _html_finding_link(docs_url, it.get("id")), _e(_item_where(it)), _e(it.get("category")),
+                _e(it.get("reason"))))
+        out.append("</tbody></table>")
+    if rem.get("manual"):
+        out.append('<h3>Manual steps</h3><p class="muted">%s</p>' % _e(MANUAL_NOTE))
+        for m in rem["manual"]:
+            state = "still open" if m.get("open") else "cleared"
+            if m.get("resolved_by_plan"):
+                state += ", expected to clear with the fixes"
+            sev = m.get("severity")
+            out.append('<details class="%s" open><summary>%s %s <span class="where">%s</span> (%s)%s</summary>' % (
+                _e(sev or ""), ('<span class="sev %s">%s</span>' % (_e(sev), _e(sev))) if sev else "",
+                _html_finding_link(docs_url, m.get("id")), _e(_where(m)), _e(state),
+                (" \u2014 %s" % _e(m["message"])) if m.get("message") else ""))
+            if m.get("steps"):
+                out.append('<ol class="steps">%s</ol>' % "".join("<li>%s</li>" % _e(x) for x in m["steps"]))
+            if m.get("caused_by"):
+                out.append('<div class="muted">caused by %s</div>' % ", ".join(
+                    "<code>%s</code>" % _e(k) for k in m["caused_by"]))
+            out.append("</details>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def render_html(report, docs_url=DEFAULT_DOCS_URL, title="meshmend diagnosis"):
     s = report["summary"]
     c = s["counts"]
@@ -868,6 +1157,8 @@ def render_html(report, docs_url=DEFAULT_DOCS_URL, title="meshmend diagnosis"):
         body.append('<div class="card"><b>%s</b><span>API requests (max %s per cluster)</span></div>' % (
             _e(reqs.get("total")), _e(reqs.get("max"))))
     body.append("</div>")
+    if report.get("remediation"):
+        body.append(_html_remediation(report["remediation"], docs_url))
     body.append('<section><h2>The mesh</h2><div class="svgwrap">%s</div></section>' % render_svg(report))
     body.append("<section><h2>Findings: symptom \u2192 cause \u2192 remedy</h2>")
     if not report["findings"]:

@@ -92,6 +92,21 @@ options:
     description: Title of the HTML report.
     type: str
     default: meshmend diagnosis
+  previous_findings:
+    description:
+      - The findings of a diagnosis made before a remediation (RV(findings) of that earlier run).
+      - When given, the reports get a C(Before / after remediation) section comparing them with this
+        diagnosis (fixed, remaining and new findings) and RV(remediation) is returned.
+      - The C(meshmend.multicluster.remediate) role sets it on its second diagnosis.
+    type: list
+    elements: dict
+  remediation:
+    description:
+      - What the remediation did, shown in the before/after section. Used only with O(previous_findings).
+      - C(outcomes) (one dict per applied action, from the C(meshmend.multicluster.remediation_outcome) filter),
+        C(check_mode) (nothing was written; the section says the "after" is a preview), C(categories) asked,
+        and the plan's C(skipped), C(not_asked) and C(manual) lists (C(meshmend.multicluster.remediation_plan)).
+    type: dict
 attributes:
   action:
     support: full
@@ -206,6 +221,47 @@ lines:
   type: list
   elements: str
   sample: ["error remote_secret.missing cluster2 -> cluster1: no remote secret for cluster1 in cluster2"]
+remediation:
+  description:
+    - The before/after section, as in the JSON report. C(before) and C(after) are counts by severity;
+      C(fixed), C(remaining) and C(new) are finding keys, described in C(findings); C(outcomes) the actions
+      applied (or simulated when C(check_mode)); C(skipped), C(not_asked) and C(manual) come from the plan
+      (C(manual) items carry C(steps) and C(open), whether the finding is still there).
+  returned: when O(previous_findings) is given
+  type: dict
+  sample:
+    before: {error: 3, warning: 1, info: 0, total: 4}
+    after: {error: 0, warning: 0, info: 0, total: 0}
+    fixed: [eastwest_gateway.external_ip_pending@cluster2]
+    remaining: []
+    new: []
+    findings:
+      eastwest_gateway.external_ip_pending@cluster2:
+        key: eastwest_gateway.external_ip_pending@cluster2
+        id: eastwest_gateway.external_ip_pending
+        severity: error
+        cluster: cluster2
+        peer: null
+        message: east-west gateway istio-system/istio-eastwestgateway has no external address
+    changed: 1
+    failed: 0
+    check_mode: false
+    categories: [gateway_addresses]
+    outcomes:
+      - cluster: cluster2
+        category: gateway_addresses
+        module: eastwest_gateway_address
+        peer: null
+        description: externalIPs 172.18.2.100 on istio-system/istio-eastwestgateway
+        fixes: [eastwest_gateway.external_ip_pending@cluster2]
+        changed: true
+        failed: false
+        skipped: false
+        msg: null
+    skipped: []
+    not_asked: []
+    manual: []
+    lines: ["applied 1 action(s): 1 changed, 0 unchanged, 0 failed"]
 msg:
   description: One-line summary.
   returned: always
