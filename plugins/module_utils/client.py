@@ -561,7 +561,6 @@ class KubeClient(object):
         rc = _exec_rc(status_raw)
         return out, err_out, rc
 
-
     def _open_exec(self, ws_client, ws_url, headers, path, ask):
         """The WebSocket upgrade, retried like a GET: until it succeeds the command has not run."""
         attempt = 0

@@ -91,8 +91,7 @@ def _paths(obj, prefix=(), depth=5):
     items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
     for k, v in items:
         yield prefix + (k,)
-        for p in _paths(v, prefix + (k,), depth - 1):
-            yield p
+        yield from _paths(v, prefix + (k,), depth - 1)
 
 
 def _damage(obj, path, value):
