@@ -22,7 +22,8 @@ import math
 import xml.etree.ElementTree as ET
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    CATALOGUE, SEVERITIES, finding_key, natural_key, should_fail, sort_findings, worst_severity,
+    CATALOGUE, REMEDIATE_CATEGORIES, SEVERITIES, finding_key, natural_key, should_fail, sort_findings,
+    worst_severity,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import compare_findings
 
@@ -278,6 +279,10 @@ def _dicts(value, fields):
     return [dict((k, item.get(k)) for k in fields) for item in value if isinstance(item, dict)]
 
 
+def _category_rank(category):
+    return REMEDIATE_CATEGORIES.index(category) if category in REMEDIATE_CATEGORIES else len(REMEDIATE_CATEGORIES)
+
+
 def _brief(f):
     return {"key": f.get("key") or finding_key(f), "id": f.get("id"), "severity": f.get("severity"),
             "cluster": f.get("cluster"), "peer": f.get("peer"), "message": f.get("message")}
@@ -303,7 +308,9 @@ def remediation_section(previous_findings, findings, remediation=None):
         o["changed"], o["failed"], o["skipped"] = (_truthy(o["changed"]), _truthy(o["failed"]),
                                                    _truthy(o["skipped"]))
         o["fixes"] = [str(k) for k in o["fixes"] or [] if k]
-    outcomes.sort(key=lambda o: (natural_key(o["cluster"] or ""), o["category"] or "", o["peer"] or ""))
+    # The plan's order: cluster, then category in the order the role applies them, then peer.
+    outcomes.sort(key=lambda o: (natural_key(o["cluster"] or ""), _category_rank(o["category"]),
+                                 natural_key(o["peer"] or "")))
     section = compare_findings(previous, current, outcomes, check_mode=check_mode)
     section["before"]["total"] = len(previous)
     section["after"]["total"] = len(current)
@@ -313,6 +320,11 @@ def remediation_section(previous_findings, findings, remediation=None):
     section["findings"] = dict((k, v) for k, v in by_key.items() if k in listed)
     section["outcomes"] = outcomes
     section["check_mode"] = check_mode
+    # Check mode: the findings the simulated actions would fix (they are still there, nothing was written).
+    section["would_fix"] = sorted(set(k for o in outcomes if o["changed"] and not o["failed"] for k in o["fixes"])
+                                  & set(section["remaining"])) if check_mode else []
+    for k in section["would_fix"]:
+        section["findings"].setdefault(k, by_key[k])
     section["categories"] = [str(c) for c in remediation.get("categories") or [] if c]
     section["skipped"] = _dicts(remediation.get("skipped"), _ITEM_FIELDS)
     section["not_asked"] = _dicts(remediation.get("not_asked"), _ITEM_FIELDS)
@@ -478,7 +490,8 @@ def _secrets_text(summary):
 
 # Before / after remediation, shared by Markdown and HTML
 
-CHECK_MODE_NOTE = ("Check mode: nothing was written (every write was a server-side dry run). "
+CHECK_MODE_LEAD = "Check mode: nothing was written"
+CHECK_MODE_NOTE = ("(every write was a server-side dry run). "
                    "The \"after\" is a preview: the clusters are unchanged, so their findings are the same; "
                    "the actions show what a run without --check would change.")
 MANUAL_NOTE = "No remediate category fixes these findings: follow the steps (the troubleshooting guide's)."
@@ -486,6 +499,15 @@ MANUAL_NOTE = "No remediate category fixes these findings: follow the steps (the
 
 def _item_where(item):
     return _where({"cluster": item.get("cluster"), "peer": item.get("peer")})
+
+
+def _manual_state(m, check_mode=False):
+    if m.get("open") and m.get("resolved_by_plan"):
+        return ("still open, expected to clear with the planned fixes" if check_mode
+                else "still open, though the plan fixed its causes")
+    if m.get("open"):
+        return "still open"
+    return "cleared with its causes" if m.get("resolved_by_plan") else "cleared"
 
 
 def _outcome_result(o, check_mode):
@@ -524,18 +546,21 @@ def _md_remediation(rem, docs_url):
     check = rem.get("check_mode")
     lines = ["## Before / after remediation%s" % (" (check mode: preview, nothing written)" if check else ""), ""]
     if check:
-        lines += ["> **%s**" % _md(CHECK_MODE_NOTE), ""]
+        lines += ["> **%s** %s" % (_md(CHECK_MODE_LEAD), _md(CHECK_MODE_NOTE)), ""]
     cats = rem.get("categories") or []
     lines.append("Categories asked: %s. Actions: %d, %s %d, failed %d." % (
         ", ".join(_md_code(c) for c in cats) or "none", len(rem.get("outcomes") or []),
         "would change" if check else "changed", rem.get("changed", 0), rem.get("failed", 0)))
     lines += ["", "| findings | before | after |", "|---|---|---|"]
     for sev in SEVERITIES:
-        lines.append("| %s | %d | %d |" % (sev, (rem.get("before") or {}).get(sev, 0),
-                                          (rem.get("after") or {}).get(sev, 0)))
+        lines.append("| %s | %d | %d |" % (
+            sev, (rem.get("before") or {}).get(sev, 0), (rem.get("after") or {}).get(sev, 0)))
     lines.append("")
     infos = 0
-    for label, keys in (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new"))):
+    groups = (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new")))
+    if check:
+        groups = (("Would be fixed by the actions", rem.get("would_fix")),) + groups
+    for label, keys in groups:
         shown = []
         for k in keys or []:
             f = _key_finding(rem, k)
@@ -577,16 +602,16 @@ def _md_remediation(rem, docs_url):
     if rem.get("manual"):
         lines += ["### Manual steps", "", _md(MANUAL_NOTE), ""]
         for m in rem["manual"]:
-            state = "still open" if m.get("open") else "cleared"
-            if m.get("resolved_by_plan"):
-                state += ", expected to clear with the fixes"
+            state = _manual_state(m, check)
             lines.append("- %s (%s) on **%s** (%s)%s" % (
                 _md_finding_link(docs_url, m.get("id")), _md(m.get("severity")), _md(_where(m)), _md(state),
                 (": " + _md(m["message"])) if m.get("message") else ""))
             for step in m.get("steps") or []:
                 lines.append("  - %s" % _md(step))
             if m.get("caused_by"):
-                lines.append("  - caused by %s" % ", ".join(_md_code(k) for k in m["caused_by"]))
+                lines.append("  - caused by %s" % ", ".join(
+                    "%s on %s" % (_md_finding_link(docs_url, c["id"]), _md(_where(c)))
+                    for c in (_key_finding(rem, k) for k in m["caused_by"])))
         lines.append("")
     return lines
 
@@ -807,7 +832,7 @@ details details{margin-left:8px;background:#fcfcfd}summary{cursor:pointer}summar
 .ok{color:var(--ok)}.bad{color:var(--err)}
 .notice{background:#fffaeb;border:1px solid #fedf89;border-radius:6px;padding:8px 12px}
 .tag{display:inline-block;border-radius:999px;padding:0 8px;font-size:12px;font-weight:600;background:#fef0c7;color:#b54708}
-ul.fixed li,ul.remaining li,ul.new li{margin:4px 0}ol.steps{margin:6px 0}
+ul.would li,ul.fixed li,ul.remaining li,ul.new li{margin:4px 0}ol.steps{margin:6px 0}
 """
 
 
@@ -1060,7 +1085,7 @@ def _html_remediation(rem, docs_url):
     out = ['<section class="remediation" id="remediation"><h2>Before / after remediation%s</h2>' % (
         " <span class=\"tag\">check mode: preview</span>" if check else "")]
     if check:
-        out.append('<p class="notice"><b>Nothing was written.</b> %s</p>' % _e(CHECK_MODE_NOTE))
+        out.append('<p class="notice"><b>%s</b> %s</p>' % (_e(CHECK_MODE_LEAD), _e(CHECK_MODE_NOTE)))
     cats = rem.get("categories") or []
     out.append("<p>Categories asked: %s \u00b7 %d action(s), %d %s, %d failed</p>" % (
         ", ".join("<code>%s</code>" % _e(c) for c in cats) or "none", len(rem.get("outcomes") or []),
@@ -1073,7 +1098,10 @@ def _html_remediation(rem, docs_url):
         out.append('<div class="card %s"><b>%d</b><span>%s</span></div>' % (
             "pass" if label == "fixed" else ("error" if keys else ""), len(keys or []), label))
     out.append("</div>")
-    for label, keys in (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new"))):
+    groups = (("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new")))
+    if check:
+        groups = (("Would be fixed by the actions", rem.get("would_fix")),) + groups
+    for label, keys in groups:
         shown = [f for f in (_key_finding(rem, k) for k in keys or [])
                  if not (label == "Remaining" and f.get("severity") == "info")]
         infos = len(keys or []) - len(shown)
@@ -1081,7 +1109,7 @@ def _html_remediation(rem, docs_url):
         if not shown:
             out.append('<p class="muted">none</p>')
         else:
-            out.append('<ul class="%s">' % _e(label.lower()))
+            out.append('<ul class="%s">' % _e(label.split()[0].lower()))
             for f in shown:
                 sev = f.get("severity")
                 out.append('<li>%s %s <span class="where">%s</span>%s</li>' % (
@@ -1118,9 +1146,7 @@ def _html_remediation(rem, docs_url):
     if rem.get("manual"):
         out.append('<h3>Manual steps</h3><p class="muted">%s</p>' % _e(MANUAL_NOTE))
         for m in rem["manual"]:
-            state = "still open" if m.get("open") else "cleared"
-            if m.get("resolved_by_plan"):
-                state += ", expected to clear with the fixes"
+            state = _manual_state(m, check)
             sev = m.get("severity")
             out.append('<details class="%s" open><summary>%s %s <span class="where">%s</span> (%s)%s</summary>' % (
                 _e(sev or ""), ('<span class="sev %s">%s</span>' % (_e(sev), _e(sev))) if sev else "",
@@ -1130,7 +1156,8 @@ def _html_remediation(rem, docs_url):
                 out.append('<ol class="steps">%s</ol>' % "".join("<li>%s</li>" % _e(x) for x in m["steps"]))
             if m.get("caused_by"):
                 out.append('<div class="muted">caused by %s</div>' % ", ".join(
-                    "<code>%s</code>" % _e(k) for k in m["caused_by"]))
+                    "%s on %s" % (_html_finding_link(docs_url, c["id"]), _e(_where(c)))
+                    for c in (_key_finding(rem, k) for k in m["caused_by"])))
             out.append("</details>")
     out.append("</section>")
     return "".join(out)

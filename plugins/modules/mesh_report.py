@@ -225,7 +225,8 @@ remediation:
   description:
     - The before/after section, as in the JSON report. C(before) and C(after) are counts by severity;
       C(fixed), C(remaining) and C(new) are finding keys, described in C(findings); C(outcomes) the actions
-      applied (or simulated when C(check_mode)); C(skipped), C(not_asked) and C(manual) come from the plan
+      applied (or simulated when C(check_mode), then C(would_fix) lists the keys they would fix);
+      C(skipped), C(not_asked) and C(manual) come from the plan
       (C(manual) items carry C(steps) and C(open), whether the finding is still there).
   returned: when O(previous_findings) is given
   type: dict
@@ -246,6 +247,7 @@ remediation:
     changed: 1
     failed: 0
     check_mode: false
+    would_fix: []
     categories: [gateway_addresses]
     outcomes:
       - cluster: cluster2

@@ -85,6 +85,7 @@ def test_json_section(applied):
     assert rem["after"] == {"error": 3, "warning": 1, "info": 1, "total": 5}
     assert rem["fixed"] == sorted([GATEWAY, SECRET, SYMPTOM])
     assert rem["new"] == ["network.pod_network_unset@cluster2"]
+    assert rem["would_fix"] == []  # only in check mode
     assert "cluster.unreachable@cluster3" in rem["remaining"]
     # Every listed key is described, for the links.
     for key in rem["fixed"] + rem["remaining"] + rem["new"]:
@@ -135,7 +136,9 @@ def test_markdown_section(applied):
     manual = sec.split("### Manual steps", 1)[1]
     assert "[`cluster.unreachable`](https://docs.example/findings.md#cluster.unreachable) (error) on **cluster3** " \
            "(still open)" in manual
-    assert "(cleared, expected to clear with the fixes)" in manual
+    assert "(cleared with its causes)" in manual
+    assert "  - caused by [`remote_secret.missing`](https://docs.example/findings.md#remote_secret.missing) " \
+           "on cluster2 \u2192 cluster1" in manual
     assert "  - Plug in a shared CA" in manual
 
 
@@ -155,14 +158,21 @@ def test_check_mode_says_nothing_written():
     rem = rep["remediation"]
     assert rem["check_mode"] is True and rem["fixed"] == [] and rem["new"] == []
     assert rem["lines"][0].startswith("check mode: nothing was written")
+    # The findings the simulated actions would fix, still present since nothing was written.
+    assert rem["would_fix"] == sorted([GATEWAY, SECRET])
+    assert set(rem["would_fix"]) <= set(rem["remaining"])
     md = r.render_markdown(rep)
     assert "## Before / after remediation (check mode: preview, nothing written)" in md
     assert "Check mode: nothing was written" in md and "preview" in md
     assert "| would change |" in md
+    would = md.split("### Would be fixed by the actions (2)", 1)[1].split("###", 1)[0]
+    assert "`eastwest_gateway.external_ip_pending`" in would and "`remote_secret.missing`" in would
     page = r.render_html(rep)
     sec = page.split('<section class="remediation"', 1)[1].split("</section>", 1)[0]
-    assert "check mode: preview" in sec and "Nothing was written." in sec
+    assert "check mode: preview" in sec and "<b>Check mode: nothing was written</b>" in sec
+    assert "(still open, expected to clear with the planned fixes)" in sec
     assert "would change" in sec and ">changed<" not in sec
+    assert '<ul class="would">' in sec
 
 
 def test_check_mode_string_from_templating():
