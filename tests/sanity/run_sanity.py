@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 # Copyright (c) meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run `ansible-test sanity` on a copy of the collection, offline apart from PyPI.
 
 ansible-test only tests a tree that sits at `.../ansible_collections/<namespace>/<name>` and it
