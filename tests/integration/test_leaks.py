@@ -8,7 +8,9 @@ stderr, report file and ansible log is scanned for every token and private key t
 after (leakcheck.py), and the temporary directory the runs used must hold no file with a credential
 afterwards (kubeconfigs from remote secrets never touch disk). validate_certs=false works and warns.
 """
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -73,7 +75,9 @@ def test_remediate_and_diagnose_at_full_verbosity_leak_nothing(lab, tmp_path):
               "-e", "meshmend_report_dir=%s" % (tmp_path / "diag"), "-e", "diagnose_probe_remote_secrets=true"],
              tmp_path, log),
         _run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "meshmend.multicluster.remote_secret_check",
-              "-a", "kubeconfig=%s context=cluster1 probe=true" % lab.kubeconfig], tmp_path, log),
+              "-a", json.dumps({"kubeconfig": lab.kubeconfig, "context": "cluster1", "cluster_name": "cluster1",
+                                "probe": True, "peers": [{"name": "cluster2", "server": lab.urls["cluster2"]}]})],
+             tmp_path, log),
     ]
     # the remediation created a remote secret in cluster1 holding a new reader token: look for it too
     after = lab_secrets(lab, refresh=True)
@@ -82,6 +86,7 @@ def test_remediate_and_diagnose_at_full_verbosity_leak_nothing(lab, tmp_path):
     for r in runs:
         assert "Traceback" not in r.stdout + r.stderr, (r.args, (r.stdout + r.stderr)[-3000:])
     assert runs[1].returncode == 0, runs[1].stdout[-3000:]
+    assert runs[3].returncode == 0 and re.search(r"probe:\s+cluster: cluster2\s+error: null\s+ok: true", runs[3].stdout), runs[3].stdout[-3000:]
     assert "--- before" in runs[1].stdout or "before" in runs[1].stdout   # --diff did show something
     texts = [x for r in runs for x in (r.stdout, r.stderr)]
     assert_no_secrets(lab, *texts, str(tmp_path / "check"), str(tmp_path / "apply"), str(tmp_path / "diag"),
