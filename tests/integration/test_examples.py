@@ -157,9 +157,18 @@ def test_filter_examples_are_tasks_using_existing_filters(path):
     for task in tasks:
         action = module_key(task)
         assert action.startswith(("ansible.builtin.", FQCN + ".")), action
-    used = set(re.findall(re.escape(FQCN) + r"\.([a-z_]+)", text))
+    used = set(re.findall(re.escape(FQCN) + r"\.([a-z_0-9]+)", text))
     assert used <= names | {m for m in MODULES}, used - names
     assert doc["RETURN"]["_value"].get("description")
+
+
+def howto_play(doc, first_line):
+    """The fenced YAML block of a how-to that starts with first_line."""
+    with open(os.path.join(ROOT, doc)) as handle:
+        blocks = re.findall(r"```yaml\n(.*?)```", handle.read(), re.S)
+    (block,) = [b for b in blocks if b.startswith(first_line)]
+    assert isinstance(yaml.safe_load(block), list)
+    return block
 
 
 def adapt(module, args, lab):
@@ -199,7 +208,15 @@ def test_read_only_examples_run_against_the_lab(docs, tmp_path):
         (tmp_path / "examples.yml").write_text(yaml.safe_dump(play, sort_keys=False))
         proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, str(tmp_path / "examples.yml")],
                               cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300, check=False)
+        # the module_defaults play of docs/howto-embed.md, verbatim, on a group "mesh" of the lab's clusters
+        (tmp_path / "mesh.yml").write_text(yaml.safe_dump({"mesh": {"hosts": {c: {} for c in lab.contexts}}}))
+        (tmp_path / "howto.yml").write_text(howto_play("docs/howto-embed.md", "- name: Gateways and roots of every cluster"))
+        howto = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, "-i", str(tmp_path / "mesh.yml"),
+                                str(tmp_path / "howto.yml")], cwd=ROOT, env=env(), capture_output=True, text=True,
+                               timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert howto.returncode == 0, howto.stdout[-6000:] + howto.stderr
+    assert "ok=4" in howto.stdout and "failed=0" in howto.stdout, howto.stdout[-3000:]
     results = {}
     for host in ("cluster1", "cluster2"):
         with open(str(out / ("%s.json" % host))) as handle:
@@ -213,3 +230,17 @@ def test_read_only_examples_run_against_the_lab(docs, tmp_path):
         assert r["root2"]["root_matches_expected"] is True
         assert r["rs"]["failed_checks"] is False
     assert results["cluster1"]["roots"]["root_fingerprint"] == results["cluster2"]["roots"]["root_fingerprint"]
+
+
+@pytest.mark.parametrize("doc", ["docs/howto-inventory.md", "docs/howto-embed.md"])
+def test_howto_yaml_blocks_parse_and_name_existing_plugins(doc):
+    with open(os.path.join(ROOT, doc)) as handle:
+        text = handle.read()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        yaml.safe_load(block)
+    existing = set(MODULES) | {os.path.splitext(os.path.basename(p))[0] for p in FILTER_DOCS} \
+        | {"diagnose", "remediate", "connectivity", "kubeconfig", "k8s"}
+    named = set(re.findall(re.escape(FQCN) + r"\.([a-z_0-9]+)", text))
+    assert named <= existing, named - existing
