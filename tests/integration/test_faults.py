@@ -118,3 +118,51 @@ def test_fault_on_one_cluster(lab, tmp_path, case, fault, env, finding, words):
         assert words in out and FAULTY in out, out[-3000:]
         assert proc.returncode == 2, out[-3000:]
     assert_no_secrets(lab, proc.stdout, proc.stderr, str(tmp_path))
+
+
+STANDALONE = ["eastwest_gateway_info", "proxy_endpoints_info", "root_cert_info", "remote_secret_check"]
+
+
+@pytest.mark.parametrize("fault,words", [
+    (["rbac", "none"], "403 Forbidden"),
+    (["errors", "1.0", "503"], "503 Service Unavailable"),
+    (["bad-cert"], "TLS error: x509:"),
+])
+def test_standalone_modules_fail_clearly(lab, tmp_path, fault, words):
+    """The user-facing modules alone: a failed task whose message names the cluster, the ask and the cause."""
+    tasks = []
+    for m in STANDALONE:
+        args = {"kubeconfig": lab.kubeconfig, "context": FAULTY, "cluster_name": FAULTY}
+        if m == "remote_secret_check":
+            args["peers"] = [{"name": "cluster1", "server": lab.urls["cluster1"]}]
+        tasks.append({"name": m, "meshmend.multicluster.%s" % m: args, "ignore_errors": True,
+                      "register": "r_%s" % m})
+    tasks.append({"name": "results", "ansible.builtin.copy": {
+        "dest": str(tmp_path / "results.json"),
+        "content": "{{ {%s} | to_json }}" % ", ".join("'%s': r_%s" % (m, m) for m in STANDALONE)}})
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    lab.ctl("fault", FAULTY, *fault)
+    try:
+        e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                 PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play),
+                               "-e", "ansible_python_interpreter=%s" % sys.executable],
+                              cwd=ROOT, env=e, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        lab.ctl("fault", FAULTY, "clear")
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and "MODULE FAILURE" not in out, out[-3000:]
+    assert os.path.exists(tmp_path / "results.json"), out[-3000:]
+    with open(tmp_path / "results.json", encoding="utf-8") as fh:
+        results = json.load(fh)
+    for m in STANDALONE:
+        r = results[m]
+        if r.get("failed"):
+            assert r["msg"].startswith(FAULTY + ": cannot ") and words in r["msg"], (m, r)
+        else:   # remote_secret_check reports an unreadable cluster as its finding
+            cluster_findings = [f for f in r["findings"] if f["id"] in ("cluster.unreachable", "cluster.forbidden")]
+            assert cluster_findings and cluster_findings[0]["cluster"] == FAULTY, (m, r)
+            text = json.dumps(cluster_findings)
+            assert words in text or (words == "403 Forbidden" and "is forbidden" in text), (m, text)
+    assert_no_secrets(lab, proc.stdout, proc.stderr)
