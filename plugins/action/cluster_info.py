@@ -17,8 +17,9 @@ __metaclass__ = type
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import HAS_KUBERNETES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
-    GATHER_IMPORT_ERROR, HAS_KUBERNETES, ClusterInfoError, argument_spec, run,
+    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
 )
 
 MODULE = "meshmend.multicluster.cluster_info"

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterError, get_client,
+    AUTH_ARG_SPEC, ClusterError, get_client,
 )
 
 try:

@@ -216,8 +216,11 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
-    GATHER_IMPORT_ERROR, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
+    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
 )
 
 
