@@ -10,6 +10,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SCENARIO = os.path.join(ROOT, "extensions", "molecule", "demo")
+SCENARIO_FILES = ["converge.yml", "create.yml", "destroy.yml", "molecule.yml", "verify.yml"]
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +60,9 @@ def test_molecule_demo_scenario(tmp_path):
                   "remote_secret.missing@cluster1->cluster2"):
         assert re.search(r"fixed\s+%s" % re.escape(fixed), out), fixed
     assert "plan: 0 action(s)" in out
-    # destroy stopped the lab
+    # destroy stopped the lab, and nothing (reports, state) was written beside the scenario
     assert lab_processes(tmp_path / "molecule" / "meshlab") == []
+    assert sorted(os.listdir(SCENARIO)) == SCENARIO_FILES
 
 
 def test_molecule_verify_fails_while_errors_remain(tmp_path):
