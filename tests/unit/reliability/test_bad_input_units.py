@@ -187,3 +187,22 @@ def test_only_reads_are_retried_on_5xx_and_dropped_connections():
     refused = client.map_transport_error("c1", "get", "/api/v1/namespaces/x",
                                          Exc("[Errno 111] Connection refused"))
     assert refused.kind == "unreachable" and not client._retryable_transport(refused, "GET")
+
+
+@pytest.mark.parametrize("content", [
+    "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: %s: x: [\n" % TOKEN,
+    "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: %s\n\t- broken\n" % TOKEN,
+    "users: [{name: u, user: {token: %s}}]\ncontexts: {c: 5}\n" % TOKEN,
+])
+def test_kubeconfig_parse_errors_never_echo_the_line(tmp_path, content):
+    """YAML errors can quote the offending line; the message must not carry the token on it."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(content)
+    with pytest.raises(client.ClusterError) as err:
+        client.get_client({"kubeconfig": str(path), "context": "c"}, cluster="c9")
+    assert TOKEN not in err.value.message and TOKEN[:20] not in err.value.message, err.value.message
+    with pytest.raises(client.ClusterError) as err:
+        client.get_client({"kubeconfig": content, "context": "c"}, cluster="c9")   # inline
+    assert TOKEN not in err.value.message and TOKEN[:20] not in err.value.message, err.value.message
+    _config, error = kubeconfig.load(content.encode())
+    assert error is None or (TOKEN not in error and TOKEN[:20] not in error), error
