@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 # Copyright: meshmend developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`: the bundled `demo` lab, diagnosed, remediated, diagnosed again.
 
 1. start meshlab with the `demo` scenario (state in .lab/demo), wait for its ready file;

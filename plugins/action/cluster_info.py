@@ -14,7 +14,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import HAS_KUBERNETES
@@ -45,15 +48,23 @@ class ActionModule(ActionBase):
             # Remote hosts, or the library missing here: the module reports it in its own words.
             return self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars)
         result = super(ActionModule, self).run(tmp, task_vars)
+        # The task's `environment:` (K8S_AUTH_* fallbacks among them) applies as it would to a module.
+        # This worker process runs this one task for this one host, so changing its environment is safe.
+        environment = {}
+        self._compute_environment_string(environment)
+        os.environ.update(dict((k, str(v)) for k, v in environment.items()))
         validation = ArgumentSpecValidator(argument_spec()).validate(self._task.args)
         if validation.error_messages:
             result.update(failed=True, msg="cluster_info: %s" % "; ".join(validation.error_messages))
             return result
         sink = _Warnings()
+        sink.no_log_values.update(validation._no_log_values)
         try:
             result.update(run(validation.validated_parameters, sink))
         except ClusterInfoError as exc:
             result.update(failed=True, msg=str(exc))
         if sink.warnings:
             result["warnings"] = sink.warnings
-        return result
+        # As AnsibleModule.exit_json does: no value of a no_log option, or of a credential read
+        # on the way (kubeconfig secrets), ever leaves in the result.
+        return remove_values(result, sink.no_log_values)

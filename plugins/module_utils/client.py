@@ -754,6 +754,16 @@ def get_client(params, cluster=None, module=None):
                       extra_headers=_impersonation_headers(params))
 
 
+def kubeconfig_path(kubeconfig):
+    """A kubeconfig option (path or list of paths) as one KUBECONFIG-style string, ``~`` expanded;
+    None for a dict or nothing."""
+    if isinstance(kubeconfig, (list, tuple)):
+        return os.pathsep.join(os.path.expanduser(str(k)) for k in kubeconfig)
+    if isinstance(kubeconfig, str):
+        return os.path.expanduser(kubeconfig)
+    return None
+
+
 def _current_context(params):
     """The kubeconfig's current-context, to name the cluster in messages when nothing else does."""
     kubeconfig = params.get("kubeconfig")
@@ -762,7 +772,7 @@ def _current_context(params):
     if isinstance(kubeconfig, dict):
         return kubeconfig.get("current-context") or None
     try:
-        path = os.path.expanduser(kubeconfig) if isinstance(kubeconfig, str) else None
+        path = kubeconfig_path(kubeconfig) if isinstance(kubeconfig, str) else None
         _contexts, active = k8s_config.list_kube_config_contexts(config_file=path)
         return (active or {}).get("name")
     except Exception:  # naming only: never fail for it

@@ -205,7 +205,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
+    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client, kubeconfig_path,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, controller_pid,
@@ -334,10 +334,8 @@ def start_guard(module, namespace, uid, watch):
         return None
     if watch is None:
         return None
-    if isinstance(kubeconfig, list):
-        kubeconfig = os.pathsep.join(kubeconfig)
-    if isinstance(kubeconfig, str):
-        kubeconfig = os.path.expanduser(kubeconfig)
+    if not isinstance(kubeconfig, dict):
+        kubeconfig = kubeconfig_path(kubeconfig)
     cfg = {"kubeconfig": kubeconfig, "context": p.get("context"), "validate_certs": p.get("validate_certs"),
            "namespace": namespace, "uid": uid, "pid": watch, "max_life": p["guard_max_life"]}
     # The launcher forks the guard away and returns at once; the configuration travels on stdin.

@@ -65,8 +65,8 @@ def test_gateway_address_rules(lab):
     assert rc != 0, text
     assert result["msg"] == ("Service istio-system/istio-eastwestgateway in cluster2 already has address "
                              "172.18.2.100: meshmend does not override it unless force=true")
-    rc, result, text = module(lab, "cluster2", "eastwest_gateway_address", dict(base, address="172.18.2.101",
-                                                                                  force=True), check=True)
+    rc, result, text = module(lab, "cluster2", "eastwest_gateway_address",
+                              dict(base, address="172.18.2.101", force=True), check=True)
     assert rc == 0 and result["changed"] and result["external_ips"] == ["172.18.2.101"], text
     assert result["previous_addresses"] == ["172.18.2.100"]
     ips = kubectl(lab, "--context", "cluster2", "-n", "istio-system", "get", "service", "istio-eastwestgateway",

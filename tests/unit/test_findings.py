@@ -43,6 +43,7 @@ def test_fail_on_thresholds():
 
 def test_catalogue_holds_every_design_id():
     assert len(DESIGN_IDS) == 36 and DESIGN_IDS[-1] == "connectivity.local_only"
+    assert set(DESIGN_IDS) < set(CATALOGUE)
     assert finding_key({"id": "a.b", "cluster": "c"}) == "a.b@c"
 
 

@@ -346,5 +346,5 @@ def test_wanted_remote_secret_create_keep_rekey():
     assert removed == [] and sorted(kept["data"]) == ["Kubernetes", "c2"]
     # a different token replaces the value; the input object is not modified
     other = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "newtok")
-    changed, _ = wanted_remote_secret(live, "n", "istio-system", "c2", other)
+    changed, _removed = wanted_remote_secret(live, "n", "istio-system", "c2", other)
     assert changed["data"]["c2"] == _b64(other) and live["data"]["c2"] == _b64(cfg)
