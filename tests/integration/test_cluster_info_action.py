@@ -1,6 +1,7 @@
 """cluster_info's controller-side action plugin (local hosts run the gather inside Ansible's worker):
 it must behave as the module does — the task's `environment:` applies, no_log values never come back,
-and bad arguments fail the task with a clear message."""
+and bad arguments fail the task with a clear message. And the diagnose role lets a play's module_defaults
+for the k8s group through (it passes kubeconfig/context as arguments)."""
 import json
 import os
 import subprocess
@@ -43,6 +44,20 @@ PLAY = """
         dest: "{out}"
         content: "{{{{ {{'by_env': by_env, 'redacted': redacted, 'bad': bad}} | to_json }}}}"
         mode: "0600"
+
+- name: a play's module_defaults for the k8s group reach the diagnose role
+  hosts: localhost
+  gather_facts: false
+  vars:
+    kubeconfig: "{kubeconfig}"
+    kube_context: cluster1
+    meshmend_report_dir: "{reports}"
+    meshmend_fail_on: never
+  module_defaults:
+    group/meshmend.multicluster.k8s:
+      api_key: "s3cr3t-token-value"
+  roles:
+    - meshmend.multicluster.diagnose
 """
 
 
@@ -55,7 +70,8 @@ def lab(tmp_path_factory):
 def test_action_plugin_matches_the_module(lab, tmp_path):
     out = tmp_path / "out.json"
     play = tmp_path / "play.yml"
-    play.write_text(PLAY.format(kubeconfig=lab.kubeconfig, out=out))
+    reports = tmp_path / "reports"
+    play.write_text(PLAY.format(kubeconfig=lab.kubeconfig, out=out, reports=reports))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play)],
@@ -69,3 +85,9 @@ def test_action_plugin_matches_the_module(lab, tmp_path):
     assert "s3cr3t-token-value" not in redacted and "s3cr3t-token-value" not in proc.stdout
     assert res["redacted"]["reachable"] is False and res["redacted"]["facts"]["error_kind"] == "unauthorized"
     assert res["bad"]["failed"] and "log_lines" in res["bad"]["msg"]
+    # the play-level api_key replaced the kubeconfig's token inside the role: the lab says 401
+    report = json.loads((reports / "meshmend-report.json").read_text())
+    assert [(f["id"], f["cluster"]) for f in report["findings"]] == [("cluster.unreachable", "localhost")]
+    assert "401" in json.dumps(report["findings"][0]) or "nauthorized" in json.dumps(report["findings"][0])
+    for path in reports.iterdir():
+        assert "s3cr3t-token-value" not in path.read_text()
