@@ -161,6 +161,11 @@ def _validate(text, allow):
         return None, "kubeconfig cannot be loaded: %s" % str(e).splitlines()[0]
     if not isinstance(cfg, dict):
         return None, "kubeconfig cannot be loaded: couldn't get version/kind; json parse error"
+    # clientcmd.Load decodes into typed Go structs: a field of the wrong type fails the load
+    # (istiod logs it and carries on with the other secrets) instead of being read as empty.
+    type_err = _type_error(cfg)
+    if type_err:
+        return None, "kubeconfig cannot be loaded: %s" % type_err
     errs = []
     ctx_name = cfg.get("current-context")
     ctxs = {c.get("name"): c.get("context") or {} for c in cfg.get("contexts") or [] if isinstance(c, dict)}
@@ -196,6 +201,63 @@ def _validate(text, allow):
         return None, "kubeconfig is not valid: illegal base64 data in certificate-authority-data"
     return {"server": cl.get("server"), "ca_pem": ca_pem, "token": user.get("token"),
             "insecure": bool(cl.get("insecure-skip-tls-verify"))}, None
+
+
+def _go_type(value):
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+# (top-level list, Go element type, inner key, Go inner type, string fields of the inner object)
+_KC_SHAPE = (
+    ("clusters", "NamedCluster", "cluster", "v1.Cluster", ("server", "certificate-authority-data")),
+    ("contexts", "NamedContext", "context", "v1.Context", ("cluster", "user", "namespace")),
+    ("users", "NamedAuthInfo", "user", "v1.AuthInfo", ("token", "tokenFile", "client-key", "client-certificate")),
+)
+
+
+def _type_error(cfg):
+    """encoding/json's words for the first field whose type does not fit v1.Config, or None."""
+    def unmarshal(value, where):
+        return "json: cannot unmarshal %s into Go %s" % (_go_type(value), where)
+    cur = cfg.get("current-context")
+    if cur is not None and not isinstance(cur, str):
+        return unmarshal(cur, "struct field Config.current-context of type string")
+    for top, named, key, gotype, strings in _KC_SHAPE:
+        items = cfg.get(top)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            return unmarshal(items, "struct field Config.%s of type []v1.%s" % (top, named))
+        for item in items:
+            if item is None:
+                continue
+            if not isinstance(item, dict):
+                return unmarshal(item, "value of type v1.%s" % named)
+            name = item.get("name")
+            if name is not None and not isinstance(name, str):
+                return unmarshal(name, "struct field %s.%s.name of type string" % (named, top))
+            inner = item.get(key)
+            if inner is None:
+                continue
+            if not isinstance(inner, dict):
+                return unmarshal(inner, "struct field %s.%s.%s of type %s" % (named, top, key, gotype))
+            for field in strings:
+                v = inner.get(field)
+                if v is not None and not isinstance(v, str):
+                    return unmarshal(v, "struct field %s.%s.%s.%s of type string" % (
+                        gotype.split(".")[1], top, key, field))
+            ap = inner.get("auth-provider") if key == "user" else None
+            if ap is not None and not isinstance(ap, dict):
+                return unmarshal(ap, "struct field AuthInfo.users.user.auth-provider of type v1.AuthProviderConfig")
+    return None
 
 
 def process_remote_secrets(world, cluster, cluster_id, env, version):

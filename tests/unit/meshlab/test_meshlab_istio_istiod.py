@@ -138,3 +138,54 @@ def test_duplicate_default_ids_ignored():
     log = IstiodLog()
     log.observe(ist)
     assert parse_log(log.text())["ignored_local"] == ["Kubernetes"]
+
+
+def _shaped(**over):
+    doc = yaml.safe_load(_kc())
+    for path, value in over.items():
+        top, key = path.split("__")
+        doc[top][0][key] = value
+    return yaml.safe_dump(doc)
+
+
+@pytest.mark.parametrize("over,needle", [
+    ({"contexts__context": "c2"}, "cannot unmarshal string into Go struct field NamedContext.contexts.context"),
+    ({"users__user": "tok"}, "cannot unmarshal string into Go struct field NamedAuthInfo.users.user"),
+    ({"clusters__cluster": ["https://127.0.2.1:6443"]},
+     "cannot unmarshal array into Go struct field NamedCluster.clusters.cluster"),
+    ({"clusters__cluster": {"server": 6443}}, "cannot unmarshal number into Go struct field Cluster.clusters.cluster.server"),
+    ({"contexts__context": {"cluster": ["c2"], "user": "c2"}},
+     "cannot unmarshal array into Go struct field Context.contexts.context.cluster"),
+    ({"users__user": {"token": 42}}, "cannot unmarshal number into Go struct field AuthInfo.users.user.token"),
+])
+def test_kubeconfig_fields_of_the_wrong_type_fail_to_load(over, needle):
+    cfg, err = validate_kubeconfig(_shaped(**over))
+    assert cfg is None
+    assert err.startswith("kubeconfig cannot be loaded: json: ") and needle in err
+
+
+def test_wrong_typed_secret_is_logged_and_the_proxy_still_answers():
+    b = wb.scenario("healthy-multinetwork")
+    w = b.world
+    good = next(o for o in w.objects["cluster1"]
+                if o["kind"] == "Secret" and o["metadata"]["name"] == "istio-remote-secret-cluster2")
+    bad = {"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "istio-remote-secret-cluster3", "namespace": "istio-system",
+                        "labels": {"istio/multiCluster": "true"}, "creationTimestamp": "2099-01-01T00:00:00Z"},
+           "stringData": {"cluster3": _shaped(contexts__context="c2", users__user="tok")}}
+    w.objects["cluster1"].append(bad)
+    ist = Istiod(w, "cluster1")
+    # the broken secret is skipped, the good one still registers
+    assert [c["id"] for c in ist.clusterz()] == ["cluster1", "cluster2"]
+    assert good["data"]["cluster2"]
+    log = IstiodLog()
+    log.observe(ist)
+    errors = parse_log(log.text())["errors"]
+    assert any(e["secret"] == "istio-system/istio-remote-secret-cluster3"
+               and e["error"].startswith("kubeconfig cannot be loaded: json: cannot unmarshal string") for e in errors)
+    # the proxy admin endpoint (clusters?format=json) in that cluster still answers
+    from meshlab.istio.eds import ProxyView
+    from meshlab.istio import envoy
+    view = ProxyView(w, "cluster1", wb.pod(w, "cluster1", "sleep"))
+    doc = envoy.render_clusters(view)
+    assert doc["cluster_statuses"]
