@@ -42,8 +42,11 @@ def test_remediate_report_before_after(demo_lab, tmp_path):
     lab = demo_lab
     inv = [lab.inventory, gateway_inventory(lab, str(tmp_path / "gw.yml"), {"cluster2": GATEWAY_IP})]
     out_dir = tmp_path / "reports"
-    rc, out = playbook("remediate.yml", inv, out_dir)
+    # The role's own variable wins over the playbook contract's: both diagnoses report into it.
+    elsewhere = tmp_path / "elsewhere"
+    rc, out = playbook("remediate.yml", inv, elsewhere, extra_vars={"remediate_report_dir": str(out_dir)})
     assert rc == 0, out
+    assert not elsewhere.exists()
 
     # The first diagnosis (before/) is a plain report: it found the faults, no section.
     before = report(out_dir / "before")
