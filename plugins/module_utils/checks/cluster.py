@@ -12,17 +12,69 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh
 )
 
 
+_KIND_WORDS = {"unreachable": "connection failed", "tls": "TLS failure", "unauthorized": "401 Unauthorized",
+               "timeout": "timeout", "bad_config": "unusable kubeconfig", "server": "server error",
+               "forbidden": "403 Forbidden"}
+REASON_LIMIT = 300
+
+
+def _reason(c):
+    """The gather's error without its leading cluster name (the message names it once)."""
+    err = str(c.facts.get("error") or "").strip()
+    prefix = "%s: " % (c.facts.get("cluster") or c.name)
+    if err.startswith(prefix):
+        err = err[len(prefix):]
+    if len(err) > REASON_LIMIT:
+        err = err[:REASON_LIMIT] + "..."
+    kind = _KIND_WORDS.get(c.facts.get("error_kind"))
+    if not err:
+        return kind or "no reason recorded"
+    return err if not kind or kind.lower() in err.lower() else "%s: %s" % (kind, err)
+
+
+def stopped(c):
+    """True when gather reached the API server but stopped part way (``reachable`` true, ``error`` set)."""
+    return c.state == "full" and bool(c.facts.get("error"))
+
+
+def _demote(c):
+    # What a stopped gather read is incomplete and the reads it never made are not listed as
+    # failed: judging it would report absences that are only unread. Treat it as unreachable
+    # (nothing judged on it, peers compare keys as for any unreachable cluster); a cluster ID it
+    # did read before stopping is kept.
+    c.state = "unreachable"
+    c.role = None
+    c.remote_intent = []
+    c.bound_local = []
+
+
 def check_unreachable(mesh):
     out = []
     for c in mesh.all():
+        was_stopped = stopped(c)
+        if was_stopped:
+            _demote(c)
         if c.state != "unreachable":
             continue
+        reason = _reason(c)
+        if was_stopped:
+            message = ("The API server of %s stopped answering part way through the gather (%s): what was read "
+                       "is incomplete, so nothing else is judged about it." % (c.name, reason))
+        else:
+            message = ("The controller cannot reach the API server of %s (%s): nothing else is known about it."
+                       % (c.name, reason))
+        evidence = {"server": c.server, "context": c.facts.get("context"),
+                    "error": c.facts.get("error"), "error_kind": c.facts.get("error_kind"),
+                    "gather_stopped": was_stopped}
+        if was_stopped:
+            errors = [as_dict(e) for e in as_list(c.facts.get("read_errors"))]
+            evidence["failed_reads"] = [
+                {"verb": e.get("verb"), "resource": e.get("resource"), "namespace": e.get("namespace"),
+                 "code": e.get("code"), "reason": e.get("reason")} for e in listed(errors)]
         out.append(make(
-            "cluster.unreachable", c.name,
-            "The controller cannot reach the API server of %s: nothing else is known about it." % c.name,
+            "cluster.unreachable", c.name, message,
             resource=None,
-            evidence={"server": c.server, "context": c.facts.get("context"),
-                      "error": c.facts.get("error"), "error_kind": c.facts.get("error_kind")},
+            evidence=evidence,
             remedy="Check the kubeconfig/context of %s, that the API server runs and that the controller "
                    "can reach %s; its peers' checks against it are limited to what they hold." % (
                        c.name, c.server or "it"),

@@ -227,9 +227,10 @@ def _check_primary(mesh, primary, found):
         dup = dup_key(primary.name, peer.name) if duplicate else None
         id_note = {"expected_key": peer.expected_id, "expected_key_from": peer.expected_id_source}
         if peer.state == "unreachable":
-            id_note["note"] = ("%s is unreachable: its cluster ID is %s" % (
-                peer.name, "taken from the inventory declaration" if peer.expected_id_source == "declared"
-                else "unknown, so keys are compared with its inventory name"))
+            id_note["note"] = "%s is unreachable: its cluster ID is %s" % (peer.name, {
+                "cluster": "the one read before its gather stopped",
+                "declared": "taken from the inventory declaration",
+            }.get(peer.expected_id_source, "unknown, so keys are compared with its inventory name"))
         if wrong_key:
             first = wrong_key[0]
             out.append(make(
