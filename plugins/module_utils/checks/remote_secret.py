@@ -268,12 +268,24 @@ def _check_primary(mesh, primary, found):
                 # the peer's real cluster ID is unknown: an unmatched key may well be it
                 continue
             expected_name = SECRET_PREFIX + peer.name
+            caused = [dup] if dup else []
+            down = ""
+            if peer.state == "unreachable":
+                # No secret names it by server, name, annotation or key, and no unmatched key is left
+                # that could be its real ID: the absence is a fact. Whether it needs one (Istio there,
+                # same mesh) cannot be read while it is down, so the finding hangs under its cause.
+                caused.append("cluster.unreachable@%s" % peer.name)
+                down = (" (%s is unreachable from the controller, so it is matched by %s only; fix its "
+                        "connection first)" % (peer.name, {
+                            "cluster": "the cluster ID read before its gather stopped, server and name",
+                            "declared": "its declared cluster ID, server and name",
+                        }.get(peer.expected_id_source, "server and inventory name")))
             out.append(make(
                 "remote_secret.missing", primary.name,
-                "No remote secret in %s/%s provides %s: the control plane cannot read endpoints from %s%s." % (
+                "No remote secret in %s/%s provides %s: the control plane cannot read endpoints from %s%s%s." % (
                     primary.name, ns, peer.name, peer.name,
                     " (%s shares %s's cluster ID, so a secret would be ignored)" % (peer.name, primary.name)
-                    if duplicate else ""),
+                    if duplicate else "", down),
                 peer=peer.name,
                 resource=resource("Secret", ns, expected_name),
                 evidence=dict(id_note, istiod_namespace=ns,
@@ -283,7 +295,7 @@ def _check_primary(mesh, primary, found):
                         "If the secret is missing, create it: %s (remediate category remote_secrets)."
                         % _create_cmd(primary, peer)),
                 category=None if duplicate else "remote_secrets",
-                caused_by=[dup] if dup else [],
+                caused_by=caused,
             ))
             continue
         if not good_here:
