@@ -423,6 +423,25 @@ def _unknown_and_out_of_play(mesh, primary, entries, handled):
     out = []
     unknown = [e for e in entries if e.target is None and id(e) not in handled]
     peers_unknown_id = [p.name for p in mesh.peers_of(primary) if p.expected_id_source == "inventory name"]
+    # istiod refuses a broken kubeconfig whatever cluster its key names: that is known without
+    # knowing the cluster (only keys in istiod's namespace are read at all).
+    invalid = [e for e in unknown if e.entry.get("error") and e.namespace == primary.istio_namespace]
+    if invalid:
+        first = invalid[0]
+        out.append(make(
+            "remote_secret.invalid_kubeconfig", primary.name,
+            "The kubeconfig in remote secret %s (key %r, which names no cluster of the inventory) is refused by "
+            "istiod: %s." % (first.ref, first.key, first.entry.get("error")),
+            resource=resource("Secret", first.namespace, first.name),
+            evidence={"entries": [e.summary() for e in listed(invalid)],
+                      "known_cluster_ids": sorted(set(p.expected_id for p in mesh.all())),
+                      "peers_with_unknown_id": peers_unknown_id, "out_of_play": list(mesh.out_of_play)},
+            remedy="Fix or delete data key %r of %s by hand (if it is a cluster of the mesh, add that cluster to "
+                   "the inventory and diagnose again: remediation can then regenerate the secret). Manual." % (
+                       first.key, first.ref),
+            category=None,
+        ))
+    unknown = [e for e in unknown if e not in invalid]
     if mesh.out_of_play:
         out.append(make(
             "remote_secret.peers_out_of_play", primary.name,
