@@ -177,9 +177,30 @@ attempts:
   type: int
   sample: 1
 diff:
-  description: The secret's credential-free summary before and after.
+  description:
+    - The secret's credential-free summary (as in RV(secret)) before and after; C({}) for a side where the
+      secret does not exist. Tokens appear only as fingerprints.
   returned: when diff mode is on
   type: dict
+  sample:
+    before:
+      name: istio-remote-secret-cluster2
+      namespace: istio-system
+      labels: {istio/multiCluster: "true"}
+      annotations: {networking.istio.io/cluster: cluster2}
+      keys: [Kubernetes]
+      entries:
+        Kubernetes: {server: "https://127.0.2.1:6443", auth: token, token_fingerprint: "sha256:0123456789abcdef",
+                     ca_fingerprint: "sha256:fedcba9876543210", fingerprint: "sha256:99887766554433bb"}
+    after:
+      name: istio-remote-secret-cluster2
+      namespace: istio-system
+      labels: {istio/multiCluster: "true"}
+      annotations: {networking.istio.io/cluster: cluster2}
+      keys: [cluster2]
+      entries:
+        cluster2: {server: "https://127.0.2.1:6443", auth: token, token_fingerprint: "sha256:0123456789abcdef",
+                   ca_fingerprint: "sha256:fedcba9876543210", fingerprint: "sha256:00112233445566aa"}
 """
 
 import base64

@@ -131,11 +131,7 @@ def missing_samples(returns, path=""):
 
 
 # Known gaps in modules this test does not own; strict, so the mark must go once the module is fixed.
-RETURN_GAPS = {"remote_secret": "RETURN diff has no sample"}
-
-
-@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=RETURN_GAPS[m]))
-                                    if m in RETURN_GAPS else m for m in MODULES])
+@pytest.mark.parametrize("module", MODULES)
 def test_return_documents_a_sample_for_every_key(docs, module):
     returns = docs[module]["return"]
     assert returns, "%s documents no RETURN" % module
