@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from labutil import start_lab  # noqa: E402  pylint: disable=wrong-import-position
+from leakcheck import assert_no_secrets, lab_secrets  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def lab_factory(tmp_path):
     def make(scenario):
         lab = start_lab(scenario, str(tmp_path / ("lab-%s" % scenario)))
         labs.append(lab)
+        lab_secrets(lab)   # the credentials to look for, read before a test takes a cluster down
         return lab
     yield make
     for lab in labs:
@@ -47,7 +49,10 @@ def run_playbook(lab, report_dir, *extra, inventory=None, env=None, playbook=PLA
     e.update(env or {})
     cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", inventory or str(lab.inventory),
            "-e", "meshmend_report_dir=%s" % report_dir] + list(extra)
-    return subprocess.run(cmd, cwd=ROOT, env=e, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, env=e, capture_output=True, text=True, timeout=300, check=False)
+    # every run: no credential in what it printed or wrote (the test pods' outputs included)
+    assert_no_secrets(lab, proc.stdout, proc.stderr, str(report_dir))
+    return proc
 
 
 def report(report_dir):
@@ -224,7 +229,8 @@ def test_interrupted_run_is_cleaned_up_by_the_guard(lab_factory, tmp_path):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section...
-    proc.communicate(timeout=120)
+    interrupted, _ = proc.communicate(timeout=120)
+    assert_no_secrets(lab, interrupted, str(tmp_path / "r"))
     # ...so the guard started with the namespace removes it once ansible-playbook is gone
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -17,6 +17,8 @@ REPORTS = ("meshmend-report.json", "meshmend-report.md", "meshmend-report.html",
 
 labutil = pytest.importorskip("labutil", reason="tests/labutil.py (start_lab, the lab's test helper) is not there yet")
 
+from leakcheck import assert_no_secrets, lab_secrets  # noqa: E402  (tests/integration/leakcheck.py)
+
 
 def _collection_root():
     for base in (os.environ.get("ANSIBLE_COLLECTIONS_PATH") or "").split(os.pathsep):
@@ -38,14 +40,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
            "module_defaults cannot give it each host's kubeconfig/context")]
 
 
-def diagnose(inventory, report_dir, *extra):
+def diagnose(lab, report_dir, *extra):
+    """One diagnose run on ``lab``; its output (stdout and stderr) and report dir are scanned for credentials."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
     cmd = [os.path.join(BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "diagnose.yml"),
-           "-i", str(inventory), "-e", "meshmend_report_dir=%s" % report_dir] + list(extra)
+           "-i", str(lab.inventory), "-e", "meshmend_report_dir=%s" % report_dir] + list(extra)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=600, check=False)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+    out = proc.stdout.decode("utf-8", "replace")
+    assert_no_secrets(lab, out, str(report_dir))
+    return proc.returncode, out
 
 
 def load(report_dir):
@@ -73,6 +78,7 @@ def kubectl(lab, *args):
 def demo(tmp_path_factory):
     lab = labutil.start_lab("demo", str(tmp_path_factory.mktemp("demo")))
     try:
+        lab_secrets(lab)   # the credentials to look for, read while every cluster is up
         yield lab
     finally:
         lab.stop()
@@ -82,13 +88,20 @@ def demo(tmp_path_factory):
 def healthy(tmp_path):
     lab = labutil.start_lab("healthy-multinetwork", str(tmp_path / "lab"))
     try:
+        lab_secrets(lab)   # before a test takes a cluster down or deletes a remote secret
         yield lab
     finally:
         lab.stop()
 
 
+@pytest.fixture
+def reports(tmp_path):
+    """The report dir beside (not above) the function-scoped lab's dir: the leak scan walks it."""
+    return tmp_path / "reports"
+
+
 def test_reports_and_default_exit_status(demo, tmp_path):
-    rc, out = diagnose(demo.inventory, tmp_path)
+    rc, out = diagnose(demo, tmp_path)
     assert rc != 0, out[-3000:]
     assert sorted(os.listdir(str(tmp_path))) == sorted(REPORTS)
     doc = load(tmp_path)
@@ -112,19 +125,19 @@ def test_reports_and_default_exit_status(demo, tmp_path):
 
 @pytest.mark.parametrize("fail_on,fails", [("never", False), ("warning", True), ("error", True)])
 def test_exit_status_follows_fail_on(demo, tmp_path, fail_on, fails):
-    rc, out = diagnose(demo.inventory, tmp_path, "-e", "meshmend_fail_on=%s" % fail_on)
+    rc, out = diagnose(demo, tmp_path, "-e", "meshmend_fail_on=%s" % fail_on)
     assert (rc != 0) == fails, out[-3000:]
     assert load(tmp_path)["fail_on"] == fail_on
 
 
 def test_bad_fail_on_is_refused_clearly(demo, tmp_path):
-    rc, out = diagnose(demo.inventory, tmp_path, "-e", "meshmend_fail_on=sometimes")
+    rc, out = diagnose(demo, tmp_path, "-e", "meshmend_fail_on=sometimes")
     assert rc != 0
     assert "diagnose_fail_on" in out and "Traceback" not in out
 
 
 def test_limit_reports_out_of_play(demo, tmp_path):
-    rc, out = diagnose(demo.inventory, tmp_path, "--limit", "cluster1")
+    rc, out = diagnose(demo, tmp_path, "--limit", "cluster1")
     doc = load(tmp_path)
     assert doc["clusters"] == {"in_play": ["cluster1"], "out_of_play": ["cluster2"]}, out[-3000:]
     assert set(doc["facts"]) == {"cluster1"}
@@ -135,18 +148,18 @@ def test_limit_reports_out_of_play(demo, tmp_path):
     assert "cluster2" in open(str(tmp_path / "meshmend-report.md")).read()
 
 
-def test_healthy_passes(healthy, tmp_path):
-    rc, out = diagnose(healthy.inventory, tmp_path)
+def test_healthy_passes(healthy, reports):
+    rc, out = diagnose(healthy, reports)
     assert rc == 0, out[-3000:]
-    doc = load(tmp_path)
+    doc = load(reports)
     assert not [f for f in doc["findings"] if f["severity"] in ("error", "warning")]
 
 
-def test_unreachable_cluster_is_reported_and_the_others_finish(healthy, tmp_path):
+def test_unreachable_cluster_is_reported_and_the_others_finish(healthy, reports):
     healthy.ctl("cluster", "down", "cluster2")
-    rc, out = diagnose(healthy.inventory, tmp_path)
+    rc, out = diagnose(healthy, reports)
     assert rc != 0
-    doc = load(tmp_path)
+    doc = load(reports)
     assert ("cluster.unreachable", "cluster2", None) in triples(doc), out[-3000:]
     assert doc["facts"]["cluster2"]["reachable"] is False
     assert doc["facts"]["cluster1"]["reachable"] is True and doc["facts"]["cluster1"]["istiod"]
@@ -159,8 +172,8 @@ def test_unreachable_cluster_is_reported_and_the_others_finish(healthy, tmp_path
     ("network-namespace-label-missing",
      ["--context", "cluster2", "label", "namespace", "istio-system", "topology.istio.io/network-"]),
 ])
-def test_kubectl_fault_matches_its_scenario(healthy, tmp_path, scenario, fault):
+def test_kubectl_fault_matches_its_scenario(healthy, reports, scenario, fault):
     kubectl(healthy, *fault)
-    rc, out = diagnose(healthy.inventory, tmp_path)
-    assert triples(load(tmp_path)) == expected(scenario), out[-3000:]
+    rc, out = diagnose(healthy, reports)
+    assert triples(load(reports)) == expected(scenario), out[-3000:]
     assert rc != 0

@@ -18,6 +18,7 @@ labutil = pytest.importorskip("labutil", reason="tests/labutil.py (the lab's tes
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client as kclient  # noqa: E402
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather  # noqa: E402
+from leakcheck import assert_no_secrets, lab_secrets  # noqa: E402  (tests/integration/leakcheck.py)
 
 BIN = os.path.dirname(sys.executable)
 MAX_REQUESTS = 15
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory):
     with labutil.start_lab("healthy-multinetwork", str(tmp_path_factory.mktemp("healthy"))) as lab:
+        lab_secrets(lab)   # the credentials to look for, read while every cluster is up
         yield lab
 
 
@@ -52,6 +54,8 @@ def _ansible(lab, module, args):
     cmd = [os.path.join(BIN, "ansible"), "localhost", "-o", "-m", "meshmend.multicluster.%s" % module,
            "-a", json.dumps(args)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if getattr(lab, "state_dir", None):   # a running lab (not a stand-in with a missing kubeconfig)
+        assert_no_secrets(lab, proc.stdout, proc.stderr)
     line = [x for x in proc.stdout.splitlines() if x.startswith("localhost | ")][-1]
     status, payload = line.split(" => ", 1)
     result = json.loads(payload)

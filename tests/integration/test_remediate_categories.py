@@ -10,8 +10,10 @@ import base64
 import pytest
 
 from labutil import start_lab  # noqa: E402  (tests/labutil.py, the lab's test helper)
+from leak_runs import scanned_playbook
+from leakcheck import lab_secrets
 from remediate_helpers import (
-    ALL, finding_ids, gateway_inventory, kubectl, playbook, recap, report, writes,
+    ALL, finding_ids, gateway_inventory, kubectl, recap, report, writes,
 )
 
 GATEWAY_IP = "172.18.2.100"
@@ -46,6 +48,7 @@ def _stats_total(lab, verb):
 def demo_lab(tmp_path):
     lab = start_lab("demo", str(tmp_path / "lab"))
     try:
+        lab_secrets(lab)   # the credentials to look for, read before a test injects a fault
         yield lab
     finally:
         lab.stop()
@@ -74,7 +77,7 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
         kubectl(lab, "--context", "cluster2", "-n", "istio-system", "delete", "secret",
                 "istio-reader-service-account-istio-remote-secret-token")
     lab.ctl("reset-stats")
-    rc, out = playbook("remediate.yml", inv, tmp_path / "check", categories=[category], check=True)
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "check", categories=[category], check=True)
     outputs.append(out)
     assert rc == 0, out
     for text in case["diff"]:
@@ -84,7 +87,7 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
     assert case["finding"] in finding_ids(report(tmp_path / "check" / "before"))
     assert case["finding"] in finding_ids(report(tmp_path / "check"))
 
-    rc, out = playbook("remediate.yml", inv, tmp_path / "apply", categories=[category], fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "apply", categories=[category], fail_on="never")
     outputs.append(out)
     assert rc == 0, out
     assert sum(h.get("changed", 0) for h in recap(out).values()) > 0, out
@@ -96,7 +99,7 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
         assert other in after
 
     lab.ctl("reset-stats")
-    rc, out = playbook("remediate.yml", inv, tmp_path / "again", categories=[category], fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "again", categories=[category], fail_on="never")
     outputs.append(out)
     assert rc == 0, out
     counts = recap(out)
@@ -114,16 +117,16 @@ def test_category_check_then_apply_then_idempotent(category, demo_lab, tmp_path)
 def test_all_categories_leave_no_error(demo_lab, tmp_path):
     lab = demo_lab
     inv = _inventories(lab, tmp_path)
-    rc, out = playbook("diagnose.yml", inv, tmp_path / "diagnose-before")
+    rc, out = scanned_playbook(lab, "diagnose.yml", inv, tmp_path / "diagnose-before")
     assert rc != 0, out
     before = finding_ids(report(tmp_path / "diagnose-before"))
     for case in CASES.values():
         assert case["finding"] in before
-    rc, out = playbook("remediate.yml", inv, tmp_path / "reports")
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "reports")
     assert rc == 0, out
     assert "fixed     remote_secret.missing@cluster1->cluster2" in out
     assert report(tmp_path / "reports")["summary"]["counts"]["error"] == 0
-    rc, out = playbook("diagnose.yml", inv, tmp_path / "diagnose-after")
+    rc, out = scanned_playbook(lab, "diagnose.yml", inv, tmp_path / "diagnose-after")
     assert rc == 0, out
     assert report(tmp_path / "diagnose-after")["summary"]["counts"]["error"] == 0
     assert _stats_total(lab, "delete") == 0

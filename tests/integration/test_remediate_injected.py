@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from labutil import start_lab
-from remediate_helpers import finding_ids, kubectl, playbook, recap, report, writes
+from leak_runs import scanned_playbook
+from leakcheck import lab_secrets
+from remediate_helpers import finding_ids, kubectl, recap, report, writes
 
 LABEL = "topology.istio.io/network"
 
@@ -19,6 +21,7 @@ LABEL = "topology.istio.io/network"
 def lab(tmp_path):
     lab = start_lab("healthy-multinetwork", str(tmp_path / "lab"))
     try:
+        lab_secrets(lab)   # the credentials to look for, read before a test injects a fault
         yield lab
     finally:
         lab.stop()
@@ -48,7 +51,7 @@ def test_wrong_values_are_replaced_and_rekeyed(lab, tmp_path):
     cats = ["network_labels", "remote_secrets"]
 
     lab.ctl("reset-stats")
-    rc, out = playbook("remediate.yml", inv, tmp_path / "check", categories=cats, check=True)
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "check", categories=cats, check=True)
     assert rc == 0, out
     before = finding_ids(report(tmp_path / "check" / "before"))
     assert ("eastwest_gateway.network_label_mismatch", "cluster1", None) in before
@@ -57,7 +60,7 @@ def test_wrong_values_are_replaced_and_rekeyed(lab, tmp_path):
     assert "- wrong-id" in out  # the key that re-keying removes, in the diff
     assert sum(writes(lab.stats()).values()) == 0
 
-    rc, out = playbook("remediate.yml", inv, tmp_path / "apply", categories=cats)
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "apply", categories=cats)
     assert rc == 0, out
     assert report(tmp_path / "apply")["summary"]["counts"]["error"] == 0, finding_ids(report(tmp_path / "apply"))
     labels = json.loads(kubectl(lab, "--context", "cluster1", "-n", "istio-system", "get", "service",
@@ -68,7 +71,7 @@ def test_wrong_values_are_replaced_and_rekeyed(lab, tmp_path):
     assert sorted(keys) == ["cluster1"]
 
     lab.ctl("reset-stats")
-    rc, out = playbook("remediate.yml", inv, tmp_path / "again", categories=cats)
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, tmp_path / "again", categories=cats)
     assert rc == 0, out
     assert all(h.get("changed", 0) == 0 for h in recap(out).values()), recap(out)
     assert sum(writes(lab.stats()).values()) == 0
@@ -78,8 +81,8 @@ def test_wrong_label_without_declared_network_is_refused_not_replaced(lab, tmp_p
     kubectl(lab, "--context", "cluster1", "-n", "istio-system", "label", "service", "istio-eastwestgateway",
             "%s=wrongnet" % LABEL, "--overwrite")
     kubectl(lab, "--context", "cluster1", "label", "namespace", "istio-system", "%s=wrongnet" % LABEL, "--overwrite")
-    rc, out = playbook("remediate.yml", [lab.inventory], tmp_path / "apply", categories=["network_labels"],
-                       fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", [lab.inventory], tmp_path / "apply", categories=["network_labels"],
+                               fail_on="never")
     assert rc == 0, out
     assert "meshmend_remediate_force=true" in out
     labels = json.loads(kubectl(lab, "--context", "cluster1", "get", "namespace", "istio-system",
@@ -91,11 +94,12 @@ def test_a_failed_fix_is_named_and_does_not_stop_the_others(tmp_path):
     from remediate_helpers import gateway_inventory
     demo = start_lab("demo", str(tmp_path / "demo-lab"))
     try:
+        lab_secrets(demo)
         # cluster2 lost its reader ServiceAccount: no token can be issued for cluster1's remote secret
         kubectl(demo, "--context", "cluster2", "-n", "istio-system", "delete", "serviceaccount",
                 "istio-reader-service-account")
         inv = [demo.inventory, gateway_inventory(demo, str(tmp_path / "gw.yml"), {"cluster2": "172.18.2.100"})]
-        rc, out = playbook("remediate.yml", inv, tmp_path / "apply", fail_on="never")
+        rc, out = scanned_playbook(demo, "remediate.yml", inv, tmp_path / "apply", fail_on="never")
         assert rc != 0, out
         assert "1 fix(es) failed" in out
         assert "peer cluster2 has no ServiceAccount istio-system/istio-reader-service-account" in out

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from labutil import start_lab
+from leakcheck import assert_no_secrets, lab_secrets
 from remediate_helpers import BIN, ROOT, env, kubectl
 
 
@@ -14,6 +15,7 @@ from remediate_helpers import BIN, ROOT, env, kubectl
 def lab(tmp_path_factory):
     lab = start_lab("demo", str(tmp_path_factory.mktemp("lab")))
     try:
+        lab_secrets(lab)   # the credentials to look for
         yield lab
     finally:
         lab.stop()
@@ -30,6 +32,7 @@ def module(lab, host, name, args, check=False):
     proc = subprocess.run(cmd, cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
                           check=False)
     text = proc.stdout.decode("utf-8", "replace")
+    assert_no_secrets(lab, text)   # stderr is merged into it
     result = None
     for line in text.splitlines():
         if line.startswith(host + " | ") and "=> {" in line:

@@ -12,7 +12,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from labutil import start_lab  # noqa: E402  (tests/labutil.py, the lab's test helper)
-from remediate_helpers import gateway_inventory, playbook, report
+from leak_runs import scanned_playbook
+from leakcheck import lab_secrets
+from remediate_helpers import gateway_inventory, report
 
 GATEWAY_IP = "172.18.2.100"
 FAULTS = {
@@ -27,6 +29,7 @@ SYMPTOM = "endpoints.remote_missing@cluster1->cluster2"
 def demo_lab(tmp_path):
     lab = start_lab("demo", str(tmp_path / "lab"))
     try:
+        lab_secrets(lab)   # the credentials to look for, read before a test injects a fault
         yield lab
     finally:
         lab.stop()
@@ -44,7 +47,8 @@ def test_remediate_report_before_after(demo_lab, tmp_path):
     out_dir = tmp_path / "reports"
     # The role's own variable wins over the playbook contract's: both diagnoses report into it.
     elsewhere = tmp_path / "elsewhere"
-    rc, out = playbook("remediate.yml", inv, elsewhere, extra_vars={"remediate_report_dir": str(out_dir)})
+    rc, out = scanned_playbook(lab, "remediate.yml", inv, elsewhere, out_dir,
+                               extra_vars={"remediate_report_dir": str(out_dir)})
     assert rc == 0, out
     assert not elsewhere.exists()
 

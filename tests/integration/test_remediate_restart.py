@@ -9,13 +9,16 @@ import json
 import pytest
 
 from labutil import start_lab
-from remediate_helpers import finding_ids, kubectl, playbook, recap, report, writes
+from leak_runs import scanned_playbook
+from leakcheck import lab_secrets
+from remediate_helpers import finding_ids, kubectl, recap, report, writes
 
 
 @pytest.fixture
 def lab(tmp_path):
     lab = start_lab("network-pod-network-unset", str(tmp_path / "lab"))
     try:
+        lab_secrets(lab)   # the credentials to look for, read before a test injects a fault
         yield lab
     finally:
         lab.stop()
@@ -47,28 +50,28 @@ def test_restart_is_off_by_default_then_fixes_stale_sidecars(lab, tmp_path):
     before = _pod_networks(lab)
     assert before and not any(before.values())
 
-    rc, out = playbook("remediate.yml", [lab.inventory], tmp_path / "default", categories=["network_labels"],
-                       fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", [lab.inventory], tmp_path / "default", categories=["network_labels"],
+                               fail_on="never")
     assert rc == 0, out
     assert ("network.pod_network_unset", "cluster2", None) in finding_ids(report(tmp_path / "default"))
     assert _pod_networks(lab) == before  # nothing restarted without the opt-in
 
     lab.ctl("reset-stats")
     opt_in = {"meshmend_remediate_restart_workloads": True}
-    rc, out = playbook("remediate.yml", [lab.inventory], tmp_path / "check", categories=["network_labels"],
-                       check=True, extra_vars=opt_in)
+    rc, out = scanned_playbook(lab, "remediate.yml", [lab.inventory], tmp_path / "check", categories=["network_labels"],
+                               check=True, extra_vars=opt_in)
     assert rc == 0, out
     assert "restarted_deployments" in out
     assert sum(writes(lab.stats()).values()) == 0
 
-    rc, out = playbook("remediate.yml", [lab.inventory], tmp_path / "apply", categories=["network_labels"],
-                       extra_vars=opt_in, fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", [lab.inventory], tmp_path / "apply", categories=["network_labels"],
+                               extra_vars=opt_in, fail_on="never")
     assert rc == 0, out
     after = _pod_networks(lab)
     assert after and all(v == "network2" for v in after.values()), after
     assert ("network.pod_network_unset", "cluster2", None) not in finding_ids(report(tmp_path / "apply"))
 
-    rc, out = playbook("remediate.yml", [lab.inventory], tmp_path / "again", categories=["network_labels"],
-                       extra_vars=opt_in, fail_on="never")
+    rc, out = scanned_playbook(lab, "remediate.yml", [lab.inventory], tmp_path / "again", categories=["network_labels"],
+                               extra_vars=opt_in, fail_on="never")
     assert rc == 0, out
     assert all(h.get("changed", 0) == 0 for h in recap(out).values()), recap(out)
