@@ -182,6 +182,9 @@ def test_wait_rollout_restart_and_status(samples):
     out = ok(samples.kubectl("-n", "sample", "rollout", "status", "deployment/helloworld-v2", "--timeout=20s",
                              context=ctx))
     assert out.strip().endswith('deployment "helloworld-v2" successfully rolled out')
+    # As on a real cluster, the old pod may still be Terminating when the rollout is done.
+    ok(samples.kubectl("-n", "sample", "wait", "--for=delete", *["pod/%s" % p for p in before],
+                       "--timeout=20s", context=ctx))
     after = set(ok(samples.kubectl("-n", "sample", "get", "pods", "-l", "app=helloworld", "-o",
                                    "jsonpath={.items[*].metadata.name}", context=ctx)).split())
     assert len(after) == 1 and not after & before
