@@ -229,7 +229,7 @@ def test_interrupted_run_is_cleaned_up_by_the_guard(lab_factory, tmp_path):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section...
-    interrupted, _ = proc.communicate(timeout=120)
+    interrupted = proc.communicate(timeout=120)[0]
     assert_no_secrets(lab, interrupted, str(tmp_path / "r"))
     # ...so the guard started with the namespace removes it once ansible-playbook is gone
     deadline = time.time() + 30

@@ -1,7 +1,7 @@
 """A broken kubeconfig under a remote-secret key that names no known peer is still remote_secret.invalid_kubeconfig."""
 import copy
 
-from checks_facts import build_mesh, by_key, keys, problems, run
+from checks_facts import build_mesh, by_key, keys, run
 
 BROKEN = "kubeconfig cannot be loaded: json: cannot unmarshal string into Go struct field NamedContext.contexts.context"
 
