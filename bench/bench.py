@@ -13,7 +13,6 @@ Prints a table. Timings are printed, never asserted.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,22 @@ def _generate(n, out):
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def _tree_rss_mib(root_pid):
-    """Sum of RSS over root_pid and all its descendants, from /proc."""
-    parents, rss = {}, {}
+def _pss_kib(pid):
+    """Proportional set size: shared pages split between the processes that share them, so a
+    tree of forked workers is not counted once per worker (RSS would)."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_pss_mib(root_pid):
+    """Memory of root_pid and all its descendants (sum of PSS), from /proc."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -45,7 +57,6 @@ def _tree_rss_mib(root_pid):
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * resource.getpagesize()
     tree, frontier = {root_pid}, [root_pid]
     while frontier:
         pid = frontier.pop()
@@ -53,7 +64,7 @@ def _tree_rss_mib(root_pid):
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    return sum(rss.get(pid, 0) for pid in tree) / (1024.0 * 1024.0)
+    return sum(_pss_kib(pid) for pid in tree) / 1024.0
 
 
 def _requests(lab):
@@ -72,7 +83,7 @@ def run_diagnose(lab, report_dir):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     peak = 0.0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_mib(proc.pid))
+        peak = max(peak, _tree_pss_mib(proc.pid))
         time.sleep(0.1)
     wall = time.monotonic() - start
     if proc.returncode != 0:
@@ -133,7 +144,7 @@ def bench(sizes):
                 greq_avg, greq_max = _requests(lab)
             rows.append(dict(clusters=n, lab_up_s=up, diagnose_s=wall, findings=nfind,
                              req_per_cluster=req_avg, req_max=req_max,
-                             peak_rss_mib=rss, guide_s=gwall,
+                             peak_pss_mib=rss, guide_s=gwall,
                              guide_req_per_cluster=greq_avg, ratio=gwall / wall if wall else 0))
             print("clusters=%d done: diagnose %.1fs, guide %.1fs" % (n, wall, gwall), file=sys.stderr)
     return rows
@@ -145,13 +156,13 @@ def main():
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     rows = bench([int(s) for s in args.sizes.split(",")])
-    print("| clusters | lab up s | diagnose s | API req/cluster (max) | peak RSS MiB | findings "
+    print("| clusters | lab up s | diagnose s | API req/cluster (max) | peak memory MiB (PSS) | findings "
           "| guide kubectl s | guide req/cluster | guide/diagnose |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| %d | %.1f | %.1f | %.1f (%d) | %.0f | %d | %.1f | %.1f | %.1fx |" % (
             r["clusters"], r["lab_up_s"], r["diagnose_s"], r["req_per_cluster"], r["req_max"],
-            r["peak_rss_mib"], r["findings"], r["guide_s"], r["guide_req_per_cluster"], r["ratio"]))
+            r["peak_pss_mib"], r["findings"], r["guide_s"], r["guide_req_per_cluster"], r["ratio"]))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)
