@@ -55,18 +55,18 @@ def argument_spec():
     return spec
 
 
-def probe_mode(value):
-    """true / false / auto, from a YAML bool or a string."""
+def probe_mode(value, default="auto", option="probe_remote_secrets"):
+    """true / false / auto, from a YAML bool or a string (None: ``default``)."""
     if isinstance(value, bool):
         return value
-    text = str(value if value is not None else "auto").strip().lower()
+    text = str(value if value is not None else default).strip().lower()
     if text in ("true", "yes", "on", "1", "always"):
         return True
     if text in ("false", "no", "off", "0", "never"):
         return False
     if text == "auto":
         return "auto"
-    raise ValueError("probe_remote_secrets must be true, false or auto, not %r" % (value,))
+    raise ValueError("%s must be true, false or auto, not %r" % (option, value))
 
 
 def gather_options(params, module=None):

@@ -185,6 +185,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterError, get_client,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import probe_mode
 
 try:
     from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import SCHEMA, gather_cluster
@@ -211,19 +212,6 @@ def argument_spec():
         insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
     )
     return spec
-
-
-def probe_mode(value):
-    if isinstance(value, bool):
-        return value
-    text = str(value if value is not None else "true").strip().lower()
-    if text in ("true", "yes", "on", "1", "always"):
-        return True
-    if text in ("false", "no", "off", "0", "never"):
-        return False
-    if text == "auto":
-        return "auto"
-    raise ValueError("probe must be true, false or auto, not %r" % (value,))
 
 
 def peer_facts(peers):
@@ -253,7 +241,7 @@ def main():
     p = module.params
     mode, bad = None, None
     try:
-        mode = probe_mode(p.get("probe"))
+        mode = probe_mode(p.get("probe"), default="true", option="probe")
     except ValueError as exc:
         bad = str(exc)
     if bad:
