@@ -241,7 +241,9 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
             "counts": counts,
             "worst": worst_severity(findings),
             "clusters": len(in_play),
-            "unreachable": sorted(n for n in in_play if not summaries[n]["reachable"]),
+            # a gather that stopped part way (error set) is reported unreachable too
+            "unreachable": sorted(n for n in in_play
+                                  if not summaries[n]["reachable"] or (facts_by_cluster[n] or {}).get("error")),
             "by_cluster": dict((n, severity_counts([f for f in findings if f.get("cluster") == n]))
                                for n in in_play),
         },

@@ -167,7 +167,7 @@ def test_bad_remote_secret_values_each_named(run):
     for key, (_value, words) in BAD_VALUES.items():
         assert words in (entries[key]["error"] or ""), entries[key]
         assert entries[key]["fingerprint"].startswith("sha256:")
-    # keys that name no inventory host are facts only (the checks judge keys of known peers)
+    # keys that name no inventory host are judged too: remote_secret.invalid_kubeconfig with no peer
     assert "not UTF-8" in markdown and "istio-remote-secret-bad" in markdown
     found = _findings(run["doc"], "remote_secret.invalid_kubeconfig", "cluster1")
     assert any("istio-remote-secret-bad" in f["message"] and "'garbage'" in f["message"] for f in found), found

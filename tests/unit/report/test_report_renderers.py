@@ -56,6 +56,13 @@ def test_summary_copies_only_whitelisted_fields():
         assert "SECRET" not in text
 
 
+def test_summary_counts_a_gather_that_stopped_as_unreachable():
+    facts = fixtures.facts_by_cluster()
+    facts["cluster2"]["error"] = "cluster2: cannot list pods: 503 Service Unavailable"
+    rep = r.build_report(facts, [], fail_on="error")
+    assert "cluster2" in rep["summary"]["unreachable"] and "cluster1" not in rep["summary"]["unreachable"]
+
+
 def test_cause_tree_follows_caused_by(rep):
     tree = r.cause_tree(rep["findings"])
     roots = [n["finding"]["key"] for n in tree]
