@@ -156,9 +156,14 @@ class ClusterView:
         self.name = name
         self.facts = facts if isinstance(facts, dict) else {}
         f = self.facts
+        # A gather that reached the API server but stopped part way (error set): what it read is
+        # incomplete and the reads it never made are not listed as failed, so judging it would
+        # report absences that are only unread. It counts as unreachable; a cluster ID it read
+        # before stopping is kept for the peers' key checks.
+        self.stopped = not f.get("partial") and f.get("reachable") is not False and bool(f.get("error"))
         if f.get("partial"):
             self.state = "partial"
-        elif f.get("reachable") is False:
+        elif f.get("reachable") is False or self.stopped:
             self.state = "unreachable"
         else:
             self.state = "full"
@@ -166,10 +171,11 @@ class ClusterView:
         self.istio_namespace = f.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
         self.server = f.get("server")
         # cluster ID: known (read from the cluster or given for a partial peer), else expected
-        self.cluster_id = f.get("cluster_id") if self.state != "unreachable" else None
-        if self.state == "full" and not (self.has_section("istiod") or self.has_section("configmaps")):
+        read = self.state == "full" or self.stopped
+        self.cluster_id = f.get("cluster_id") if self.state != "unreachable" or self.stopped else None
+        if read and not (self.has_section("istiod") or self.has_section("configmaps")):
             self.cluster_id = None   # nothing that sets the ID was read: the default would be a guess
-        if self.state == "full" and not f.get("istiod") and not any(
+        if read and not f.get("istiod") and not any(
                 as_dict(s).get("selectorless") for s in as_list(f.get("control_plane_services"))):
             self.cluster_id = None   # no Istio: the gathered default ID means nothing
         if self.cluster_id:

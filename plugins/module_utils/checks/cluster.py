@@ -32,32 +32,13 @@ def _reason(c):
     return err if not kind or kind.lower() in err.lower() else "%s: %s" % (kind, err)
 
 
-def stopped(c):
-    """True when gather reached the API server but stopped part way (``reachable`` true, ``error`` set)."""
-    return c.state == "full" and bool(c.facts.get("error"))
-
-
-def _demote(c):
-    # What a stopped gather read is incomplete and the reads it never made are not listed as
-    # failed: judging it would report absences that are only unread. Treat it as unreachable
-    # (nothing judged on it, peers compare keys as for any unreachable cluster); a cluster ID it
-    # did read before stopping is kept.
-    c.state = "unreachable"
-    c.role = None
-    c.remote_intent = []
-    c.bound_local = []
-
-
 def check_unreachable(mesh):
     out = []
     for c in mesh.all():
-        was_stopped = stopped(c)
-        if was_stopped:
-            _demote(c)
         if c.state != "unreachable":
             continue
         reason = _reason(c)
-        if was_stopped:
+        if c.stopped:
             message = ("The API server of %s stopped answering part way through the gather (%s): what was read "
                        "is incomplete, so nothing else is judged about it." % (c.name, reason))
         else:
@@ -65,8 +46,8 @@ def check_unreachable(mesh):
                        % (c.name, reason))
         evidence = {"server": c.server, "context": c.facts.get("context"),
                     "error": c.facts.get("error"), "error_kind": c.facts.get("error_kind"),
-                    "gather_stopped": was_stopped}
-        if was_stopped:
+                    "gather_stopped": c.stopped}
+        if c.stopped:
             errors = [as_dict(e) for e in as_list(c.facts.get("read_errors"))]
             evidence["failed_reads"] = [
                 {"verb": e.get("verb"), "resource": e.get("resource"), "namespace": e.get("namespace"),
