@@ -225,7 +225,11 @@ def test_interrupted_run_is_cleaned_up_by_the_guard(lab_factory, tmp_path):
                             cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
-        if all(kubectl(lab, ctx, "get", "namespace", NAMESPACE).returncode == 0 for ctx in clusters_of(lab)):
+        # the module starts the guard right after the namespace, before the workloads: once a
+        # Deployment exists everywhere, every cluster's guard runs (a Ctrl-C in the ~0.1 s before
+        # that leaves the namespace to the next run's leftover removal, as the role README says)
+        if all(kubectl(lab, ctx, "-n", NAMESPACE, "get", "deployment", "sleep").returncode == 0
+               for ctx in clusters_of(lab)):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: Ansible runs no always section...
