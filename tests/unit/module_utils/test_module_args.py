@@ -71,7 +71,6 @@ def test_root_cert_summary_pure():
 
 def test_root_cert_summary_detects_unrestarted_istiod():
     import base64
-    import os
     certs = os.path.join(SHARED, "reference/istio-upstream/certs")
     if not os.path.isdir(certs):
         pytest.skip("istio-upstream certs not present")
