@@ -14,7 +14,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-labutil = pytest.importorskip("labutil", reason="tests/labutil.py (the lab's test helper) is not there")
+import labutil  # noqa: E402  (tests/labutil.py)
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client as kclient  # noqa: E402
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather  # noqa: E402
