@@ -41,12 +41,13 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.findings imp
     REMEDIATE_CATEGORIES,
 )
 
-NETWORK_LABEL = "topology.istio.io/network"
-MULTICLUSTER_LABEL = "istio/multiCluster"
-CLUSTER_ANNOTATION = "networking.istio.io/cluster"
-READER_SERVICE_ACCOUNT = "istio-reader-service-account"
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
+    CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
+    sidecar_container, sidecar_env,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import owner_deployment
+
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
-DEFAULT_ISTIO_NAMESPACE = "istio-system"
 
 # Which category fixes which finding id. Findings may carry their own ``category``
 # (the checks set it); this map is the fallback and the single place that says what is safe.
@@ -487,21 +488,13 @@ def stale_network_pods(pods, network):
         meta = pod.get("metadata") or {}
         if (pod.get("status") or {}).get("phase") not in (None, "Running") or meta.get("deletionTimestamp"):
             continue
-        proxy = [c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == "istio-proxy"]
-        if not proxy:
+        if sidecar_container(pod) is None:
             continue
-        env = dict((e.get("name"), e.get("value")) for e in proxy[0].get("env") or [] if isinstance(e, dict))
-        value = env.get("ISTIO_META_NETWORK") or None
+        value = sidecar_env(pod).get("ISTIO_META_NETWORK") or None
         if value == network:
             continue
-        ns = meta.get("namespace")
-        deployment = None
-        pth = (meta.get("labels") or {}).get("pod-template-hash")
-        for ref in meta.get("ownerReferences") or []:
-            rs = ref.get("name") or ""
-            if ref.get("kind") == "ReplicaSet" and pth and rs.endswith("-" + pth):
-                deployment = "%s/%s" % (ns, rs[:-len(pth) - 1])
-        ref = "%s/%s" % (ns, meta.get("name"))
+        deployment = owner_deployment(pod)
+        ref = "%s/%s" % (meta.get("namespace"), meta.get("name"))
         stale.append({"pod": ref, "network_env": value, "deployment": deployment})
         if deployment is None:
             unowned.append(ref)

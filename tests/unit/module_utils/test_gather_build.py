@@ -123,8 +123,6 @@ def test_helpers():
     assert gather.image_version("gcr.io/istio-release/pilot:1.9.9") == "1.9.9"
     assert gather.image_version("pilot@sha256:abc") is None
     assert gather.parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
-    assert gather._selector_matches({"app": "sleep", "v": "1"}, "app=sleep,v=1")
-    assert not gather._selector_matches({"app": "sleep"}, "app=sleep,v=1")
 
 
 def test_auto_probe_only_when_istiod_does_not_vouch():
