@@ -51,6 +51,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils import (
 )
 
 SCHEMA = 1
+# What the inventory may declare about a cluster (host vars meshmend_network, meshmend_cluster_id,
+# meshmend_mesh_id, meshmend_cluster_role, meshmend_eastwest_gateway_ip).
+DECLARED_KEYS = ("network", "cluster_id", "mesh_id", "role", "gateway_ip")
 
 DEFAULT_OPTIONS = {
     "istio_namespace": "istio-system",
@@ -367,7 +370,10 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
 
 
 def effective_identity(facts):
-    """cluster_id, network, mesh_id, role, discovery_address (docs/facts.md rules)."""
+    """cluster_id, network, mesh_id, discovery_address, remote_pilot_address (docs/facts.md rules).
+
+    The cluster's role is not decided here: the mesh model derives it (checks/model.py), once.
+    """
     iv = facts.get("injector_values") if isinstance(facts.get("injector_values"), dict) else {}
     g = iv.get("global") if isinstance(iv.get("global"), dict) else {}
     istiod = facts.get("istiod")
@@ -381,22 +387,13 @@ def effective_identity(facts):
     mesh_id = g.get("meshID") or (mesh.get("meshId") if isinstance(mesh, dict) else None) or None
     discovery = dig(mesh, "defaultConfig", "discoveryAddress") if isinstance(mesh, dict) else None
     remote_pilot = g.get("remotePilotAddress") or None
-    cps = facts.get("control_plane_services") or []
-    if discovery and str(discovery).startswith("istiod-remote.") or remote_pilot:
-        role = "remote"
-    elif istiod:
-        role = "primary"
-    elif any(c.get("selectorless") for c in cps):
-        role = "remote"
-    else:
-        role = None
     # Values of another type (YAML/JSON of the wrong shape) are not an identity: treat them as unset.
     cid = cid if isinstance(cid, str) else DEFAULT_CLUSTER_ID
     network = network if isinstance(network, str) else None
     mesh_id = mesh_id if isinstance(mesh_id, str) else None
     discovery = discovery if isinstance(discovery, str) else None
     remote_pilot = remote_pilot if isinstance(remote_pilot, str) else None
-    return {"cluster_id": cid, "network": network, "mesh_id": mesh_id, "role": role,
+    return {"cluster_id": cid, "network": network, "mesh_id": mesh_id,
             "discovery_address": discovery, "remote_pilot_address": remote_pilot}
 
 
@@ -609,7 +606,7 @@ def gather_cluster(client, options=None):
         "schema": SCHEMA, "cluster": client.cluster, "context": client.context, "server": client.server,
         "reachable": True, "error": None, "error_kind": None, "read_errors": [], "requests": 0,
         "probe_requests": 0, "duration_s": 0.0, "kubernetes_version": None,
-        "declared": dict((k, (opts.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role")),
+        "declared": dict((k, (opts.get("declared") or {}).get(k)) for k in DECLARED_KEYS),
         "istio_namespace": ns, "server_peer": peers.get(normalize_server(client.server)),
     }
     read = _Reader(client)
