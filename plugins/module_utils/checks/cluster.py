@@ -212,3 +212,19 @@ def declared_role_mismatch(mesh):
                 evidence={"declared": "primary", "role": c.role,
                           "control_plane_services": [s.get("name") for s in c.selectorless_services],
                           "discovery_address": c.discovery_address})
+
+
+@check("istio.istiod_not_ready")
+def istiod_not_ready(mesh):
+    for c in mesh.judged():
+        istiod = c.istiod
+        if not istiod or istiod.get("ready_replicas"):
+            continue
+        remotes = sorted(o.name for o in mesh.judged() if o.is_remote and c.name in o.serving)
+        yield make_finding(
+            "istio.istiod_not_ready", c.name, target=target("Deployment", c.istio_namespace, c.istiod_name),
+            evidence={"ready_replicas": istiod.get("ready_replicas") or 0, "replicas": istiod.get("replicas"),
+                      "running_pods": as_list(istiod.get("pods")), "remote_clusters_served": remotes},
+            ready=istiod.get("ready_replicas") or 0, replicas=istiod.get("replicas"),
+            remotes=" (and those of remote cluster(s) %s)" % ", ".join(remotes) if remotes else "",
+            ctx=c.context, ns=c.istio_namespace, istiod=c.istiod_name)

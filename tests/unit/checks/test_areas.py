@@ -228,7 +228,9 @@ def test_not_installed_cluster_is_not_judged_further():
     f = mesh["cluster2"]
     f.update(istiod=None, control_plane_services=[], cacerts=None, gateways=[], istio_gateways=None, proxy=None)
     f["namespace"] = None
-    assert keys(run(mesh)) == ["istio.not_installed@cluster2"]
+    found = run(mesh)
+    assert keys(found) == ["endpoints.not_checked@cluster1", "istio.not_installed@cluster2"]
+    assert by_key(found)["endpoints.not_checked@cluster1"].caused_by == ["istio.not_installed@cluster2"]
 
 
 # ------------------------------------------------------------------ run_checks
