@@ -4,9 +4,10 @@
 """Render meshmend's RBAC manifests and write a kubeconfig bound to one of its ServiceAccounts.
 
   meshmend-rbac.py render diagnose|remediate|connectivity [--peers NAME,...]
-      Print the manifest. For remediate, --peers (your inventory's host names) replaces the rule that
-      grants get/update on every Secret of istio-system by rules naming istio-remote-secret-<peer> and
-      the reader token Secret. Apply with: ... | kubectl --context CTX apply -f -
+      Print the manifests of docs/rbac/meshmend-<use>/ as one stream. For remediate, --peers (your
+      inventory's host names) replaces the rule that grants get/update on every Secret of istio-system by
+      rules naming istio-remote-secret-<peer> and the reader token Secret.
+      Apply with: ... | kubectl --context CTX apply -f -
 
   meshmend-rbac.py kubeconfig diagnose|remediate|connectivity --context CTX [--context CTX ...] --out FILE
       [--kubeconfig SRC] [--duration 1h] [--kubectl kubectl]
@@ -15,7 +16,8 @@
       of the same names, so an inventory's kube_context values stay valid. No token is printed: only
       FILE holds it. Point the inventory's `kubeconfig` at FILE.
 
-Nothing else is needed than Python 3 and kubectl; the manifests are the YAML files beside this script.
+Nothing else is needed than Python 3 and kubectl; the manifests are the directories beside this script
+(one object per file: `kubectl apply -f docs/rbac/meshmend-<use>/` applies them without this script).
 """
 
 from __future__ import annotations
@@ -38,14 +40,27 @@ class Failure(Exception):
     """A message for the user; exit status 1."""
 
 
-def manifest_path(use):
-    return os.path.join(HERE, "meshmend-%s.yaml" % use)
+def manifest_dir(use):
+    return os.path.join(HERE, "meshmend-%s" % use)
+
+
+def manifest_files(use):
+    """The YAML files of one use, in the order kubectl applies a directory (by name)."""
+    d = manifest_dir(use)
+    return [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith((".yaml", ".yml", ".json"))]
 
 
 def render(use, peers=None):
-    """The manifest text; for remediate with peers, the remote-secrets rule narrowed by resourceNames."""
-    with open(manifest_path(use), encoding="utf-8") as fh:
-        text = fh.read()
+    """The manifests of one use as a multi-document stream; remediate with peers: the remote-secrets rule
+    narrowed by resourceNames."""
+    if use not in USES:
+        raise Failure("use must be one of %s" % ", ".join(USES))
+    parts = []
+    for path in manifest_files(use):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        parts.append(text if text.startswith("---") else "---\n" + text)
+    text = "".join(p if p.endswith("\n") else p + "\n" for p in parts)
     if not peers:
         return text
     if use != "remediate":
@@ -53,12 +68,12 @@ def render(use, peers=None):
     lines = text.splitlines(True)
     at = [i for i, line in enumerate(lines) if line.strip().startswith(MARKER)]
     if len(at) != 1:
-        raise Failure("%s: the line '%s' is not there once" % (manifest_path(use), MARKER))
+        raise Failure("%s: the line '%s' is not there once" % (manifest_dir(use), MARKER))
     i = at[0]
     indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
     old = [line.strip() for line in lines[i + 1:i + 4]]
     if old != ['- apiGroups: [""]', "resources: [secrets]", "verbs: [get, update]"]:
-        raise Failure("%s: the rule after '%s' is not the expected one" % (manifest_path(use), MARKER))
+        raise Failure("%s: the rule after '%s' is not the expected one" % (manifest_dir(use), MARKER))
     names = ["istio-remote-secret-%s" % p for p in peers]
     rule = [
         '%s- apiGroups: [""]\n' % indent,

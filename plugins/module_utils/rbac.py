@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shipped RBAC (docs/rbac/*.yaml) as data: which manifest and which rule a failed request needs.
+"""The shipped RBAC (docs/rbac/meshmend-*/) as data: which manifest and which rule a failed request needs.
 
 Pure functions, no I/O. The input is a ``read_errors`` entry of docs/facts.md (also what
 ``ClusterError.to_dict()`` gives for a failed write): ``verb``, ``resource`` (plural, ``pods/exec`` for
 a subresource), ``group``, ``namespace``, ``name``, ``code``.
 
-- :func:`needed_rule` -> ``(manifest, rule)``, e.g. ``("docs/rbac/meshmend-diagnose.yaml",
-  "get,create pods/exec (istio-system)")``, or None when no shipped rule covers the request.
+- :func:`needed_rule` -> ``(manifest, rule)``, e.g. ``("docs/rbac/meshmend-diagnose/",
+  "get,create pods/exec (istio-system)")``, or None when no shipped rule covers the request. A manifest is
+  a directory, one object per file, applied with ``kubectl apply -f DIR``.
 - :func:`needed_rules` -> the distinct ``(manifest, rule)`` of several errors, in manifest order.
 - :func:`remedy` -> the sentence for a finding's remedy (``cluster.forbidden``, a failed remediation).
 
@@ -23,9 +24,9 @@ __metaclass__ = type
 
 DOCS = "docs/rbac"
 MANIFESTS = {
-    "diagnose": DOCS + "/meshmend-diagnose.yaml",
-    "remediate": DOCS + "/meshmend-remediate.yaml",
-    "connectivity": DOCS + "/meshmend-connectivity.yaml",
+    "diagnose": DOCS + "/meshmend-diagnose/",
+    "remediate": DOCS + "/meshmend-remediate/",
+    "connectivity": DOCS + "/meshmend-connectivity/",
 }
 SERVICE_ACCOUNT_NAMESPACE = "meshmend"
 
@@ -45,9 +46,9 @@ def _rule(use, kind, role, namespace, group, resources, verbs, names=None):
             "resources": tuple(resources), "verbs": tuple(verbs), "names": tuple(names or ())}
 
 
-# One entry per rule of docs/rbac/*.yaml, in file order.
+# One entry per rule of docs/rbac/meshmend-*/, in the order kubectl applies them (file name, then rule).
 RULES = (
-    # meshmend-diagnose.yaml
+    # meshmend-diagnose/
     _rule("diagnose", "ClusterRole", "meshmend-diagnose", None, "", ["services"], ["list"]),
     _rule("diagnose", "ClusterRole", "meshmend-diagnose", None, "", ["secrets"], ["list"]),
     _rule("diagnose", "ClusterRole", "meshmend-diagnose", None, "", ["pods"], ["list"]),
@@ -61,7 +62,7 @@ RULES = (
     _rule("diagnose", "Role", "meshmend-diagnose", "istio-system", "", ["pods/log"], ["get"]),
     _rule("diagnose", "Role", "meshmend-diagnose", "istio-system", "", ["pods/exec"], ["get", "create"]),
     _rule("diagnose", "Role", "meshmend-diagnose-probe", "sample", "", ["pods/exec"], ["get", "create"]),
-    # meshmend-remediate.yaml (it also binds the roles of meshmend-diagnose.yaml)
+    # meshmend-remediate/ (it also binds the roles of meshmend-diagnose/)
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["namespaces"], ["patch"]),
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["services"], ["get", "patch"],
           ["istio-eastwestgateway"]),
@@ -69,7 +70,7 @@ RULES = (
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["secrets"], ["get", "update"]),
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["serviceaccounts"], ["get"],
           ["istio-reader-service-account"]),
-    # meshmend-connectivity.yaml
+    # meshmend-connectivity/
     _rule("connectivity", "ClusterRole", "meshmend-connectivity", None, "", ["namespaces"], ["create"]),
     _rule("connectivity", "ClusterRole", "meshmend-connectivity", None, "", ["namespaces"], ["get", "delete"],
           ["uninjected-sample"]),
@@ -85,7 +86,7 @@ RULES = (
 )
 
 # Which manifests' rules a use holds, searched in this order (remediate binds the diagnose roles: a read
-# of its diagnoses is named in meshmend-diagnose.yaml).
+# of its diagnoses is named in meshmend-diagnose/).
 SEARCH = {
     "diagnose": ("diagnose",),
     "remediate": ("diagnose", "remediate"),
@@ -188,7 +189,7 @@ def service_account(use):
 def remedy(errors, context, use="diagnose", names=None):
     """The remedy sentence naming the manifest(s) and rule(s), or None when no shipped rule covers any.
 
-    ``Apply docs/rbac/meshmend-diagnose.yaml to context cluster1 (kubectl --context cluster1 apply -f ...)
+    ``Apply docs/rbac/meshmend-diagnose/ to context cluster1 (kubectl --context cluster1 apply -f ...)
     and run with a token of ServiceAccount meshmend/meshmend-diagnose (docs/rbac/README.md); it grants
     what these credentials miss: list secrets (cluster-wide); get,create pods/exec (istio-system).``
     """

@@ -58,6 +58,14 @@ def apply(lab, text, contexts=CLUSTERS):
         assert r.returncode == 0, "kubectl apply in %s: %s" % (ctx, r.stderr)
 
 
+def apply_dir(lab, use, contexts=CLUSTERS):
+    """What a user runs: kubectl apply -f docs/rbac/meshmend-<use>/ (kubectl's own schema validation on)."""
+    for ctx in contexts:
+        r = lab.kubectl("apply", "-f", os.path.join(RBAC_DIR, "meshmend-%s" % use), context=ctx)
+        assert r.returncode == 0, "kubectl apply in %s: %s" % (ctx, r.stderr)
+    return r.stdout
+
+
 def sa_kubeconfig(lab, use, out):
     """The documented way: meshmend-rbac.py kubeconfig (kubectl create token), one context per cluster."""
     cmd = [sys.executable, SCRIPT, "kubeconfig", use, "--kubeconfig", lab.kubeconfig, "--kubectl", KUBECTL,
@@ -116,7 +124,7 @@ def rlab(tmp_path_factory):
     lab = start_lab("demo", str(base / "lab"))
     try:
         for use in USES:
-            apply(lab, render(use))
+            apply_dir(lab, use)
         lab.base = base
         lab.kc = dict((use, sa_kubeconfig(lab, use, base / ("%s.kubeconfig" % use))) for use in USES)
         lab.inv = dict((use, sa_inventory(lab, lab.kc[use], base / ("%s-inventory.yml" % use))) for use in USES)
@@ -128,7 +136,7 @@ def rlab(tmp_path_factory):
 def test_manifests_apply_and_reapply_unchanged(rlab):
     for use in USES:
         for ctx in CLUSTERS:
-            r = rlab.kubectl("apply", "-f", os.path.join(RBAC_DIR, "meshmend-%s.yaml" % use), context=ctx)
+            r = rlab.kubectl("apply", "-f", os.path.join(RBAC_DIR, "meshmend-%s" % use), context=ctx)
             assert r.returncode == 0, r.stderr
             assert r.stdout.strip() and all(line.endswith(" unchanged") for line in r.stdout.strip().splitlines())
     r = rlab.kubectl("apply", "--dry-run=server", "-f", "-", context="cluster1",
@@ -190,7 +198,7 @@ def test_remediate_with_only_meshmend_remediate_fixes_what_admin_fixes(tmp_path)
             assert r.returncode == 0, r.stderr
             inv = lab.inventory
             if who == "sa":
-                apply(lab, render("diagnose"))
+                apply_dir(lab, "diagnose")
                 apply(lab, render("remediate", peers=list(CLUSTERS)))   # the narrowest: names the secrets
                 kc = sa_kubeconfig(lab, "remediate", tmp_path / "sa" / "remediate.kubeconfig")
                 inv = sa_inventory(lab, kc, tmp_path / "sa" / "inventory.yml")
@@ -372,7 +380,7 @@ def test_every_grant_is_needed_and_named(rlab, capsys, atom):
         if atom[3]:   # a resourceName: the request that failed is the one for that name
             assert {e.get("name") for e in errors} == {atom[3]}, errors
     finally:
-        apply(rlab, render(use))
+        apply_dir(rlab, use)
 
 
 def test_the_full_manifests_leave_nothing_forbidden(rlab, capsys):
@@ -390,8 +398,8 @@ def test_remediate_narrowed_to_the_peers_names_them(rlab, capsys):
         assert [(e["verb"], e["resource"], e["namespace"], e["name"]) for e in errors] == [
             ("get", "secrets", "istio-system", "istio-remote-secret-cluster2")]
         assert rbac.needed_rules(errors, use="remediate")[0] == [
-            ("docs/rbac/meshmend-remediate.yaml", "get,update secrets (istio-system)")]
+            (rbac.MANIFESTS["remediate"], "get,update secrets (istio-system)")]
         apply(rlab, render("remediate", peers=["cluster1", "cluster2"]))
         assert remediate_403s(rlab, capsys) == []
     finally:
-        apply(rlab, render("remediate"))
+        apply_dir(rlab, "remediate")

@@ -13,9 +13,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils import rbac
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import api_path, map_http_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-DIAGNOSE = "docs/rbac/meshmend-diagnose.yaml"
-REMEDIATE = "docs/rbac/meshmend-remediate.yaml"
-CONNECTIVITY = "docs/rbac/meshmend-connectivity.yaml"
+DIAGNOSE = "docs/rbac/meshmend-diagnose/"
+REMEDIATE = "docs/rbac/meshmend-remediate/"
+CONNECTIVITY = "docs/rbac/meshmend-connectivity/"
 
 
 def forbidden(verb, path, message="forbidden"):
@@ -25,18 +25,20 @@ def forbidden(verb, path, message="forbidden"):
 
 
 def manifest_rules(path):
-    """[(use, kind, role, namespace, group, resources, verbs, names)] of one manifest, in file order."""
-    use = os.path.basename(path)[len("meshmend-"):-len(".yaml")]
+    """[(use, kind, role, namespace, group, resources, verbs, names)] of one manifest directory, in apply order."""
+    use = os.path.basename(path.rstrip("/"))[len("meshmend-"):]
     out = []
-    with open(os.path.join(ROOT, path)) as fh:
-        for doc in yaml.safe_load_all(fh):
-            if not doc or doc.get("kind") not in ("Role", "ClusterRole"):
-                continue
-            ns = doc["metadata"].get("namespace")
-            for r in doc["rules"]:
-                assert len(r["apiGroups"]) == 1, "one API group per rule keeps the rule texts exact"
-                out.append((use, doc["kind"], doc["metadata"]["name"], ns, r["apiGroups"][0], tuple(r["resources"]),
-                            tuple(r["verbs"]), tuple(r.get("resourceNames") or ())))
+    d = os.path.join(ROOT, path)
+    for fname in sorted(os.listdir(d)):     # kubectl apply -f DIR: files by name, one object each
+        with open(os.path.join(d, fname)) as fh:
+            doc = yaml.safe_load(fh)      # ansible-test's yamllint: one document per file
+        if doc.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        ns = doc["metadata"].get("namespace")
+        for r in doc["rules"]:
+            assert len(r["apiGroups"]) == 1, "one API group per rule keeps the rule texts exact"
+            out.append((use, doc["kind"], doc["metadata"]["name"], ns, r["apiGroups"][0], tuple(r["resources"]),
+                        tuple(r["verbs"]), tuple(r.get("resourceNames") or ())))
     return out
 
 
@@ -185,14 +187,14 @@ def test_remedy_text():
     errors = [forbidden("create", api_path("pods", "istio-system", "i", subresource="exec")),
               forbidden("list", api_path("secrets"))]
     assert rbac.remedy(errors, "prod-east") == (
-        "Apply docs/rbac/meshmend-diagnose.yaml to context prod-east (kubectl --context prod-east apply -f "
-        "docs/rbac/meshmend-diagnose.yaml) and run with a token of ServiceAccount meshmend/meshmend-diagnose "
+        "Apply docs/rbac/meshmend-diagnose/ to context prod-east (kubectl --context prod-east apply -f "
+        "docs/rbac/meshmend-diagnose/) and run with a token of ServiceAccount meshmend/meshmend-diagnose "
         "(docs/rbac/README.md); it grants what these credentials miss: list secrets (cluster-wide); "
         "get,create pods/exec (istio-system).")
     text = rbac.remedy([forbidden("patch", api_path("namespaces", name="istio-system"))], "c2", use="remediate")
     assert text == (
-        "Apply docs/rbac/meshmend-diagnose.yaml and docs/rbac/meshmend-remediate.yaml to context c2 (kubectl "
-        "--context c2 apply -f docs/rbac/meshmend-diagnose.yaml -f docs/rbac/meshmend-remediate.yaml) and run "
+        "Apply docs/rbac/meshmend-diagnose/ and docs/rbac/meshmend-remediate/ to context c2 (kubectl "
+        "--context c2 apply -f docs/rbac/meshmend-diagnose/ -f docs/rbac/meshmend-remediate/) and run "
         "with a token of ServiceAccount meshmend/meshmend-remediate (docs/rbac/README.md); they grant what these "
         "credentials miss: patch namespaces (istio-system).")
     assert rbac.remedy([forbidden("list", api_path("configmaps"))], "c1") is None
