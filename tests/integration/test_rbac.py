@@ -93,9 +93,15 @@ def sa_inventory(lab, kubeconfig, path):
     return str(path)
 
 
-def no_token_in(text, kubeconfig):
+def no_token_in(text, kubeconfig, report_dirs=()):
+    """Neither the output nor any report file holds the ServiceAccount's token (or its JWT claims)."""
+    for d in report_dirs:
+        for base, _dirs, files in os.walk(str(d)):
+            for name in files:
+                with open(os.path.join(base, name), errors="replace") as fh:
+                    text += fh.read()
     for tok in tokens(kubeconfig):
-        assert tok not in text, "a ServiceAccount token was printed"
+        assert tok not in text, "a ServiceAccount token was printed or written"
         assert tok.split(".")[1] not in text
 
 
@@ -166,7 +172,7 @@ def test_diagnose_with_only_meshmend_diagnose_finds_what_admin_finds(rlab):
     assert _findings(sa) == _findings(admin)
     assert all(not f["read_errors"] for f in sa["facts"].values())
     assert _comparable_facts(sa) == _comparable_facts(admin)
-    no_token_in(out_sa, rlab.kc["diagnose"])
+    no_token_in(out_sa, rlab.kc["diagnose"], [rlab.base / "diag-sa"])
 
 
 def _connectivity(doc):
@@ -184,7 +190,7 @@ def test_connectivity_with_only_meshmend_connectivity_sees_what_admin_sees(rlab)
     assert [t for t in sa[0] if t[3] == "passed"], "no connectivity test ran"
     for ctx in CLUSTERS:  # the ServiceAccount removed its test namespace
         assert rlab.kubectl("get", "namespace", TEST_NS, context=ctx).returncode != 0
-    no_token_in(out_sa, rlab.kc["connectivity"])
+    no_token_in(out_sa, rlab.kc["connectivity"], [rlab.base / "conn-sa"])
 
 
 def test_remediate_with_only_meshmend_remediate_fixes_what_admin_fixes(tmp_path):
@@ -208,7 +214,7 @@ def test_remediate_with_only_meshmend_remediate_fixes_what_admin_fixes(tmp_path)
                 assert "forbidden" not in out.lower(), out
                 assert report(tmp_path / who / "check")["remediation"]["failed"] == 0
                 assert sum(writes(lab.stats()).values()) == 0
-                no_token_in(out, kc)
+                no_token_in(out, kc, [tmp_path / who / "check"])
             rc, out = playbook("remediate.yml", [inv], tmp_path / who / "apply", fail_on="never")
             assert rc == 0, out
             doc = report(tmp_path / who / "apply")
@@ -217,7 +223,7 @@ def test_remediate_with_only_meshmend_remediate_fixes_what_admin_fixes(tmp_path)
                             "changed": rem["changed"], "failed": rem["failed"], "fixed": sorted(rem["findings"])}
             if who == "sa":
                 assert "forbidden" not in out.lower(), out
-                no_token_in(out, kc)
+                no_token_in(out, kc, [tmp_path / who / "apply"])
         finally:
             lab.stop()
     assert outcome["sa"] == outcome["admin"]
