@@ -71,8 +71,9 @@ ENTRIES = (
                  "reach {server}; its peers' checks against it are limited to what they hold."),
     Entry("cluster.forbidden", "error", "the credentials lack a read the checks need",
           message="The credentials used for {cluster} cannot {permissions}: the checks that need it were skipped.",
-          remedy="Grant the identity of context {ctx} read access ({permissions_list}), e.g. a ClusterRole with "
-                 "get/list on those resources bound to it; then diagnose again."),
+          remedy={"default": "Grant the identity of context {ctx} read access ({permissions_list}), e.g. a ClusterRole "
+                             "with get/list on those resources bound to it; then diagnose again.",
+                  "rbac": "{rbac} Then diagnose again."}),
     Entry("istio.not_installed", "error", "no istiod and no remote control-plane Service in istio-system",
           message="Istio is not installed in {cluster}: no istiod Deployment and no remote control-plane Service "
                   "in {ns}.",

@@ -11,6 +11,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.regis
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import DEFAULT_CLUSTER_ID
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
+from ansible_collections.meshmend.multicluster.plugins.module_utils import rbac
 
 MAX_LISTED = 20
 REASON_LIMIT = 300
@@ -84,14 +85,20 @@ def forbidden(mesh):
             continue
         perms = [_permission(e) for e in denied]
         first = denied[0]
+        # the shipped least-privilege RBAC (docs/rbac) under the names this cluster uses
+        client_ns = str(as_dict(c.facts.get("proxy")).get("pod") or "sample/").split("/", 1)[0] or "sample"
+        names = {"istio-system": c.istio_namespace, "sample": client_ns}
+        shipped = rbac.remedy(denied, c.context, "diagnose", names)
         yield make_finding(
             "cluster.forbidden", c.name,
             target=target(_kind(first.get("resource")), first.get("namespace"), first.get("name") or "*"),
             evidence={"missing_permissions": [
                 {"verb": e.get("verb"), "resource": e.get("resource"), "group": e.get("group") or "",
-                 "namespace": e.get("namespace"), "message": e.get("message")} for e in listed(denied)],
+                 "namespace": e.get("namespace"), "message": e.get("message"),
+                 "rule": (rbac.needed_rule(e, "diagnose", names) or (None, None))[1]} for e in listed(denied)],
                 "count": len(denied)},
-            permissions="; ".join(perms), permissions_list=", ".join(perms), ctx=c.context)
+            variant="rbac" if shipped else None,
+            permissions="; ".join(perms), permissions_list=", ".join(perms), ctx=c.context, rbac=shipped)
 
 
 @check("cluster.read_failed")

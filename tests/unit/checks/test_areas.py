@@ -294,3 +294,19 @@ def test_forbidden_resource_names_the_kind():
     f = by_key(run(mesh))["cluster.forbidden@cluster1"]
     assert f.resource == "Pod/istio-system/istiod-x"
     assert "create pods/exec in namespace istio-system" in f.message
+
+
+def test_forbidden_names_the_shipped_manifest_and_rule():
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["remote_secrets"] = None
+    mesh["cluster1"]["proxy"] = None
+    mesh["cluster1"]["read_errors"] = [
+        {"verb": "list", "resource": "secrets", "group": "", "namespace": None, "code": 403,
+         "reason": "Forbidden", "message": "secrets is forbidden"},
+        {"verb": "create", "resource": "pods/exec", "group": "", "namespace": "sample", "name": "sleep-1",
+         "code": 403, "reason": "Forbidden", "message": "pods \"sleep-1\" is forbidden"}]
+    f = [x for x in run(mesh) if x.id == "cluster.forbidden"][0]
+    assert "docs/rbac/meshmend-diagnose/" in f.remedy
+    assert "list secrets (cluster-wide)" in f.remedy and "get,create pods/exec (sample)" in f.remedy
+    assert [p["rule"] for p in f.evidence["missing_permissions"]] == [
+        "list secrets (cluster-wide)", "get,create pods/exec (sample)"]
