@@ -366,6 +366,11 @@ ENTRIES = (
           remedy="kubectl --context={ctx} apply -n {ns} -f samples/multicluster/expose-istiod.yaml (Gateway "
                  "istiod-gateway: selector istio=eastwestgateway, ports 15012 and 15017 TLS PASSTHROUGH, and "
                  "VirtualService istiod-vs). Manual."),
+    Entry("cluster.same_cluster", "info", "two inventory hosts reach one cluster: it is diagnosed once",
+          message="{cluster} reaches the same cluster as {peer} (API server {server}, cluster ID {cluster_id!r}): it is "
+                  "diagnosed once, as {peer}; findings and fixes name {peer}.",
+          remedy="Nothing to fix in the mesh. To keep the inventory to one host per cluster, drop {cluster} (or limit "
+                 "the play to one of the two)."),
     Entry("trust.root_not_in_use", "warning",
           "cacerts holds a root istiod does not distribute (istio-ca-root-cert differs)",
           message="The root-cert of Secret {ns}/cacerts in {cluster} is not the root istiod distributes (ConfigMap "

@@ -235,3 +235,13 @@ def istiod_not_ready(mesh):
             ready=istiod.get("ready_replicas") or 0, replicas=istiod.get("replicas"),
             remotes=" (and those of remote cluster(s) %s)" % ", ".join(remotes) if remotes else "",
             ctx=c.context, ns=c.istio_namespace, istiod=c.istiod_name)
+
+
+@check("cluster.same_cluster")
+def same_cluster(mesh):
+    for alias, keep in sorted(mesh.aliases.items()):
+        c = mesh.clusters[alias]
+        yield make_finding("cluster.same_cluster", alias, peer=keep,
+                           evidence={"server": c.server, "cluster_id": c.cluster_id, "context": c.facts.get("context"),
+                                     "diagnosed_as": keep},
+                           server=c.server, cluster_id=c.cluster_id)

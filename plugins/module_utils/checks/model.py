@@ -23,7 +23,10 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, NETWORK_LABEL,
     REMOTE_SECRET_PREFIX,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, dig, selects
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import natural_key
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    as_dict, as_list, dig, is_dns1123_label, selects,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server, server_host
 
@@ -204,6 +207,7 @@ class ClusterView:
         self.serving_primary = None   # the one primary named for a remote (controlPlaneClusters or the only one)
         self.entries = []          # filled by Mesh: SecretEntry of every remote secret (primaries)
         self.probe = None          # filled by Mesh: the service the client proxy is judged on (Probe)
+        self.alias_of = None       # filled by Mesh: the host this one reaches the same cluster as
         self.cache = {}            # per-cluster indexes built lazily by the checks
 
     @property
@@ -431,6 +435,7 @@ class ClusterView:
             "serving": list(self.serving),
             "sidecars": sidecars,
             "endpoints_probe": self.probe.to_dict() if self.probe is not None else None,
+            "alias_of": self.alias_of,
         }
 
 
@@ -445,6 +450,7 @@ class Mesh:
             cname = as_dict(facts).get("cluster") or name
             self.clusters[name] = ClusterView(name if name else cname, facts)
         self.out_of_play = sorted(set(options.get("out_of_play") or []) - set(self.clusters))
+        self.aliases = self._aliases()
         now = options.get("now")
         self.now = parse_time(now) if now is not None else datetime.datetime.now(
             datetime.timezone.utc).replace(tzinfo=None)
@@ -463,27 +469,47 @@ class Mesh:
         for c in self.judged():
             c.probe = self._probe(c)
 
-    # -- selections ------------------------------------------------------------------------
+    # -- aliases: several inventory hosts, one cluster --------------------------------------
+    def _aliases(self):
+        """{host: the host it is diagnosed as} for hosts that reach one cluster (same API server, same cluster ID),
+        as a kubeconfig with contexts `prod-east` and an EKS ARN for one API server does. The one kept is a valid
+        Kubernetes name when there is one (it names remote secrets), else the first in natural order."""
+        groups = {}
+        for c in self.clusters.values():
+            if c.full and c.installed and c.cluster_id and normalize_server(c.server):
+                groups.setdefault((normalize_server(c.server), c.cluster_id), []).append(c.name)
+        out = {}
+        for names in groups.values():
+            if len(names) < 2:
+                continue
+            keep = sorted(names, key=lambda n: (not is_dns1123_label(n), natural_key(n)))[0]
+            for n in names:
+                if n != keep:
+                    out[n] = keep
+                    self.clusters[n].alias_of = keep
+        return out
+
+    # -- selections (an alias is diagnosed as the host it is an alias of) -------------------
     def all(self):
-        return list(self.clusters.values())
+        return [c for c in self.clusters.values() if c.alias_of is None]
 
     def full(self):
-        return [c for c in self.clusters.values() if c.full]
+        return [c for c in self.all() if c.full]
 
     def judged(self):
         """Full clusters with Istio not known to be absent (the ones per-cluster checks judge)."""
-        return [c for c in self.clusters.values() if c.judged]
+        return [c for c in self.all() if c.judged]
 
     def primaries(self):
-        return [c for c in self.clusters.values() if c.full and c.is_primary]
+        return [c for c in self.all() if c.full and c.is_primary]
 
     def peers_of(self, cluster):
-        return [c for c in self.clusters.values() if c.name != cluster.name]
+        return [c for c in self.all() if c.name != cluster.name]
 
     def by_server(self, url):
         if self._by_server is None:
             self._by_server = {}
-            for c in self.clusters.values():
+            for c in self.all():
                 norm = normalize_server(c.server)
                 if norm:
                     self._by_server.setdefault(norm, c)
@@ -494,7 +520,7 @@ class Mesh:
     def _duplicate_ids(self):
         """{cluster ID: [names]} for IDs two or more installed clusters share (read or given)."""
         groups = {}
-        for c in self.clusters.values():
+        for c in self.all():
             if c.state in ("full", "partial") and c.cluster_id and c.installed is not False:
                 groups.setdefault(c.cluster_id, []).append(c.name)
         return dict((cid, sorted(names)) for cid, names in groups.items() if len(names) > 1)
@@ -720,7 +746,7 @@ class Mesh:
         peers = self.peers_of(primary)
         for known in (as_dict(e.get("probe")).get("cluster"), e.get("server_cluster")):
             if known and known in self.clusters:
-                return self.clusters[known], "server"
+                return self.clusters[self.aliases.get(known, known)], "server"
         if e.get("server"):
             target = self.by_server(e["server"])
             if target is not None:

@@ -224,6 +224,11 @@ def b_istiod_not_exposed(m):
     m["cluster1"]["istio_gateways"] = [g for g in m["cluster1"]["istio_gateways"] if g["name"] != "istiod-gateway"]
 
 
+def b_same_cluster(m):
+    m["prod-east"] = copy.deepcopy(m["cluster2"])      # a second context for cluster2's API server
+    m["prod-east"].update(cluster="prod-east", context="prod-east")
+
+
 def b_declared_id(m):
     m["cluster1"]["declared"]["cluster_id"] = "east"
 
@@ -283,6 +288,7 @@ BREAKERS = {
     "locality.prefers_local": ("multinetwork", b_locality, {}),
     "endpoints.not_checked": ("multinetwork", b_not_checked, {}),
     "istio.istiod_not_ready": ("multinetwork", b_istiod_not_ready, {}),
+    "cluster.same_cluster": ("multinetwork", b_same_cluster, {}),
     "primary_remote.control_plane_service_missing": ("primary_remote", b_cp_service_missing, {}),
     "primary_remote.control_plane_address_stale": ("primary_remote", b_cp_address_stale, {}),
     "primary_remote.istiod_not_exposed": ("primary_remote", b_istiod_not_exposed, {}),
