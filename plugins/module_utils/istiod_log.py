@@ -299,18 +299,18 @@ def _watch(rec, servers):
         url = _URL.search(err)
         return {"cluster": m.group("cluster"), "error": err, "server": url.group(0) if url else None,
                 "wording": "istio 1.10+"}
+    structured = _WATCH_KLOG_STRUCTURED.match(msg)
     m = _WATCH_KLOG.match(msg)
-    if m and (rec.get("scope") in (None, "klog")):
+    if structured and (rec["labels"].get("reflector") or rec["labels"].get("type")):
+        err = structured.group("err").strip()
+        wording = "client-go 0.33+"
+    elif m and rec.get("scope") in (None, "klog"):
         err = m.group("err").strip()
         if m.group("what") == "failed to list":
             err = "failed to list %s: %s" % (m.group("type"), err)
         wording = "client-go <=0.32"
     else:
-        m = _WATCH_KLOG_STRUCTURED.match(msg)
-        if not (m and (rec["labels"].get("reflector") or rec["labels"].get("type"))):
-            return None
-        err = m.group("err").strip()
-        wording = "client-go 0.33+"
+        return None
     url = _URL.search(err)
     server = url.group(0) if url else None
     cluster = _server_lookup(servers, server) if server else None
