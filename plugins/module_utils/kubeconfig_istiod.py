@@ -38,6 +38,7 @@ import base64
 import binascii
 import json
 import re
+import warnings
 
 try:
     from urllib.parse import urlparse
@@ -516,7 +517,9 @@ def _parses(der):
     if not HAS_CRYPTOGRAPHY:
         return True
     try:
-        x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # e.g. a zero serial number: Go's x509 accepts it
+            x509.load_der_x509_certificate(der)
         return True
     except Exception:  # cryptography raises several types for a bad certificate
         return False
