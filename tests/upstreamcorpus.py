@@ -133,6 +133,94 @@ def judge_kubeconfig(sample, kubeconfig):
     return diffs
 
 
+# --------------------------------------------------------------------------- Envoy admin output
+
+ENVOY_FOLDERS = ("envoy", "istio/envoy")
+
+
+def envoy_samples():
+    out = []
+    for folder in ENVOY_FOLDERS:
+        for s in manifest(folder)["samples"]:
+            s = dict(s, folder=folder, path_in_corpus=os.path.join(folder, s["file"]))
+            s["text"] = read(os.path.join(UPSTREAM, folder, s["file"]))
+            if s.get("golden"):
+                s["golden_text"] = read(os.path.join(UPSTREAM, folder, s["golden"]))
+            out.append(s)
+    return out
+
+
+def _locality_string(loc):
+    """istio pilot/pkg/networking/util LocalityToString."""
+    if not loc:
+        return ""
+    out = loc.get("region") or ""
+    if loc.get("zone"):
+        out += "/" + loc["zone"]
+        if loc.get("subzone"):
+            out += "/" + loc["subzone"]
+    return out
+
+
+def _golden_rows(sample):
+    lines = [l for l in sample["golden_text"].splitlines() if l.strip()]
+    cols = sample["golden_columns"]
+    rows = []
+    for line in lines[1:]:
+        parts = line.split()
+        if cols[2] == "locality" and len(parts) == 3:
+            parts = [parts[0], parts[1], "", parts[2]]
+        rows.append(tuple(parts))
+    return sorted(rows)
+
+
+def _istioctl_name(address, port, kind):
+    """istioctl 1.30 configdump/endpoint.go retrieveEndpointAddresses: host:port (no IPv6 brackets), a
+    pipe's path, envoy://listener/id."""
+    if kind == "socket":
+        return "%s:%s" % (address, port)
+    if kind == "pipe":
+        return address[len("unix://"):] if address.startswith("unix://") else address
+    if kind == "internal":
+        return address
+    return "unknown"
+
+
+def _project(row, cols):
+    out = []
+    for c in cols:
+        if c == "addresses":
+            names = [_istioctl_name(row.get("address"), row.get("port"), row.get("address_kind"))]
+            names += [_istioctl_name(a.get("address"), a.get("port"), a.get("address_kind"))
+                      for a in row.get("additional_addresses") or []]
+            out.append(",".join(names))
+        elif c == "locality":
+            out.append(_locality_string(row.get("locality")))
+        else:
+            out.append(row.get(c))
+    return tuple(out)
+
+
+def judge_envoy(sample, envoy):
+    rows = envoy.parse_endpoints(sample["text"])
+    diffs = []
+    if sample.get("golden"):
+        got = sorted(_project(r, sample["golden_columns"]) for r in rows)
+        want = _golden_rows(sample)
+        if got != want:
+            diffs.append("rows: got %s, istioctl %s" % (got, want))
+        if sample.get("exact_table") and envoy.format_table(rows) != sample["golden_text"].rstrip("\n"):
+            diffs.append("table differs from istioctl's:\n%s" % envoy.format_table(rows))
+        return diffs
+    want = sample["rows"]
+    keys = sorted(set(k for r in want for k in r))
+    got = sorted((tuple(repr(r.get(k)) for k in keys) for r in rows))
+    exp = sorted((tuple(repr(w.get(k)) for k in keys) for w in want))
+    if got != exp:
+        diffs.append("rows (%s): got %s, upstream %s" % (keys, got, exp))
+    return diffs
+
+
 # --------------------------------------------------------------------------- registry of sources
 
 def manifest(folder):
@@ -153,6 +241,7 @@ def provenance():
 JUDGES = [
     ("istio: istiod log lines", log_samples, lambda s, m: judge_log(s, m["istiod_log"])),
     ("istio + client-go: kubeconfigs", kubeconfig_samples, lambda s, m: judge_kubeconfig(s, m["kubeconfig"])),
+    ("envoy + istio: Envoy admin output", envoy_samples, lambda s, m: judge_envoy(s, m["envoy"])),
 ]
 
 
