@@ -221,6 +221,52 @@ def judge_envoy(sample, envoy):
     return diffs
 
 
+# --------------------------------------------------------------------------- meshNetworks
+
+MESH_NETWORKS_RELEASES = ("1.9.9", "1.12.9", "1.13.0", "1.20.8", "1.30.3")
+
+
+def mesh_network_samples():
+    out = []
+    for s in manifest("istio/meshnetworks")["samples"]:
+        doc = _yaml(os.path.join(UPSTREAM, "istio", "meshnetworks", s["file"]))
+        if isinstance(doc, dict) and "registries" in doc:
+            text, registries = doc["meshNetworks"], doc["registries"]
+        else:
+            text, registries = read(os.path.join(UPSTREAM, "istio", "meshnetworks", s["file"])), s.get("registries") or {}
+        out.append(dict(s, path_in_corpus="istio/meshnetworks/" + s["file"], mesh_networks=text,
+                        registries=registries))
+    return out
+
+
+def judge_mesh_networks(sample, mesh_networks):
+    diffs = []
+    services = dict((c, (r or {}).get("services") or []) for c, r in sample["registries"].items())
+    nodes = dict((c, (r or {}).get("nodes") or []) for c, r in sample["registries"].items())
+    for release in MESH_NETWORKS_RELEASES:
+        want = [e for e in sample["expected"] if in_releases(release, e["releases"])]
+        if not want:
+            continue
+        want = want[0]
+        got = mesh_networks.gateways_from_mesh_networks(sample["mesh_networks"], services, nodes, istio_version=release)
+        if got["valid"] != want["valid"]:
+            diffs.append("%s: valid %r, istiod %r (%s)" % (release, got["valid"], want["valid"], got["errors"]))
+            continue
+        if "error" in want and [e["error"] for e in got["errors"]] != [want["error"]]:
+            diffs.append("%s: errors %r, istiod %r" % (release, got["errors"], want["error"]))
+        if "gateways" in want:
+            g = sorted((x["network"], x["cluster"], x["address"], x["port"]) for x in got["gateways"])
+            w = sorted(tuple(x) for x in want["gateways"])
+            if g != w:
+                diffs.append("%s: gateways %s, istiod %s" % (release, g, w))
+        if "declared" in want:
+            g = sorted((x["network"], x["cluster"], x["service"], x["port"]) for x in got["declared"])
+            w = sorted(tuple(x) for x in want["declared"])
+            if g != w:
+                diffs.append("%s: declared %s, istiod %s" % (release, g, w))
+    return diffs
+
+
 # --------------------------------------------------------------------------- registry of sources
 
 def manifest(folder):
@@ -242,6 +288,7 @@ JUDGES = [
     ("istio: istiod log lines", log_samples, lambda s, m: judge_log(s, m["istiod_log"])),
     ("istio + client-go: kubeconfigs", kubeconfig_samples, lambda s, m: judge_kubeconfig(s, m["kubeconfig"])),
     ("envoy + istio: Envoy admin output", envoy_samples, lambda s, m: judge_envoy(s, m["envoy"])),
+    ("istio: meshNetworks gateways", mesh_network_samples, lambda s, m: judge_mesh_networks(s, m["mesh_networks"])),
 ]
 
 
