@@ -572,6 +572,9 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
     r = _kubeconfig.resolve(config, allowlist)
     if r.get("error"):
         return False, r["error"], 0
+    if r.get("unprobeable"):
+        # istiod accepts it (the allowlist lets it through) but only istiod can use it: not a failure
+        return None, "not probed: %s" % r["unprobeable"], 0
     fds = []
     cert_files = None
     try:
@@ -584,7 +587,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
             cert_files = (p1, p2)
         try:
             kc = client_from_kubeconfig_data(config, label, request_timeout=timeout, retries=0,
-                                             client_cert_files=cert_files)
+                                             client_cert_files=cert_files, resolved=r)
         except ClusterError as exc:
             return False, exc.detail or exc.message, 0
         try:

@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import base64
 import ipaddress
+import os
 
 try:
     from urllib.parse import urlparse
@@ -99,19 +100,167 @@ def _expanded_size(root):
     return sizes.get(id(root)) or 0
 
 
-def safe_load(text):
+def safe_load(text, max_bytes=None):
     """``yaml.safe_load`` with limits: raises YamlLimitError (size, aliases, depth) or yaml.YAMLError."""
+    limit = MAX_YAML_BYTES if max_bytes is None else max_bytes
     if isinstance(text, bytes):
         size = len(text)
     else:
         size = len(text.encode("utf-8", "replace"))
-    if size > MAX_YAML_BYTES:
+    if size > limit:
         raise YamlLimitError("%d bytes, more than the %d a kubeconfig or Istio ConfigMap value can be"
-                             % (size, MAX_YAML_BYTES))
+                             % (size, limit))
     try:
         return yaml.load(text, Loader=_LimitedLoader)  # nosec: a SafeLoader subclass
     except RecursionError:
         raise YamlLimitError("YAML nested too deeply")
+
+
+# --------------------------------------------------------------------------- the one loader for files
+
+# A kubeconfig file holds every context of a user (certificates embedded): far larger than a remote secret,
+# still far below what an alias bomb expands to. The node and alias limits are those of safe_load.
+MAX_KUBECONFIG_FILE_BYTES = 4 * 1024 * 1024
+
+
+class KubeconfigFileError(ValueError):
+    """A kubeconfig that cannot be used; the message names the file (or "inline kubeconfig"), never its content."""
+
+
+def read_limited(path, limit=MAX_KUBECONFIG_FILE_BYTES):
+    """The bytes of ``path``, refusing a file over ``limit`` without reading it all."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except (IOError, OSError) as exc:
+        raise KubeconfigFileError("kubeconfig %s cannot be read: %s" % (path, getattr(exc, "strerror", None) or exc))
+    if len(data) > limit:
+        raise KubeconfigFileError("kubeconfig %s is refused: more than %d bytes" % (path, limit))
+    return data
+
+
+def parse_document(data, where):
+    """YAML/JSON text of a kubeconfig -> dict, with the size and alias limits. ``where`` names it in errors."""
+    if not HAS_YAML:
+        raise KubeconfigFileError("%s: PyYAML is not installed on the controller" % where)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KubeconfigFileError("%s is not UTF-8 text" % where)
+    limit = max(MAX_YAML_BYTES, MAX_KUBECONFIG_FILE_BYTES)
+    if len(data.encode("utf-8", "replace")) > limit:
+        raise KubeconfigFileError("%s is refused: more than %d bytes" % (where, limit))
+    try:
+        doc = safe_load(data, max_bytes=limit)
+    except YamlLimitError as exc:
+        raise KubeconfigFileError("%s is refused: %s" % (where, exc))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = " at line %d" % (mark.line + 1) if mark is not None else ""
+        raise KubeconfigFileError("%s is not valid YAML%s: %s" % (where, at, getattr(exc, "problem", None) or
+                                                                  "parse error"))
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise KubeconfigFileError("%s is not a mapping (kind: Config)" % where)
+    for key in ("clusters", "contexts", "users"):
+        if doc.get(key) is not None and not isinstance(doc.get(key), list):
+            raise KubeconfigFileError("%s: %s must be a list" % (where, key))
+    return doc
+
+
+def load_file(path):
+    """One kubeconfig file through the limits. Relative file references are made absolute against the
+    file's folder, as client-go's ResolveLocalPaths does (certificate-authority, client-certificate,
+    client-key, tokenFile, an exec command holding a path separator)."""
+    doc = parse_document(read_limited(path), "kubeconfig %s" % path)
+    base = os.path.dirname(os.path.abspath(path))
+    for key, inner, fields in (("clusters", "cluster", ("certificate-authority",)),
+                               ("users", "user", ("client-certificate", "client-key", "tokenFile"))):
+        for item in doc.get(key) or []:
+            body = item.get(inner) if isinstance(item, dict) else None
+            if not isinstance(body, dict):
+                continue
+            for field in fields:
+                value = body.get(field)
+                if isinstance(value, str) and value and not os.path.isabs(value):
+                    body[field] = os.path.join(base, value)
+            ex = body.get("exec") if inner == "user" else None
+            if isinstance(ex, dict) and isinstance(ex.get("command"), str) and os.sep in ex["command"] \
+                    and not os.path.isabs(ex["command"]):
+                ex["command"] = os.path.join(base, ex["command"])
+    return doc
+
+
+def merge(documents):
+    """kubectl's merge of several files (KUBECONFIG): for each name the first file wins; the first
+    current-context set wins."""
+    out = {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": [], "preferences": {}}
+    seen = {"clusters": set(), "contexts": set(), "users": set()}
+    for doc in documents:
+        for key in ("clusters", "contexts", "users"):
+            for item in doc.get(key) or []:
+                if not isinstance(item, dict):
+                    continue
+                name = item.get("name")
+                if name in seen[key]:
+                    continue
+                seen[key].add(name)
+                out[key].append(item)
+        if not out.get("current-context") and doc.get("current-context"):
+            out["current-context"] = doc["current-context"]
+    return out
+
+
+def option_paths(kubeconfig, env=None):
+    """The files a kubeconfig option names: a path, a KUBECONFIG-style list, or None ($KUBECONFIG, ~/.kube/config)."""
+    env = os.environ if env is None else env
+    if isinstance(kubeconfig, (list, tuple)):
+        raw = os.pathsep.join(str(x) for x in kubeconfig)
+    else:
+        raw = kubeconfig or env.get("KUBECONFIG") or "~/.kube/config"
+    return [os.path.expanduser(x) for x in str(raw).split(os.pathsep) if x]
+
+
+def load_option(kubeconfig, env=None):
+    """THE loader for a kubeconfig option (file, KUBECONFIG list, inline YAML text or dict). Returns
+    (document, where). Raises KubeconfigFileError naming the file (or "inline kubeconfig"), never content."""
+    if isinstance(kubeconfig, dict):
+        return kubeconfig, "inline kubeconfig"
+    if isinstance(kubeconfig, str) and "\n" in kubeconfig:
+        return parse_document(kubeconfig, "inline kubeconfig"), "inline kubeconfig"
+    paths = option_paths(kubeconfig, env)
+    existing = [x for x in paths if os.path.exists(x)]
+    if not existing:
+        raise KubeconfigFileError("kubeconfig file %s does not exist" % os.pathsep.join(paths))
+    docs = [load_file(x) for x in existing]
+    return (docs[0] if len(docs) == 1 else merge(docs)), os.pathsep.join(existing)
+
+
+def essentials(text):
+    """(server, ca_data_b64, token, auth_kind) of a kubeconfig text's current context; Nones when absent.
+
+    For comparing secrets (never returned to users): goes through the same limits as every other read.
+    """
+    if not text:
+        return None, None, None, None
+    try:
+        config = parse_document(text, "kubeconfig")
+    except KubeconfigFileError:
+        return None, None, None, None
+    contexts = dict((c.get("name"), c.get("context") or {}) for c in config.get("contexts") or [] if isinstance(c, dict))
+    ctx = contexts.get(config.get("current-context")) or (list(contexts.values())[0] if len(contexts) == 1 else {})
+    ctx = _d(ctx)
+    cluster = _d((_named(config.get("clusters"), ctx.get("cluster")) or {}).get("cluster"))
+    user = _d((_named(config.get("users"), ctx.get("user")) or {}).get("user"))
+    auth = None
+    for name in ("token", "exec", "client-key-data", "client-key", "client-certificate-data",
+                 "client-certificate", "tokenFile", "auth-provider"):
+        if user.get(name):
+            auth = name
+            break
+    return cluster.get("server"), cluster.get("certificate-authority-data"), user.get("token"), auth or "none"
 
 
 def _b64(value):
