@@ -46,7 +46,7 @@ def judge_log(sample, istiod_log):
     diffs = []
     if _error_set(out.get("errors")) != _error_set(want.get("errors")):
         diffs.append("errors: got %s, upstream %s" % (sorted(_error_set(out.get("errors")), key=str),
-                                                       sorted(_error_set(want.get("errors")), key=str)))
+                                                      sorted(_error_set(want.get("errors")), key=str)))
     for key in ("ignored_local", "sync_timeouts", "processed_secrets", "deleted_clusters"):
         if key in want and list(out.get(key) or []) != want[key]:
             diffs.append("%s: got %r, upstream %r" % (key, out.get(key), want[key]))

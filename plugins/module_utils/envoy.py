@@ -155,7 +155,7 @@ def additional_addresses(endpoint):
             continue
         address, port, kind = address_of(item.get("address"))
         out.append({"endpoint": endpoint_string(address, port), "address": address, "port": port,
-                     "address_kind": kind})
+                    "address_kind": kind})
     return out
 
 

@@ -426,13 +426,15 @@ def _current(config):
 def resolve(config, allowlist=(), istio_version=None):
     """Everything a probe needs from a kubeconfig dict. HOLDS SECRETS: never return or log it.
 
+    ``allowlist`` None means the default PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS of ``istio_version``.
+
     ``error`` is istiod's refusal; ``unprobeable`` says why the controller cannot act as istiod would
     although istiod accepts the kubeconfig (a token or certificate read from a file in istiod's
     container, an exec plugin run there).
     """
     if not isinstance(config, dict):
         return {"error": "kubeconfig cannot be loaded: not a mapping"}
-    verdict, _cfg = _istiod.judge_config(config, istio_version, tuple(allowlist or ()))
+    verdict, _cfg = _istiod.judge_config(config, istio_version, None if allowlist is None else tuple(allowlist))
     if verdict["stage"] not in (None, "placeholder"):
         return {"error": verdict["error"]}
     _c, cluster, user = _current(config)

@@ -132,3 +132,20 @@ def test_client_from_kubeconfig_data_uses_the_callers_resolution():
     resolved["server"] = "https://127.0.9.9:6443"
     kc = client.client_from_kubeconfig_data(cfg, "x", resolved=resolved)
     assert kc.server == "https://127.0.9.9:6443"
+
+
+def test_remote_secret_entries_follow_istiods_release_and_allowlist():
+    """The same secret is refused by 1.30 (tokenFile needs PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS) and
+    accepted by 1.12.9, whose default allowlist was gcp,azure,exec,openstack,clientkey,clientCertificate,tokenFile
+    (istio 1.12.9 pilot/pkg/features/pilot.go)."""
+    import base64
+    import yaml
+    cfg = _kc({"tokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+    secret = {"metadata": {"name": "istio-remote-secret-c2", "namespace": "istio-system"},
+              "data": {"c2": base64.b64encode(yaml.safe_dump(cfg).encode()).decode()}}
+    new, _c = gather.remote_secret_facts([secret], None, istio_version="1.30.3")
+    old, _c = gather.remote_secret_facts([secret], None, istio_version="1.12.9")
+    assert new[0]["entries"][0]["error"] == "kubeconfig is not allowed: tokenFile is not allowed"
+    assert old[0]["entries"][0]["error"] is None
+    allowed, _c = gather.remote_secret_facts([secret], ("tokenFile",), istio_version="1.30.3")
+    assert allowed[0]["entries"][0]["error"] is None
