@@ -263,6 +263,19 @@ def essentials(text):
     return cluster.get("server"), cluster.get("certificate-authority-data"), user.get("token"), auth or "none"
 
 
+def diff_summary(text):
+    """Credential-free view of a kubeconfig text for diffs and results: server, auth kind, fingerprints."""
+    server, ca, token, auth = essentials(text)
+    ca_bytes = _b64(ca) if isinstance(ca, str) else None
+    return {
+        "server": server,
+        "auth": auth,
+        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
+        "ca_fingerprint": fingerprint(ca_bytes if ca_bytes is not None else ca) if ca else None,
+        "fingerprint": fingerprint(text),
+    }
+
+
 def _b64(value):
     try:
         return base64.b64decode(value, validate=False)

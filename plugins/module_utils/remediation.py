@@ -660,23 +660,11 @@ def parse_kubeconfig_essentials(text):
     return _kubeconfig.essentials(text)
 
 
-def _b64decode(value):
-    try:
-        return base64.b64decode(value)
-    except Exception:  # not base64: fingerprint the text itself
-        return value
-
-
 def summarize_kubeconfig(text):
-    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints."""
-    server, ca, token, auth = parse_kubeconfig_essentials(text)
-    return {
-        "server": server,
-        "auth": auth,
-        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
-        "ca_fingerprint": fingerprint(_b64decode(ca)) if ca else None,
-        "fingerprint": fingerprint(text),
-    }
+    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints.
+
+    A thin wrapper of kubeconfig.diff_summary (the one loader, with its limits)."""
+    return _kubeconfig.diff_summary(text)
 
 
 def decode_secret_data(secret):
