@@ -10,7 +10,7 @@ import re
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import CHECKED_IDS
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import EXTRA_SEVERITIES
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import EXTRA_SEVERITIES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
 from checks_facts import NS, build_mesh, ids, run
@@ -197,6 +197,33 @@ def b_locality(m):
                                            "outlier_detection": True, "locality_lb": None}]
 
 
+def b_not_checked(m):
+    # a mesh without Istio's samples, whose own services all run in one cluster
+    for c in ("cluster1", "cluster2"):
+        m[c]["sidecar_pods"] = [p for p in m[c]["sidecar_pods"] if p["labels"].get("app") != "helloworld" or c == "cluster1"]
+
+
+def b_istiod_not_ready(m):
+    m["cluster2"]["istiod"].update(ready_replicas=0, replicas=0, pods=[])
+
+
+def _cps(m, c="cluster2"):
+    return [s for s in m[c]["control_plane_services"] if s["selectorless"]][0]
+
+
+def b_cp_service_missing(m):
+    m["cluster2"]["control_plane_services"] = [s for s in m["cluster2"]["control_plane_services"]
+                                               if not s["selectorless"]]
+
+
+def b_cp_address_stale(m):
+    _cps(m)["endpoints"] = ["192.0.2.77"]
+
+
+def b_istiod_not_exposed(m):
+    m["cluster1"]["istio_gateways"] = [g for g in m["cluster1"]["istio_gateways"] if g["name"] != "istiod-gateway"]
+
+
 def b_declared_id(m):
     m["cluster1"]["declared"]["cluster_id"] = "east"
 
@@ -254,6 +281,11 @@ BREAKERS = {
     "endpoints.remote_missing": ("multinetwork", b_remote_missing, {}),
     "endpoints.remote_pod_ips": ("multinetwork", b_remote_pod_ips, {}),
     "locality.prefers_local": ("multinetwork", b_locality, {}),
+    "endpoints.not_checked": ("multinetwork", b_not_checked, {}),
+    "istio.istiod_not_ready": ("multinetwork", b_istiod_not_ready, {}),
+    "primary_remote.control_plane_service_missing": ("primary_remote", b_cp_service_missing, {}),
+    "primary_remote.control_plane_address_stale": ("primary_remote", b_cp_address_stale, {}),
+    "primary_remote.istiod_not_exposed": ("primary_remote", b_istiod_not_exposed, {}),
     "cluster.declared_id_mismatch": ("multinetwork", b_declared_id, {}),
     "mesh.declared_id_mismatch": ("multinetwork", b_declared_mesh, {}),
     "cluster.declared_role_mismatch": ("primary_remote", b_declared_role, {}),
@@ -290,7 +322,7 @@ def test_breaker_raises_id(fid):
     for f in findings:
         if f.id == fid:
             assert f.message and f.remedy and isinstance(f.evidence, dict) and f.evidence
-            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]
+            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity
             assert f.severity == expected
 
 
@@ -313,7 +345,7 @@ def test_findings_doc_has_an_anchor_per_id():
         assert "### %s" % fid in section and "**Severity**" in section and "**Remediate**" in section, fid
     index = dict(re.findall(r"^\| \[([a-z_.]+)\]\(#[a-z_.]+\) \| (error|warning|info) \|", doc, re.M))
     for fid in wanted:
-        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]), fid
+        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity), fid
 
 
 def test_fixtures_are_healthy(multinetwork, single, primary_remote, primary_remote_local_istiod):
