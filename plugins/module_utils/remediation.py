@@ -37,7 +37,6 @@ except ImportError:  # pragma: no cover
     HAS_YAML = False
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kubeconfig
-from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import REMEDIATE_CATEGORIES, natural_key
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
