@@ -49,6 +49,7 @@ except ImportError as _exc:  # guarded: modules report missing_required_lib("kub
     KUBERNETES_IMPORT_ERROR = _exc
     ApiException = ConfigException = None
 
+
 def _env(*names):
     return {"fallback": (env_fallback, ["K8S_AUTH_%s" % n for n in names])}
 
