@@ -367,7 +367,7 @@ def destination_rule_facts(items):
     return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
 
 
-def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
+def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version=None):
     """Every istio/multiCluster=true Secret, one entry per data key (no credential).
 
     Returns (facts, configs) where configs maps (namespace, name, key) -> parsed kubeconfig
@@ -381,11 +381,11 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
         for key in sorted(data.keys()):
             raw = _kubeconfig.b64_strict(data.get(key) or "")
             if raw is None:
-                entry, config = _kubeconfig.summarize(key, b"", allowlist)
+                entry, config = _kubeconfig.summarize(key, b"", allowlist, istio_version)
                 entry["error"] = "kubeconfig cannot be loaded: the Secret's data value is not valid base64"
                 entry["error_stage"] = "load"
             else:
-                entry, config = _kubeconfig.summarize(key, raw, allowlist)
+                entry, config = _kubeconfig.summarize(key, raw, allowlist, istio_version)
             if config is not None:
                 if no_log_values is not None:
                     for v in kubeconfig_secret_values(config):
@@ -529,14 +529,17 @@ def _memfd(name, data):
     return fd, "/proc/self/fd/%d" % fd
 
 
-def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
+def probe_kubeconfig(config, label, timeout=5.0, allowlist=(), istio_version=None):
     """Try a remote secret's kubeconfig from here: list pods at cluster scope, limit=1.
 
     That is what istiod's informers need first. Returns (ok, error_words, requests).
     """
-    r = _kubeconfig.resolve(config, allowlist)
+    r = _kubeconfig.resolve(config, allowlist, istio_version)
     if r.get("error"):
         return False, r["error"], 0
+    if r.get("unprobeable"):
+        # istiod accepts it (the allowlist lets it through) but only istiod can use it: not a failure
+        return None, "not probed: %s" % r["unprobeable"], 0
     fds = []
     cert_files = None
     try:
@@ -549,7 +552,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
             cert_files = (p1, p2)
         try:
             kc = client_from_kubeconfig_data(config, label, request_timeout=timeout, retries=0,
-                                             client_cert_files=cert_files)
+                                             client_cert_files=cert_files, resolved=r)
         except ClusterError as exc:
             return False, exc.detail or exc.message, 0
         try:
@@ -695,9 +698,15 @@ def gather_cluster(client, options=None):
         facts["kubernetes_version"] = ((nodes[0].get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")
 
     # remote secrets (configs stay in this frame: they hold credentials)
-    allow = opts.get("insecure_kubeconfig_options") or ()
+    # judged as this istiod judges them: its release, and its PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
+    # unless the option says otherwise (None: the release's default)
+    istiod_now = facts.get("istiod") or {}
+    env_allow = (istiod_now.get("env") or {}).get("PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS")
+    allow = opts.get("insecure_kubeconfig_options") or (
+        tuple(env_allow.split(",")) if isinstance(env_allow, str) else None)
     if raw.get("secrets") is not None:
-        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values)
+        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values,
+                                                               istio_version=istiod_now.get("version"))
     else:
         facts["remote_secrets"], configs = None, {}
     for rs in facts["remote_secrets"] or []:
@@ -794,7 +803,8 @@ def gather_cluster(client, options=None):
                                                    has_istiod=bool(facts.get("istiod"))):
                 continue
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
-                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow)
+                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow,
+                                          istio_version=istiod_now.get("version"))
             facts["probe_requests"] += n
             e["probe"] = {"ok": ok, "tried_from": "controller", "error": err,
                           "cluster": e.get("server_cluster"), "server": e["server"]}
