@@ -48,6 +48,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
+from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
     certs as _certs, envoy as _envoy, gateways as _gateways, istiod_log as _istiod_log, kubeconfig as _kubeconfig,
 )
@@ -305,7 +306,9 @@ def service_facts(services, namespaces, sidecar_pods=None):
             or annotations_of(s).get("networking.istio.io/traffic-distribution"),
             "labels": labels_of(s),
         })
-    order = lambda x: (x["namespace"] or "", x["name"] or "")  # noqa: E731
+
+    def order(svc):
+        return svc["namespace"] or "", svc["name"] or ""
     return sorted(wanted, key=order) + sorted(mesh, key=order)[:MAX_MESH_SERVICES]
 
 
@@ -486,9 +489,8 @@ def build_facts(raw, options=None):
         "labels": labels_of(nsobj), "annotations": annotations_of(nsobj)})
     f["istiod"] = part("deployments", lambda: istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns)
                        if raw.get("deployments") is not None else None, ns)
-    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns,
-                                                                                 raw.get("control_plane_endpoints"))
-                                       if raw.get("services") is not None else None, ns)
+    f["control_plane_services"] = part("services", lambda: control_plane_services(
+        raw.get("services"), ns, raw.get("control_plane_endpoints")) if raw.get("services") is not None else None, ns)
     rev = (f["istiod"] or {}).get("revision")
     empty_cm = {"mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
     cm = part("configmaps", lambda: configmap_facts(raw.get("configmaps"), rev)
@@ -499,6 +501,11 @@ def build_facts(raw, options=None):
     f["nodes"] = part("nodes", lambda: node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None)
     f["gateways"] = part("services", lambda: _gateways.gateways_from_services(raw.get("services"), raw.get("nodes"))
                          if raw.get("services") is not None else None)
+    # the gateways istiod learns from meshNetworks: fixed addresses, and Services of this registry it names
+    f["mesh_networks_gateways"] = part("configmaps", lambda: _mesh_networks.gateways_from_mesh_networks(
+        f["mesh_networks"], {f.get("cluster_id"): raw.get("services") or []},
+        {f.get("cluster_id"): raw.get("nodes") or []}, (f.get("istiod") or {}).get("version"))
+        if f.get("mesh_networks") else None, ns)
     svc_ns = opts.get("service_namespaces")
     if svc_ns is None:
         probe = opts.get("probe_service") or ""

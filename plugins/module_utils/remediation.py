@@ -47,6 +47,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import o
 
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
 
+
 class PlanError(ValueError):
     """Input the planner cannot use (unknown category...): the message says what to change."""
 
