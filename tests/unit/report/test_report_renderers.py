@@ -97,11 +97,14 @@ def test_markdown(rep):
     assert "[`remote_secret.missing`](docs/findings.md#remote_secret.missing)" in md
     assert "| cluster2 | yes | network2 | cluster2 | mesh1 | primary | 1.30.3 | istio-eastwestgateway: pending |" in md
     assert "`cluster4`" in md and "Out of play" in md
-    # symptom, then its cause indented below it, then the cause's remedy
-    sym = md.index("[`endpoints.remote_missing`]")
-    cause = md.index("**caused by (error)** [`remote_secret.missing`]")
+    # Root causes first (issue 17): the cause, its remedy, then the symptom it explains grouped under
+    # it, each once; the rest follows by area.
+    cause = md.index("[`remote_secret.missing`](docs/findings.md#remote_secret.missing) on **cluster2 \u2192 cluster1**")
     remedy = md.index("**remedy**: create the remote secret")
-    assert sym < cause < remedy
+    sym = md.index("[`endpoints.remote_missing`]")
+    assert md.index("## Root causes") < cause < remedy < sym < md.index("## Clusters") < md.index("## Other findings")
+    assert md.count("**remedy**: create the remote secret") == 1 and md.count("[`endpoints.remote_missing`]") == 1
+    assert "explains 1 finding(s) on 1 cluster(s)**: cluster2" in md
     assert "<script>" not in md
     assert r.render_markdown(rep, docs_url="https://x/f.md").count("https://x/f.md#") == 7
 
@@ -116,7 +119,8 @@ def test_markdown_escapes_table_pipes():
 def test_html_is_self_contained_and_escaped(rep):
     page = r.render_html(rep)
     assert fixtures.EVIL not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
+    # Jinja2's autoescape (markupsafe) writes a quote as &#34;
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;" in page
     assert "<script" not in page.lower()
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page
