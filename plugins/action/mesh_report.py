@@ -15,6 +15,7 @@ from __future__ import (absolute_import, division, print_function)
 
 __metaclass__ = type
 
+import gc
 import json
 import os
 import tempfile
@@ -140,6 +141,10 @@ class ActionModule(ActionBase):
         model, out_of_play, hosts, tests = None, [], list(args["hosts"] or []), []
         if args["analyze"]:
             facts_by_cluster, hosts = self._collect(args, task_vars)
+            # Everything this worker holds so far (the play's hostvars, every cluster's facts) is long-lived:
+            # leave it out of the cyclic collector's full passes, which otherwise walk millions of objects
+            # again and again during the analysis of a large mesh (half the time of the report at 500).
+            gc.freeze()
             inventory = args["inventory_hosts"]
             if inventory is None:
                 inventory = list((task_vars.get("groups") or {}).get("all") or [])

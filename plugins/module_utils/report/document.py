@@ -40,30 +40,44 @@ def now_text():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _zero():
-    return dict((s, 0) for s in _STATES)
-
-
 def link_summary(model, detailed):
     """(links kept, summary): every link when ``detailed``, else those not ok; counts by state, by
-    network pair (pairs with a problem) and per network (outgoing and incoming)."""
+    network pair (the pairs with a problem, with their healthy links too) and per network (outgoing
+    and incoming). One pass over the N x (N-1) links, a second one only when a link is broken."""
     views = model.get("clusters") or {}
-    counts, pairs, nets, kept = _zero(), {}, {}, []
-    for lk in model.get("links") or []:
-        state = lk.get("state") if lk.get("state") in _STATES else "warning"
-        counts[state] += 1
-        src = (views.get(lk.get("source")) or {}).get("network") or "no network"
-        dst = (views.get(lk.get("target")) or {}).get("network") or "no network"
-        pair = pairs.setdefault((src, dst), _zero())
-        pair[state] += 1
-        nets.setdefault(src, {"outgoing": _zero(), "incoming": _zero()})["outgoing"][state] += 1
-        nets.setdefault(dst, {"outgoing": _zero(), "incoming": _zero()})["incoming"][state] += 1
-        if detailed or state != "ok":
+    net = dict((name, (view or {}).get("network") or ("no network" if (view or {}).get("state") == "full"
+                                                       else "unknown"))
+               for name, view in views.items())
+    index = dict((state, i) for i, state in enumerate(_STATES))
+    links = model.get("links") or []
+    counts, kept, outgoing, incoming, broken = [0, 0, 0], [], {}, {}, set()
+    for lk in links:
+        i = index.get(lk.get("state"), 1)
+        counts[i] += 1
+        source, target = lk.get("source"), lk.get("target")
+        (outgoing.get(source) or outgoing.setdefault(source, [0, 0, 0]))[i] += 1
+        (incoming.get(target) or incoming.setdefault(target, [0, 0, 0]))[i] += 1
+        if i:
+            broken.add((net.get(source, "unknown"), net.get(target, "unknown")))
+        if i or detailed:
             kept.append(lk)
-    by_network = [dict(source=s, target=t, **c) for (s, t), c in sorted(
-        pairs.items(), key=lambda kv: (natural_key(kv[0][0]), natural_key(kv[0][1]))) if c["warning"] or c["error"]]
-    return kept, {"counts": counts, "complete": bool(detailed), "by_network": by_network,
-                  "networks": dict((n, nets[n]) for n in sorted(nets, key=natural_key))}
+    pairs = dict((pair, [0, 0, 0]) for pair in broken)
+    if pairs:
+        for lk in links:
+            pair = pairs.get((net.get(lk.get("source"), "unknown"), net.get(lk.get("target"), "unknown")))
+            if pair is not None:
+                pair[index.get(lk.get("state"), 1)] += 1
+    networks = {}
+    for way, per_cluster in (("outgoing", outgoing), ("incoming", incoming)):
+        for name, c in per_cluster.items():
+            total = networks.setdefault(net.get(name, "unknown"), {"outgoing": [0, 0, 0], "incoming": [0, 0, 0]})
+            total[way] = [a + b for a, b in zip(total[way], c)]
+    by_network = [dict([("source", s), ("target", t)] + list(zip(_STATES, c))) for (s, t), c in sorted(
+        pairs.items(), key=lambda kv: (natural_key(kv[0][0]), natural_key(kv[0][1])))]
+    return kept, {"counts": dict(zip(_STATES, counts)), "complete": bool(detailed), "by_network": by_network,
+                  "networks": dict((n, dict((way, dict(zip(_STATES, networks[n][way])))
+                                            for way in ("outgoing", "incoming")))
+                                   for n in sorted(networks, key=natural_key))}
 
 
 def report_model(model, in_play):

@@ -11,7 +11,7 @@ Readable from 2 to 500 clusters:
 - clusters are grouped by network in panels; up to ``BOX_CLUSTERS`` clusters each gets a box with its
   identity and east-west gateway, beyond that a small tile (name and counts; the rest is in its tooltip
   and in the clusters table);
-- up to ``LINK_DETAIL_CLUSTERS`` clusters every remote-secret link is drawn; beyond that the healthy ones
+- up to ``LINK_CLUSTERS`` clusters every remote-secret link is drawn; beyond that the healthy ones
   are counted, not drawn, and only the broken ones are;
 - broken links that converge on one cluster (a cluster down: every peer fails to read it) or leave one
   (a primary without its secrets) are bundled into one badge on that cluster, ``BUNDLE`` or more;
@@ -26,9 +26,9 @@ import math
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import natural_key
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import names_text
-from ansible_collections.meshmend.multicluster.plugins.module_utils.report.document import LINK_DETAIL_CLUSTERS
 
 BOX_CLUSTERS = 60
+LINK_CLUSTERS = 6
 BUNDLE = 3
 COLORS = {"ok": "#12b76a", "warning": "#f79009", "error": "#d92d20"}
 _SPECIAL = ("no network", "unreachable", "out of play")
@@ -299,7 +299,7 @@ def layout(report):
     total = len(in_play) + len(report["clusters"]["out_of_play"])
     model = report.get("model") or {}
     link_info = model.get("link_summary") or {}
-    detailed = len(in_play) <= LINK_DETAIL_CLUSTERS
+    detailed = len(in_play) <= LINK_CLUSTERS and (link_info.get("complete", True))
     geo = _Geometry(total <= BOX_CLUSTERS, detailed)
     panels, pos, width, bottom = _panels(groups, order, geo)
     clusters = _clusters(report, groups, order, pos, geo)

@@ -32,10 +32,14 @@ def severity_counts(findings):
 
 
 def entries_by_cluster(model):
-    """{cluster: {(secret namespace, name, key): model entry}} of the model's remote-secret entries."""
+    """{cluster: [model entry]} of the model's remote-secret entries (one pass over N x (N-1))."""
     out = {}
     for e in (model or {}).get("remote_secrets") or []:
-        out.setdefault(e.get("cluster"), {})[(e.get("namespace"), e.get("name"), e.get("key"))] = e
+        cluster = e.get("cluster")
+        if cluster in out:
+            out[cluster].append(e)
+        else:
+            out[cluster] = [e]
     return out
 
 
@@ -56,7 +60,7 @@ def _gateways(facts):
     return gateways
 
 
-def _secret_key(sec, entry, model_entry):
+def _secret_key(entry, model_entry):
     probe = entry.get("probe") or {}
     return {
         "key": entry.get("key"),
@@ -72,21 +76,35 @@ def _secret_key(sec, entry, model_entry):
 
 
 def _remote_secrets(facts, entries):
-    """(listed secrets, totals): every entry when few, else those whose state is not ok."""
+    """(listed secrets, totals): every entry when they are few, else those whose state is not ok.
+
+    ``entries``: the model's entries of this cluster (the peer each is meant for and its state); an entry
+    the model does not judge (the cluster is not a judged primary) counts as not ok. Large meshes are
+    counted from the model's entries and only the facts of the entries not ok are read again."""
     secrets = [s for s in facts.get("remote_secrets") or [] if isinstance(s, dict)]
     total = sum(len(s.get("entries") or []) for s in secrets)
     detailed = total <= DETAIL_LIMIT
-    listed, ok = [], 0
+    if detailed:
+        wanted = dict(((e.get("namespace"), e.get("name"), e.get("key")), e) for e in entries)
+    else:
+        wanted = dict(((e.get("namespace"), e.get("name"), e.get("key")), e) for e in entries
+                      if e.get("state") != "ok" or e.get("error"))
+    judged = len(entries) == total
+    listed, ok = [], (total - len(wanted)) if (judged and not detailed) else 0
     for sec in secrets:
+        if not detailed and judged and not any(k[0] == sec.get("namespace") and k[1] == sec.get("name")
+                                               for k in wanted):
+            continue
         keys = []
         for entry in sec.get("entries") or []:
             if not isinstance(entry, dict):
                 continue
-            model_entry = entries.get((sec.get("namespace"), sec.get("name"), entry.get("key"))) or {}
-            healthy = model_entry.get("state") == "ok" and not entry.get("error")
-            ok += 1 if healthy else 0
-            if detailed or not healthy:
-                keys.append(_secret_key(sec, entry, model_entry))
+            model_entry = wanted.get((sec.get("namespace"), sec.get("name"), entry.get("key")))
+            healthy = bool(model_entry) and model_entry.get("state") == "ok" and not entry.get("error")
+            if detailed or not judged:
+                ok += 1 if healthy else 0
+            if detailed or model_entry is not None or not judged and not healthy:
+                keys.append(_secret_key(entry, model_entry or {}))
         if keys or (detailed and not sec.get("entries")):
             listed.append({"namespace": sec.get("namespace"), "name": sec.get("name"), "keys": keys})
     totals = {"secrets": len(secrets), "entries": total, "ok": ok,
@@ -116,8 +134,8 @@ def summarize_facts(facts, view=None, entries=None):
     """Compact, credential-free summary of one cluster's facts for the reports.
 
     ``view`` is the cluster's entry of the mesh model (role, identity and network as the checks
-    derived them); ``entries`` maps (secret namespace, name, key) to the model's remote-secret entry
-    (the peer it is meant for and its state).
+    derived them); ``entries`` the model's remote-secret entries of the cluster (the peer each is meant
+    for and its state).
     """
     facts = facts or {}
     view = view or {}
@@ -146,7 +164,7 @@ def summarize_facts(facts, view=None, entries=None):
         "duration_s": facts.get("duration_s"),
         "gateways": _gateways(facts),
     }
-    summary["remote_secrets"], summary["remote_secrets_total"] = _remote_secrets(facts, entries or {})
+    summary["remote_secrets"], summary["remote_secrets_total"] = _remote_secrets(facts, entries or [])
     cacerts = facts.get("cacerts") or {}
     summary["roots"] = {
         "cacerts_root": (cacerts.get("root") or {}).get("fingerprint"),
