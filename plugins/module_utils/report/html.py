@@ -49,8 +49,15 @@ class TemplateError(ValueError):
     """A template folder or template that cannot be used (the message names it)."""
 
 
+# Evidence shown in the page up to this many characters (the JSON report has it whole).
+EVIDENCE_CHARS = 1000
+
+
 def _evidence_text(evidence):
-    return json.dumps(evidence, sort_keys=True, default=str)
+    text = json.dumps(evidence, sort_keys=True, default=str)
+    if len(text) > EVIDENCE_CHARS:
+        text = "%s\u2026 (%d more characters in the JSON report)" % (text[:EVIDENCE_CHARS], len(text) - EVIDENCE_CHARS)
+    return text
 
 
 def _f1(value):

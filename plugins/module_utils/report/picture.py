@@ -11,6 +11,10 @@ Readable from 2 to 500 clusters:
 - clusters are grouped by network in panels; up to ``BOX_CLUSTERS`` clusters each gets a box with its
   identity and east-west gateway, beyond that a small tile (name and counts; the rest is in its tooltip
   and in the clusters table);
+- a cluster is red for its own errors only: one whose findings are all explained by a root cause on
+  another cluster (its peers when that one is down) is marked affected, naming that cluster;
+- above ``COLLAPSE_CLUSTERS`` clusters only the clusters worth a look are drawn (their own errors or
+  warnings, unreachable, at the end of a broken link); the others are counted by state in one panel;
 - up to ``LINK_CLUSTERS`` clusters every remote-secret link is drawn; beyond that the healthy ones
   are counted, not drawn, and only the broken ones are;
 - broken links that converge on one cluster (a cluster down: every peer fails to read it) or leave one
@@ -27,7 +31,10 @@ import math
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import natural_key
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import names_text
 
-BOX_CLUSTERS = 60
+BOX_CLUSTERS = 24
+COLLAPSE_CLUSTERS = 100
+# The picture fits the page's width (no sideways scrolling): panels wrap at this x.
+MAX_WIDTH = 1240
 LINK_CLUSTERS = 6
 BUNDLE = 3
 COLORS = {"ok": "#12b76a", "warning": "#f79009", "error": "#d92d20"}
@@ -63,11 +70,13 @@ class _Geometry:
     def __init__(self, boxes, links_drawn):
         self.boxes = boxes
         if boxes:
-            self.w, self.h, self.gap, self.pad, self.head, self.max_w = 230, 92, 26, 18, 34, 1300
+            self.w, self.h, self.gap, self.pad, self.head, self.max_w = 230, 92, 26, 18, 34, MAX_WIDTH
             self.panel_gap = 130 if links_drawn else 50
+            self.row_gap = 90 if links_drawn else 30
         else:
-            self.w, self.h, self.gap, self.pad, self.head, self.max_w = 150, 40, 10, 10, 26, 1400
+            self.w, self.h, self.gap, self.pad, self.head, self.max_w = 150, 40, 10, 10, 26, MAX_WIDTH
             self.panel_gap = 24
+            self.row_gap = 30
 
     def cols(self, n):
         if self.boxes:
@@ -80,50 +89,99 @@ def _panels(groups, order, geo):
     x, y, row_h = 20, 20, 0
     for g in order:
         names = groups[g]
+        if not names:
+            continue
         cols = geo.cols(len(names))
         rows = int(math.ceil(len(names) / float(cols)))
         pw = cols * geo.w + (cols - 1) * geo.gap + 2 * geo.pad
         ph = geo.head + rows * geo.h + (rows - 1) * geo.gap + geo.pad
         if x + pw > geo.max_w and x > 20:
-            x, y, row_h = 20, y + row_h + 30, 0
+            x, y, row_h = 20, y + row_h + geo.row_gap, 0
         special = g in _SPECIAL
         title = g if special else "network %s" % g
         panels.append({"network": g, "x": x, "y": y, "w": pw, "h": ph, "special": special,
                        "title": clip(title, max(8, int((pw - 2 * geo.pad) / 7.5))),
-                       "count": len(names)})
+                       "count": len(names), "lines": []})
         for i, name in enumerate(names):
             pos[name] = (x + geo.pad + (i % cols) * (geo.w + geo.gap), y + geo.head + (i // cols) * (geo.h + geo.gap))
         x += pw + geo.panel_gap
         row_h = max(row_h, ph)
-    width = max([p["x"] + p["w"] for p in panels] + [1060]) + 20
-    return panels, pos, width, y + row_h
+    width = max([p["x"] + p["w"] for p in panels] + [MAX_WIDTH]) + 20
+    return panels, pos, width, (y + row_h) if panels else 0
 
 
-def _box_state(facts, counts, out_of_play):
+def _summary_panel(hidden, states, bottom, geo):
+    """The panel that counts the clusters not drawn, by state (collapsed pictures)."""
+    nets = sorted(set(net for net, _name in hidden))
+    by_state = {}
+    for _net, name in hidden:
+        state, _lent, roots = states[name]
+        label = ("affected by %s" % names_text(roots, 2)) if state == "affected" else \
+            {"ok": "healthy", "out-of-play": "out of play"}.get(state, state)
+        by_state[label] = by_state.get(label, 0) + 1
+    y = bottom + (30 if bottom else 20)
+    lines = ["%d %s" % (n, label) for label, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0]))]
+    h = 34 + 18 * len(lines) + 10
+    return {"network": "collapsed", "x": 20, "y": y, "w": MAX_WIDTH - 20, "h": h, "special": True,
+            "title": "%d more cluster(s) on %d network(s), not drawn: nothing of their own to look at"
+                     % (len(hidden), len(nets)),
+            "count": len(hidden),
+            "lines": [dict(x=20 + geo.pad, y=y + 34 + 18 * i + 12, text=text) for i, text in enumerate(lines)]}
+
+
+def _box_state(facts, counts, out_of_play, borrowed):
+    """A box's state from the findings on its cluster; ``borrowed``: how many of them are explained by a
+    root cause on another cluster (they do not make it red)."""
     if out_of_play:
         return "out-of-play"
-    if counts.get("error") or not facts.get("reachable"):
+    if not facts.get("reachable"):
         return "error"
-    return "warning" if counts.get("warning") else "ok"
+    own = dict((sev, counts.get(sev, 0) - borrowed.get(sev, 0)) for sev in ("error", "warning"))
+    if own["error"]:
+        return "error"
+    if own["warning"]:
+        return "warning"
+    return "affected" if borrowed.get("error") or borrowed.get("warning") else "ok"
 
 
 _FILL = {"out-of-play": ("#f9fafb", "#98a2b3"), "error": ("#fef3f2", "#d92d20"),
-         "warning": ("#fffaeb", "#f79009"), "ok": ("#ffffff", "#12b76a")}
+         "warning": ("#fffaeb", "#f79009"), "ok": ("#ffffff", "#12b76a"), "affected": ("#fff6ed", "#fb6514")}
 
 
-def _badge(errors, warnings):
+def _borrowed(report):
+    """{cluster: ({severity: n}, [root cause clusters])}: findings explained by a root cause elsewhere."""
+    by_key = dict((f["key"], f) for f in report["findings"])
+    out = {}
+    for rc in report.get("root_causes") or []:
+        for group in rc["symptoms"]:
+            for key in group["keys"]:
+                f = by_key.get(key)
+                if f is None or f.get("cluster") == rc.get("cluster"):
+                    continue
+                counts, roots = out.setdefault(f.get("cluster"), ({}, []))
+                counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+                if rc.get("cluster") and rc["cluster"] not in roots:
+                    roots.append(rc["cluster"])
+    return out
+
+
+def _badge(errors, warnings, roots=None):
     parts = []
     if errors:
         parts.append("%d error%s" % (errors, "" if errors == 1 else "s"))
     if warnings:
         parts.append("%d warning%s" % (warnings, "" if warnings == 1 else "s"))
-    return " \u00b7 ".join(parts) or "\u2713 healthy"
+    text = " \u00b7 ".join(parts) or "\u2713 healthy"
+    if roots:
+        text = "%s from %s" % (text, names_text(roots, 1))
+    return text
 
 
-def _texts(name, x, y, geo, facts, state, counts):
+def _texts(name, x, y, geo, facts, state, counts, roots):
     """The text lines of one cluster box or tile, and its gateway pills (boxes only)."""
     errors, warnings = counts.get("error", 0), counts.get("warning", 0)
-    badge_fill = "#d92d20" if errors else ("#b54708" if warnings else "#067647")
+    badge_fill = {"error": "#d92d20", "warning": "#b54708", "affected": "#c4320a"}.get(state, "#067647")
+    roots = roots if state == "affected" else None
     if not geo.boxes:
         lines = [dict(x=x + 8, y=y + 16, text=clip(name, 20), size=12, weight="700", fill="#1d2433",
                       cls="cluster-name")]
@@ -132,8 +190,8 @@ def _texts(name, x, y, geo, facts, state, counts):
         elif not facts.get("reachable"):
             lines.append(dict(x=x + 8, y=y + 32, text="unreachable", size=10, weight="600", fill="#d92d20", cls=""))
         else:
-            lines.append(dict(x=x + 8, y=y + 32, text=_badge(errors, warnings), size=10, weight="600",
-                              fill=badge_fill, cls=""))
+            text = "affected by %s" % names_text(roots, 1) if roots else _badge(errors, warnings)
+            lines.append(dict(x=x + 8, y=y + 32, text=clip(text, 25), size=10, weight="600", fill=badge_fill, cls=""))
         return lines, []
     lines = [dict(x=x + 12, y=y + 20, text=clip(name, 26), size=14, weight="700", fill="#1d2433", cls="cluster-name")]
     if state == "out-of-play":
@@ -166,12 +224,26 @@ def _texts(name, x, y, geo, facts, state, counts):
             text = clip(text, 32)
             gateways.append(dict(pending=bool(gw["pending"]), x=x + 10, y=gy, w=min(geo.w - 20, 18 + 6.5 * len(text)),
                                  fill=fill, stroke=stroke, text=dict(x=x + 18, y=gy + 13, text=text, fill=tfill)))
-    lines.append(dict(x=x + 12, y=y + geo.h - 8, text=_badge(errors, warnings), size=11, weight="600",
-                      fill=badge_fill, cls=""))
+    lines.append(dict(x=x + 12, y=y + geo.h - 8, text=clip(_badge(errors, warnings, roots), 36), size=11,
+                      weight="600", fill=badge_fill, cls=""))
     return lines, gateways
 
 
-def _clusters(report, groups, order, pos, geo):
+def _states(report, groups):
+    """{cluster: (state, findings explained elsewhere by severity, the clusters of those root causes)}."""
+    facts_all = report["facts"]
+    by_cluster = report["summary"]["by_cluster"]
+    borrowed = _borrowed(report)
+    out = {}
+    for g, names in groups.items():
+        for name in names:
+            lent, roots = borrowed.get(name, ({}, []))
+            out[name] = (_box_state(facts_all.get(name) or {}, by_cluster.get(name, {}), g == "out of play", lent),
+                         lent, roots)
+    return out
+
+
+def _clusters(report, groups, order, pos, geo, states):
     facts_all = report["facts"]
     by_cluster = report["summary"]["by_cluster"]
     out = []
@@ -180,15 +252,18 @@ def _clusters(report, groups, order, pos, geo):
             x, y = pos[name]
             facts = facts_all.get(name) or {}
             counts = by_cluster.get(name, {})
-            state = _box_state(facts, counts, g == "out of play")
+            state, lent, roots = states[name]
             fill, stroke = _FILL[state]
-            lines, gateways = _texts(name, x, y, geo, facts, state, counts)
+            lines, gateways = _texts(name, x, y, geo, facts, state, counts, roots)
             tip = "%s: %d error(s), %d warning(s)" % (name, counts.get("error", 0), counts.get("warning", 0))
+            if roots:
+                tip += ", %d explained by the root cause on %s" % (sum(lent.values()), names_text(roots, 5))
             if not geo.boxes and state != "out-of-play":
                 tip += "; network %s; role %s; cluster ID %s" % (facts.get("network") or "-", facts.get("role") or "-",
                                                                  facts.get("cluster_id") or "-")
             out.append(dict(name=name, x=x, y=y, w=geo.w, h=geo.h, state=state, fill=fill, stroke=stroke,
-                            stroke_width="2.5" if state == "error" else "1.5", dashed=state == "out-of-play",
+                            stroke_width="2.5" if state == "error" else "1.5",
+                            dashed=state in ("out-of-play", "affected"),
                             rx=10 if geo.boxes else 6, tip=tip, lines=lines, gateways=gateways))
     return out
 
@@ -246,16 +321,16 @@ def _link(lk, pos, geo, labels):
                 width="2.5" if state != "ok" else "1.6", dashed=lk.get("secret") is None, label=label)
 
 
-def _bundles(broken, pos, geo):
-    """(links drawn one by one, badges of bundled links): BUNDLE or more broken links into one cluster
-    (else out of one) become one badge on it."""
+def _bundles(broken):
+    """(links drawn one by one, bundles ``(cluster, "in" | "out", links)``): BUNDLE or more broken links
+    into one cluster (else out of one) become one badge on it."""
     into, outof = {}, {}
     for lk in broken:
         into.setdefault(lk["target"], []).append(lk)
-    badges, rest = [], []
+    bundles, rest = [], []
     for target, links in sorted(into.items(), key=lambda kv: natural_key(kv[0])):
         if len(links) >= BUNDLE:
-            badges.append(_badge_of(target, "in", links, pos, geo))
+            bundles.append((target, "in", links))
         else:
             rest.extend(links)
     single = []
@@ -263,10 +338,10 @@ def _bundles(broken, pos, geo):
         outof.setdefault(lk["source"], []).append(lk)
     for source, links in sorted(outof.items(), key=lambda kv: natural_key(kv[0])):
         if len(links) >= BUNDLE:
-            badges.append(_badge_of(source, "out", links, pos, geo))
+            bundles.append((source, "out", links))
         else:
             single.extend(links)
-    return single, badges
+    return single, bundles
 
 
 def _badge_of(name, direction, links, pos, geo):
@@ -274,12 +349,13 @@ def _badge_of(name, direction, links, pos, geo):
     worst = "error" if any(lk["state"] == "error" for lk in links) else "warning"
     ids = sorted(set(i for lk in links for i in lk.get("ids") or []))
     others = sorted((lk["source"] if direction == "in" else lk["target"] for lk in links), key=natural_key)
+    plural = "" if len(links) == 1 else "s"
     if direction == "in":
-        text = "\u21d0 %d broken link%s" % (len(links), "" if len(links) == 1 else "s")
+        text = "\u21d0 %d broken link%s" % (len(links), plural) if geo.boxes else "\u21d0 %d" % len(links)
         tip = "%d cluster(s) cannot read %s: %s%s" % (len(links), name, names_text(others, 30),
                                                        (" (%s)" % ", ".join(ids)) if ids else "")
     else:
-        text = "\u21d2 %d broken link%s" % (len(links), "" if len(links) == 1 else "s")
+        text = "\u21d2 %d broken link%s" % (len(links), plural) if geo.boxes else "\u21d2 %d" % len(links)
         tip = "istiod in %s cannot read %d cluster(s): %s%s" % (name, len(links), names_text(others, 30),
                                                                 (" (%s)" % ", ".join(ids)) if ids else "")
     size = 11 if geo.boxes else 10
@@ -301,26 +377,40 @@ def layout(report):
     link_info = model.get("link_summary") or {}
     detailed = len(in_play) <= LINK_CLUSTERS and (link_info.get("complete", True))
     geo = _Geometry(total <= BOX_CLUSTERS, detailed)
-    panels, pos, width, bottom = _panels(groups, order, geo)
-    clusters = _clusters(report, groups, order, pos, geo)
-    links = [lk for lk in model.get("links") or [] if lk.get("source") in pos and lk.get("target") in pos]
+    states = _states(report, groups)
+    links = [lk for lk in model.get("links") or [] if lk.get("source") in states and lk.get("target") in states]
     healthy = [lk for lk in links if lk.get("state") == "ok"]
     broken = [lk for lk in links if lk.get("state") != "ok"]
+    single, bundles = _bundles(broken)
+    hidden = []
+    if total > COLLAPSE_CLUSTERS:
+        ends = set(lk["source"] for lk in single) | set(lk["target"] for lk in single) | set(b[0] for b in bundles)
+        for g in order:
+            keep = [n for n in groups[g] if n in ends or states[n][0] in ("error", "warning")]
+            hidden.extend((g, n) for n in groups[g] if n not in keep)
+            groups[g] = keep
+    panels, pos, width, bottom = _panels(groups, order, geo)
+    if hidden:
+        panels.append(_summary_panel(hidden, states, bottom, geo))
+        bottom = panels[-1]["y"] + panels[-1]["h"]
+    clusters = _clusters(report, groups, order, pos, geo, states)
     counts = link_info.get("counts") or {"ok": len(healthy), "warning": 0, "error": len(broken)}
-    hidden = 0 if detailed else counts.get("ok", 0)
+    not_drawn = 0 if detailed else counts.get("ok", 0)
     if not detailed:
         healthy = []
-    single, badges = _bundles(broken, pos, geo)
+    badges = [_badge_of(name, direction, links, pos, geo) for name, direction, links in bundles]
     labels = _Labels([(c["x"], c["y"], c["x"] + c["w"], c["y"] + c["h"]) for c in clusters] +
-                     [(b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]) for b in badges])
-    under = [_link(lk, pos, geo, labels) for lk in healthy]
+                     [(b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]) for b in badges] +
+                     [(p["x"], p["y"], p["x"] + 20 + _text_width(p["title"], 13), p["y"] + geo.head - 4)
+                      for p in panels])
+    under = [_link(lk, pos, geo, labels) for lk in healthy if lk["source"] in pos and lk["target"] in pos]
     over = [_link(lk, pos, geo, labels) for lk in single]
     height = bottom + 80
     legend = {"y": height - 34, "hidden": None,
               "counts": "links: %d ok \u00b7 %d warning \u00b7 %d error" % (
                   counts.get("ok", 0), counts.get("warning", 0), counts.get("error", 0))}
-    if hidden:
-        legend["hidden"] = "%d healthy links not drawn (%d clusters)" % (hidden, len(in_play))
+    if not_drawn:
+        legend["hidden"] = "%d healthy links not drawn (%d clusters)" % (not_drawn, len(in_play))
     return {"width": width, "height": height, "boxes": geo.boxes, "panels": panels, "clusters": clusters,
             "links_under": under, "links_over": over, "bundles": badges, "legend": legend,
-            "colors": COLORS}
+            "colors": COLORS, "collapsed": len(hidden)}

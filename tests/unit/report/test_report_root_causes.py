@@ -102,5 +102,9 @@ def test_picture_bundles_the_broken_links_into_the_down_cluster(rep):
     assert not [g for g in svg.iter(SVG_NS + "g") if "link" in (g.get("class") or "").split()]
     counts = [t for t in svg.iter(SVG_NS + "text") if t.get("class") == "link-counts"][0].text
     assert counts == "links: 72 ok \u00b7 0 warning \u00b7 9 error \u00b7 72 healthy links not drawn (10 clusters)"
-    down = [g for g in svg.iter(SVG_NS + "g") if g.get("data-cluster") == DOWN and "cluster" in g.get("class")]
-    assert "cluster-error" in down[0].get("class")
+    boxes = dict((g.get("data-cluster"), g) for g in svg.iter(SVG_NS + "g") if "cluster" in g.get("class").split())
+    assert "cluster-error" in boxes[DOWN].get("class")
+    # the peers are not red for what cluster7 explains: marked affected, naming it
+    for name in PEERS:
+        assert boxes[name].get("class") == "cluster cluster-affected"
+        assert "1 error \u00b7 1 warning from cluster7" in [t.text for t in boxes[name].iter(SVG_NS + "text")]

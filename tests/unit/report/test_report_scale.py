@@ -108,7 +108,18 @@ def test_the_cluster_down_is_named_once_at_scale(n, json_limit, html_limit):
     drawn = [(g.get("data-source"), g.get("data-target")) for g in svg.iter(ns + "g")
              if "link" in (g.get("class") or "").split()]
     assert drawn == [("cluster3", "cluster4")]
-    assert len([g for g in svg.iter(ns + "g") if "cluster" in (g.get("class") or "").split()]) == n
+    boxes = dict((g.get("data-cluster"), g.get("class")) for g in svg.iter(ns + "g")
+                 if "cluster" in (g.get("class") or "").split())
+    panels = dict((g.get("data-network"), int(g.get("data-clusters"))) for g in svg.iter(ns + "g")
+                  if g.get("class") == "network")
+    if n <= 100:   # every cluster drawn, the peers marked affected by cluster17, not red
+        assert len(boxes) == n and sum(panels.values()) == n
+        assert boxes["cluster5"] == "cluster cluster-affected"
+    else:          # only the clusters worth a look; the others counted in one panel
+        assert sorted(boxes) == ["cluster17", "cluster3", "cluster4"]
+        assert panels["collapsed"] == n - 3
+        texts = [t.text for t in svg.iter(ns + "text")]
+        assert "%d affected by cluster17" % (n - 3) in texts
     lines = r.summary_lines(rep)
     assert len([ln for ln in lines if "cluster17" in ln and not ln.startswith("  ")]) == 1
     assert len(lines) < 10, lines
