@@ -18,7 +18,7 @@ description:
     clusters and facts are kept and the C(connectivity.*) findings of an earlier connectivity run are
     replaced by these (O(merge)).
   - The JUnit file gets a C(connectivity) suite with one test case per cluster pair and test.
-  - An action plugin: runs on the controller (where the report templates are) and touches no cluster. It is
+  - An action plugin, it runs on the controller (where the report templates are) and touches no cluster. It is
     M(meshmend.multicluster.mesh_report) with O(meshmend.multicluster.mesh_report#module:analyze=false), which the
     C(meshmend.multicluster.connectivity) role calls; this name stays for playbooks that use it.
 extends_documentation_fragment:

@@ -144,8 +144,8 @@ def _roots_of(causes_of, ancestors, by_key):
 
 
 def _brief(f):
-    return dict((k, f.get(k)) for k in ("key", "id", "severity", "cluster", "peer", "resource", "message",
-                                         "remedy", "category"))
+    fields = ("key", "id", "severity", "cluster", "peer", "resource", "message", "remedy", "category")
+    return dict((k, f.get(k)) for k in fields)
 
 
 def root_causes(findings):
@@ -187,9 +187,8 @@ def root_causes(findings):
             })
         item = _brief(by_key[r])
         item["key"] = r
-        item.update(explains=len(keys), dependents=sorted(set(by_key[k].get("cluster") or "mesh" for k in keys),
-                                                           key=natural_key),
-                    symptoms=symptoms)
+        dependents = sorted(set(by_key[k].get("cluster") or "mesh" for k in keys), key=natural_key)
+        item.update(explains=len(keys), dependents=dependents, symptoms=symptoms)
         items.append(item)
     items.sort(key=lambda i: (_SEV_RANK.get(i["severity"], 9), -i["explains"], guide_order_key(i)))
     return items
@@ -236,8 +235,8 @@ def summary_lines(report, limit=12):
             rc["severity"], rc["id"], where(rc).replace("\u2192", "->"), rc.get("message"), rc["explains"],
             len(rc["dependents"])))
         for s in rc["symptoms"]:
-            lines.append("  explains %d x %s %s on %s" % (s["count"], s["severity"], s["id"],
-                                                         symptom_where(s, limit).replace("\u2192", "->")))
+            seen_on = symptom_where(s, limit).replace("\u2192", "->")
+            lines.append("  explains %d x %s %s on %s" % (s["count"], s["severity"], s["id"], seen_on))
     for f in standalone(report):
         lines.append("%s %s %s: %s" % (f["severity"], f["id"], where(f).replace("\u2192", "->"), f.get("message")))
     return lines

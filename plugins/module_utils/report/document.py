@@ -45,9 +45,10 @@ def link_summary(model, detailed):
     network pair (the pairs with a problem, with their healthy links too) and per network (outgoing
     and incoming). One pass over the N x (N-1) links, a second one only when a link is broken."""
     views = model.get("clusters") or {}
-    net = dict((name, (view or {}).get("network") or ("no network" if (view or {}).get("state") == "full"
-                                                       else "unknown"))
-               for name, view in views.items())
+    net = {}
+    for name, view in views.items():
+        view = view or {}
+        net[name] = view.get("network") or ("no network" if view.get("state") == "full" else "unknown")
     index = dict((state, i) for i, state in enumerate(_STATES))
     links = model.get("links") or []
     counts, kept, outgoing, incoming, broken = [0, 0, 0], [], {}, {}, set()

@@ -115,8 +115,8 @@ def _root_causes(report, docs_url):
         lines.append("  - **explains %d finding(s) on %d cluster(s)**: %s" % (
             rc["explains"], len(rc["dependents"]), _md(names_text(rc["dependents"], NAMES_LIMIT))))
         for s in rc["symptoms"]:
-            text = "    - %s (%s) \u00d7 %d on %s" % (_link(docs_url, s["id"]), _md(s["severity"]), s["count"],
-                                                     _md(symptom_where(s, NAMES_LIMIT)))
+            seen_on = _md(symptom_where(s, NAMES_LIMIT))
+            text = "    - %s (%s) \u00d7 %d on %s" % (_link(docs_url, s["id"]), _md(s["severity"]), s["count"], seen_on)
             if s["count"] == 1:
                 text += ": %s" % _md(by_key.get(s["keys"][0], {}).get("message"))
             lines.append(text)

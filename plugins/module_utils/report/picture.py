@@ -350,19 +350,19 @@ def _badge_of(name, direction, links, pos, geo):
     ids = sorted(set(i for lk in links for i in lk.get("ids") or []))
     others = sorted((lk["source"] if direction == "in" else lk["target"] for lk in links), key=natural_key)
     plural = "" if len(links) == 1 else "s"
+    arrow = "\u21d0" if direction == "in" else "\u21d2"
+    text = "%s %d broken link%s" % (arrow, len(links), plural) if geo.boxes else "%s %d" % (arrow, len(links))
     if direction == "in":
-        text = "\u21d0 %d broken link%s" % (len(links), plural) if geo.boxes else "\u21d0 %d" % len(links)
-        tip = "%d cluster(s) cannot read %s: %s%s" % (len(links), name, names_text(others, 30),
-                                                       (" (%s)" % ", ".join(ids)) if ids else "")
+        tip = "%d cluster(s) cannot read %s: %s" % (len(links), name, names_text(others, 30))
     else:
-        text = "\u21d2 %d broken link%s" % (len(links), plural) if geo.boxes else "\u21d2 %d" % len(links)
-        tip = "istiod in %s cannot read %d cluster(s): %s%s" % (name, len(links), names_text(others, 30),
-                                                                (" (%s)" % ", ".join(ids)) if ids else "")
+        tip = "istiod in %s cannot read %d cluster(s): %s" % (name, len(links), names_text(others, 30))
+    if ids:
+        tip += " (%s)" % ", ".join(ids)
     size = 11 if geo.boxes else 10
     w = _text_width(text, size) + 14
-    bx = x + geo.w - w - 6
-    by = y + 6 if geo.boxes else y + geo.h - 17
-    if not geo.boxes:
+    if geo.boxes:
+        bx, by = x + geo.w - w - 6, y + 6
+    else:
         bx, by = x + geo.w - w - 4, y + 3
     return dict(cluster=name, direction=direction, state=worst, color=COLORS[worst], count=len(links),
                 x=bx, y=by, w=w, h=size + 6, text=text, size=size, tip=tip)

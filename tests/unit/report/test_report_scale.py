@@ -63,8 +63,9 @@ def _run(n):
         out[fmt] = r.render_all(rep, formats=[fmt])[fmt]
         times[fmt] = time.perf_counter() - start
     sizes = dict((fmt, len(text.encode("utf-8"))) for fmt, text in out.items())
-    print("\n%d clusters: %s; sizes %s" % (n, ", ".join("%s %.2f s" % kv for kv in times.items()),
-                                          ", ".join("%s %.2f MB" % (k, v / float(MB)) for k, v in sizes.items())))
+    spent = ", ".join("%s %.2f s" % kv for kv in times.items())
+    print("\n%d clusters: %s; sizes %s" % (n, spent, ", ".join("%s %.2f MB" % (k, v / float(MB))
+                                                                for k, v in sizes.items())))
     return rep, out, sizes, findings
 
 
