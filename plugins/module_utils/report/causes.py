@@ -68,6 +68,11 @@ def where(f):
     return text
 
 
+def names_category(f):
+    """True when the remedy should add its remediate category (the text does not say it yet)."""
+    return bool(f.get("category")) and f["category"] not in (f.get("remedy") or "")
+
+
 def cause_tree(findings):
     """Findings as a forest: symptoms at the roots, their ``caused_by`` below.
 

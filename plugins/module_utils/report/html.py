@@ -29,10 +29,9 @@ import os
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import SEVERITIES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.argspec import COLLECTION_DOCS_PATH
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import (
-    AREA_TITLES, area_of, cause_tree, names_text, standalone, symptom_where, where,
+    AREA_TITLES, area_of, cause_tree, names_category, names_text, standalone, symptom_where, where,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.connectivity import sorted_cases
-from ansible_collections.meshmend.multicluster.plugins.module_utils.report.markdown import names_category
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.picture import layout
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.remediation import remediation_view
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.summary import gateway_text, secrets_text
@@ -88,8 +87,12 @@ def _render(name, context, template_dir=None):
     try:
         return environment(template_dir).get_template(name).render(**context)
     except jinja2.TemplateError as e:
+        # a syntax error names the template it is in (an included one), with its line
+        where = getattr(e, "name", None) or name
+        if getattr(e, "lineno", None):
+            where += " line %d" % e.lineno
         raise TemplateError("template %s%s: %s: %s" % (
-            name, " (template_dir %s)" % template_dir if template_dir else "", type(e).__name__, e))
+            where, " (template_dir %s)" % template_dir if template_dir else "", type(e).__name__, e))
 
 
 def _root_causes(report):

@@ -15,7 +15,7 @@ import json
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.argspec import COLLECTION_DOCS_PATH
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import (
-    AREA_TITLES, area_of, cause_tree, names_text, standalone, symptom_where, where,
+    AREA_TITLES, area_of, cause_tree, names_category, names_text, standalone, symptom_where, where,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.connectivity import sorted_cases
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.remediation import remediation_view
@@ -59,11 +59,6 @@ def _evidence(evidence):
             v = v[:197] + "..."
         parts.append("%s=%s" % (k, v))
     return _code("; ".join(parts))
-
-
-def names_category(f):
-    """True when the remedy should add its remediate category (the text does not say it yet)."""
-    return bool(f.get("category")) and f["category"] not in (f.get("remedy") or "")
 
 
 def _remedy(f, pad):

@@ -244,3 +244,33 @@ def test_analyze_times_every_area_of_the_catalogue():
     timings = r.analyze(fixtures.facts_by_cluster(), checks.diagnose, {"out_of_play": ["cluster4"]})[1]["areas"]
     assert set(timings) == {"mesh_model"} | set(checks.AREA_NAMES)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+
+
+# --- templates of one's own (template_dir) ---------------------------------------------------------
+
+def test_template_dir_replaces_a_template_by_name_and_keeps_the_others(rep, tmp_path):
+    (tmp_path / "mesh.svg.j2").write_text('<svg xmlns="http://www.w3.org/2000/svg" class="ours">'
+                                          '{% for c in picture.clusters %}<text>{{ c.name }}</text>{% endfor %}</svg>\n')
+    (tmp_path / "findings.html.j2").write_text(
+        '<section id="findings">{% for f in report.findings if f.id == "endpoints.remote_missing" %}'
+        '<p class="ours">{{ f.message }}</p>{% endfor %}</section>\n')
+    page = r.render_html(rep, template_dir=str(tmp_path))
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="ours"><text>cluster1</text>' in page
+    # a user template is autoescaped too: the fixture's message carries a script tag
+    assert '<p class="ours">sleep in cluster2 sees only local endpoints &lt;script&gt;' in page
+    assert '<section class="root-causes' in page and "<h2>Clusters</h2>" in page   # built-in ones
+    assert r.render_svg(rep, template_dir=str(tmp_path)).startswith('<svg xmlns="http://www.w3.org/2000/svg" class="ours">')
+
+
+def test_template_errors_name_the_template(rep, tmp_path):
+    with pytest.raises(r.TemplateError, match="is not a directory"):
+        r.render_html(rep, template_dir=str(tmp_path / "nope"))
+    (tmp_path / "clusters.html.j2").write_text("{% for c in clusters %}\n")
+    with pytest.raises(r.TemplateError, match=r"template clusters.html.j2 line 1 \(template_dir .*\): TemplateSyntaxError"):
+        r.render_html(rep, template_dir=str(tmp_path))
+    # the sandbox: a template cannot reach into Python
+    bad = tmp_path / "sandbox"
+    bad.mkdir()
+    (bad / "clusters.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    with pytest.raises(r.TemplateError, match="SecurityError"):
+        r.render_html(rep, template_dir=str(bad))

@@ -64,8 +64,8 @@ def _run(n):
         times[fmt] = time.perf_counter() - start
     sizes = dict((fmt, len(text.encode("utf-8"))) for fmt, text in out.items())
     spent = ", ".join("%s %.2f s" % kv for kv in times.items())
-    print("\n%d clusters: %s; sizes %s" % (n, spent, ", ".join("%s %.2f MB" % (k, v / float(MB))
-                                                                for k, v in sizes.items())))
+    weight = ", ".join("%s %.2f MB" % (k, v / float(MB)) for k, v in sizes.items())
+    print("\n%d clusters: %s; sizes %s" % (n, spent, weight))
     return rep, out, sizes, findings
 
 
