@@ -146,3 +146,79 @@ def test_bad_option_is_a_clear_error(setup):
     proc = _run(tmp_path, facts_dir, inventory, play, "sometimes", tmp_path / "r3")
     assert proc.returncode != 0
     assert "fail_on" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+CONNECTIVITY_PLAY = """
+- name: connectivity results into the report of a diagnosis
+  hosts: localhost
+  gather_facts: false
+  vars:
+    tls:
+      id: connectivity.tls_error
+      severity: error
+      cluster: cluster1
+      peer: cluster2
+      message: mesh traffic fails with a TLS error
+    case:
+      classname: connectivity.mesh
+      name: cluster1 -> cluster2
+      cluster: cluster1
+      peer: cluster2
+      status: failed
+      message: TLS error
+      finding: connectivity.tls_error@cluster1->cluster2
+  tasks:
+    - name: The old name, an action plugin over the same path
+      meshmend.multicluster.connectivity_report:
+        report_dir: "{{ report_dir }}"
+        findings: ["{{ tls }}"]
+        tests: ["{{ case }}"]
+        fail_on: never
+      register: old
+    - name: mesh_report without analysis, as the connectivity role calls it
+      meshmend.multicluster.mesh_report:
+        analyze: false
+        report_dir: "{{ report_dir }}"
+        extra_findings: ["{{ tls }}"]
+        tests: ["{{ case }}"]
+        probes: {cluster3: {failed: true, msg: cannot exec}}
+        fail_on: never
+      register: new
+    - name: In check mode no test ran, the reports are left alone
+      meshmend.multicluster.mesh_report:
+        analyze: false
+        report_dir: "{{ report_dir }}"
+        tests: ["{{ case }}"]
+      check_mode: true
+      register: checked
+    - name: What both returned
+      ansible.builtin.copy:
+        content: "{{ {'old': old, 'new': new, 'checked': checked} | to_json }}"
+        dest: "{{ report_dir }}/../results.json"
+        mode: "0644"
+"""
+
+
+def test_connectivity_results_merge_into_the_report(setup):
+    tmp_path, facts_dir, inventory, play = setup
+    # a diagnosis first (cluster3 down): its findings stay, the connectivity ones are added
+    assert _run(tmp_path, facts_dir, inventory, play, "never", tmp_path / "c").returncode == 0
+    cplay = tmp_path / "connectivity.yml"
+    cplay.write_text(CONNECTIVITY_PLAY)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([PLAYBOOK_BIN, str(cplay), "-e", "report_dir=%s" % (tmp_path / "c")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["old"]["merged"] is True and res["old"]["tests"] == {"failed": 1}
+    assert res["old"]["lines"] == ["FAILED  connectivity.mesh cluster1 -> cluster2: TLS error"]
+    assert res["new"]["connectivity"]["counts"] == {"failed": 1, "error": 1}
+    assert res["checked"]["skipped"] is True and "check mode" in res["checked"]["msg"]
+    doc = json.loads((tmp_path / "c" / "meshmend-report.json").read_text())
+    keys = [f["key"] for f in doc["findings"]]
+    assert "cluster.unreachable@cluster3" in keys and keys.count("connectivity.tls_error@cluster1->cluster2") == 1
+    assert [c["name"] for c in doc["connectivity"]["tests"]] == ["cluster1 -> cluster2", "cluster3"]
+    junit = ET.parse(str(tmp_path / "c" / "meshmend-junit.xml")).getroot()
+    suite = [s for s in junit.iter("testsuite") if s.get("name") == "connectivity"][0]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "1")
+    assert '<section id="connectivity-tests">' in (tmp_path / "c" / "meshmend-report.html").read_text()
