@@ -23,6 +23,8 @@ description:
     C(meshmend.multicluster.connectivity) role calls; this name stays for playbooks that use it.
 extends_documentation_fragment:
   - meshmend.multicluster.attributes
+  - meshmend.multicluster.report
+  - meshmend.multicluster.report.connectivity
 options:
   report_dir:
     description:
@@ -35,24 +37,6 @@ options:
     type: list
     elements: dict
     default: []
-  tests:
-    description:
-      - Test cases (RV(meshmend.multicluster.connectivity_probe#module:tests) of every cluster).
-    type: list
-    elements: dict
-    default: []
-  probes:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_probe) by cluster; their findings and tests are
-        added to O(findings) and O(tests). A failed or missing result becomes an error test case naming the cluster.
-    type: dict
-    default: {}
-  workloads:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_workload) (state present) by cluster; a failed
-        set-up becomes an error test case with the module's message.
-    type: dict
-    default: {}
   clusters:
     description:
       - The clusters the tests ran on (default the keys of O(probes) and O(workloads)).
@@ -70,17 +54,6 @@ options:
       - Keep what an existing report in O(report_dir) holds (diagnose's findings); V(false) replaces it.
     type: bool
     default: true
-  docs_url:
-    description:
-      - Where finding ids link to (one anchor per id); V(local) for the collection's own copy, relative to
-        O(report_dir). As O(meshmend.multicluster.mesh_report#module:docs_url).
-    type: str
-    default: https://github.com/meshmend/multicluster/blob/main/docs/findings.md
-  template_dir:
-    description:
-      - A folder of Jinja2 templates that replace the built-in HTML templates of the same name,
-        as O(meshmend.multicluster.mesh_report#module:template_dir).
-    type: path
 attributes:
   action:
     support: full

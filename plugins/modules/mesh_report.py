@@ -87,25 +87,6 @@ options:
         from one run over all areas.
     type: bool
     default: true
-  docs_url:
-    description:
-      - Where finding ids link to in the Markdown and HTML reports (C(#<id>) is appended).
-      - The default is the published catalogue, so the links work wherever the report is opened (a CI artifact,
-        a mail). V(local) links to the collection's own C(docs/findings.md), relative to O(report_dir), for
-        reports read on the machine that wrote them (V(docs/findings.md), the former default, means the same).
-      - Any other value is used as given, for example a path relative to the report directory.
-    type: str
-    default: https://github.com/meshmend/multicluster/blob/main/docs/findings.md
-  template_dir:
-    description:
-      - A folder of Jinja2 templates for the HTML report, searched before the built-in ones. A file there
-        replaces the built-in template of the same name (C(report.html.j2) the page, C(style.css.j2),
-        C(macros.html.j2), C(root_causes.html.j2), C(remediation.html.j2), C(mesh.svg.j2) the picture,
-        C(findings.html.j2), C(clusters.html.j2), C(connectivity.html.j2)). Copy a built-in one from the
-        collection's C(plugins/module_utils/report/templates/) to start.
-      - Templates render with autoescape on, in Jinja2's sandbox. An unusable folder or template fails the task
-        before anything is written.
-    type: path
   title:
     description: Title of the HTML report.
     type: str
@@ -140,31 +121,15 @@ options:
     type: list
     elements: dict
     default: []
-  tests:
-    description:
-      - Connectivity test cases (RV(meshmend.multicluster.connectivity_probe#module:tests)), giving a C(connectivity)
-        JUnit suite with one case per cluster pair and test, and a table in the Markdown and HTML reports.
-    type: list
-    elements: dict
-    default: []
-  probes:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_probe) by cluster; their findings and tests are
-        added to O(extra_findings) and O(tests). A failed or missing result becomes an error test case naming the cluster.
-    type: dict
-    default: {}
-  workloads:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_workload) (state present) by cluster; a failed
-        set-up becomes an error test case with the module's message.
-    type: dict
-    default: {}
   merge:
     description:
       - With O(analyze=false), keep what the report already in O(report_dir) holds (diagnose's findings);
         V(false) writes a report of the connectivity results only.
     type: bool
     default: true
+extends_documentation_fragment:
+  - meshmend.multicluster.report
+  - meshmend.multicluster.report.connectivity
 attributes:
   action:
     support: full
