@@ -274,3 +274,21 @@ def test_template_errors_name_the_template(rep, tmp_path):
     (bad / "clusters.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
     with pytest.raises(r.TemplateError, match="SecurityError"):
         r.render_html(rep, template_dir=str(bad))
+
+
+def test_summary_lists_every_entry_when_few_and_only_the_problems_when_many():
+    peers = [("cluster%d" % j, j) for j in range(2, 21)]
+    facts = fixtures.cluster_facts("cluster1", 1, "network1", secrets_for=peers)
+    entries = [{"cluster": "cluster1", "namespace": "istio-system", "name": "istio-remote-secret-%s" % p, "key": p,
+                "target": p, "state": "error" if p == "cluster9" else "ok", "error": None} for p, _n in peers]
+    summary = r.summarize_facts(facts, {"role": "primary"}, entries)
+    assert summary["remote_secrets_total"] == {"secrets": 19, "entries": 19, "ok": 18, "listed": 1, "complete": False}
+    assert [(s["name"], s["keys"][0]["target"], s["keys"][0]["state"]) for s in summary["remote_secrets"]] == [
+        ("istio-remote-secret-cluster9", "cluster9", "error")]
+    # entries the model does not judge (no model entry) count as not ok: all listed
+    summary = r.summarize_facts(facts, {"role": None}, [])
+    assert summary["remote_secrets_total"]["listed"] == 19 and summary["remote_secrets_total"]["ok"] == 0
+    # few entries: every one listed, as before
+    few = fixtures.cluster_facts("cluster1", 1, "network1", secrets_for=peers[:3])
+    summary = r.summarize_facts(few, {"role": "primary"}, entries[:3])
+    assert summary["remote_secrets_total"] == {"secrets": 3, "entries": 3, "ok": 3, "listed": 3, "complete": True}
