@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import functools
 import ipaddress
 import os
 
@@ -413,6 +414,11 @@ def is_loopback_server(server):
     """True for the addresses istioctl create-remote-secret warns about."""
     if not server or not isinstance(server, str):
         return False
+    return _is_loopback_server(server)
+
+
+@functools.lru_cache(maxsize=4096)   # one answer per server string: a mesh of N clusters asks N x (N-1) times
+def _is_loopback_server(server):
     try:
         host = urlparse(server if "://" in server else "https://" + server).hostname
     except ValueError:
@@ -422,10 +428,15 @@ def is_loopback_server(server):
     host = host.strip("[]").lower()
     if host in LOOPBACK_HOSTS:
         return True
+    if ":" not in host:
+        return False   # an IPv4 text is 127.0.0.1 only as written (ipaddress refuses leading zeros)
     try:
-        return ipaddress.ip_address(host) in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+        return ipaddress.ip_address(host) == _IPV6_LOOPBACK
     except ValueError:
         return False
+
+
+_IPV6_LOOPBACK = ipaddress.ip_address("::1")
 
 
 def _current(config):

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 try:
     from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover
@@ -24,6 +26,11 @@ def normalize_server(url):
     None for an empty or unparsable value."""
     if not url or not isinstance(url, str):
         return None
+    return _normalize(url)
+
+
+@functools.lru_cache(maxsize=4096)   # a mesh of N clusters compares N x (N-1) servers, N distinct ones
+def _normalize(url):
     text = url.strip()
     if "://" not in text:
         text = "https://" + text

@@ -56,6 +56,35 @@ def _pod_ips(pods):
     return set(p.get("pod_ip") for p in pods if p.get("pod_ip"))
 
 
+def _sidecar_ips(c):
+    """Pod IPs of every sidecar pod of ``c`` (once per cluster)."""
+    if "sidecar_ips" not in c.cache:
+        c.cache["sidecar_ips"] = _pod_ips(as_dict(p) for p in as_list(c.facts.get("sidecar_pods")))
+    return c.cache["sidecar_ips"]
+
+
+def _ips_by_network(c):
+    """{network istiod gives the pod: set of pod IPs} of the sidecar pods of ``c`` (once per cluster)."""
+    if "ips_by_network" not in c.cache:
+        out = {}
+        for p in as_list(c.facts.get("sidecar_pods")):
+            p = as_dict(p)
+            if p.get("pod_ip"):
+                out.setdefault(_pod_network(c, p), set()).add(p["pod_ip"])
+        c.cache["ips_by_network"] = out
+    return c.cache["ips_by_network"]
+
+
+def _serving_view(mesh, c, name, namespace):
+    """(ready pods, their IPs, the networks istiod gives them) of Service namespace/name in ``c`` (once)."""
+    key = ("serving_view", name, namespace)
+    if key not in c.cache:
+        pods = mesh.service_pods(c, name, namespace)[1]
+        ready = [p for p in pods if p.get("ready") is not False and p.get("pod_ip")]
+        c.cache[key] = (ready, _pod_ips(pods), set(_pod_network(c, p) for p in ready))
+    return c.cache[key]
+
+
 def _probes(mesh):
     """(cluster, its Probe, service name, namespace) for every judged cluster whose client proxy is judged."""
     for a in mesh.judged():
@@ -108,22 +137,20 @@ def remote_missing(mesh):
         proxy, rows = probe.proxy, probe.rows
         addresses = set(r.get("address") for r in rows)
         a_network = proxy.get("network") or a.effective_network
-        local_ips = _pod_ips(mesh.service_pods(a, name, namespace)[1])
-        all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
+        local_ips = _serving_view(mesh, a, name, namespace)[1]
+        all_local_ips = _sidecar_ips(a)
         judged = [c for c in mesh.judged() if c.name != a.name]
         if a.is_remote and a.serving != [a.name]:
             judged.append(a)   # a remote's own endpoints also come through its primary's remote secret
         only_local = bool(addresses) and addresses <= (local_ips | all_local_ips)
         for c in judged:
-            pods = mesh.service_pods(c, name, namespace)[1]
-            ready = [p for p in pods if p.get("ready") is not False and p.get("pod_ip")]
+            ready, ips, networks = _serving_view(mesh, c, name, namespace)
             if not ready:
                 continue
-            ips = _pod_ips(pods)
             if c.name != a.name:
-                ips -= all_local_ips
+                ips = ips - all_local_ips
             gws = set()
-            for net in set(_pod_network(c, p) for p in ready):
+            for net in networks:
                 if net and net != a_network:
                     gws |= mesh.gateway_addresses(net)
             if addresses & ips or addresses & gws:
@@ -182,18 +209,23 @@ def remote_pod_ips(mesh):
     for a, probe, _name, _namespace in _probes(mesh):
         addresses = set(r.get("address") for r in probe.rows)
         a_network = probe.proxy.get("network") or a.effective_network
-        all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
+        all_local_ips = _sidecar_ips(a)
+        candidates = addresses - all_local_ips - gateway_ips_all
+        if not candidates:
+            continue
         for c in mesh.full():
             if c.name == a.name:
                 continue
             # pods on the proxy's own network are rightly sent with their pod IPs
-            c_pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
-                      if not (a_network and _pod_network(c, as_dict(p)) == a_network)]
-            raw = sorted((addresses & _pod_ips(c_pods)) - all_local_ips - gateway_ips_all)
+            raw = set()
+            for net, ips in _ips_by_network(c).items():
+                if not (a_network and net == a_network):
+                    raw |= candidates & ips
             if not raw:
                 continue
-            names = ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip"))
-                     for p in c_pods if p.get("pod_ip") in raw]
+            raw = sorted(raw)
+            names = ["%s/%s %s" % (as_dict(p).get("namespace"), as_dict(p).get("name"), as_dict(p).get("pod_ip"))
+                     for p in as_list(c.facts.get("sidecar_pods")) if as_dict(p).get("pod_ip") in raw]
             yield make_finding(
                 "endpoints.remote_pod_ips", a.name, peer=c.name, target=_pod_target(probe.proxy),
                 evidence={"service": probe.host, "raw_pod_ips": listed(raw), "pods": listed(names),

@@ -457,6 +457,7 @@ class Mesh:
         self.expiry_days = int(options["expiry_days"]) if options.get("expiry_days") is not None else 30
         self.probe_service = options.get("probe_service") or "helloworld.sample"
         self._by_server = None
+        self._names = None
         self._gateway_addresses = {}
         self.networks = self._networks()
         self.multi_network = self._multi_network()
@@ -749,10 +750,28 @@ class Mesh:
                 entries.append(entry)
         return entries
 
+    def _names_index(self):
+        """{value: [clusters in order]} for each way an entry may name a peer: cluster ID, then name or ID or
+        expected ID, then name or expected ID (the orders _identify tries), built once."""
+        if self._names is None:
+            by_id, by_any, by_name = {}, {}, {}
+            for p in self.all():
+                if p.cluster_id:
+                    by_id.setdefault(p.cluster_id, []).append(p)
+                for value in set(v for v in (p.name, p.cluster_id, p.expected_id) if v):
+                    by_any.setdefault(value, []).append(p)
+                for value in set(v for v in (p.name, p.expected_id) if v):
+                    by_name.setdefault(value, []).append(p)
+            self._names = (by_id, by_any, by_name)
+        return self._names
+
     def _identify(self, primary, entry):
-        """The peer (ClusterView) ``entry`` is meant for, and how it was matched; (None, None) if none."""
+        """The peer (ClusterView) ``entry`` is meant for, and how it was matched; (None, None) if none.
+
+        In order: the server (the probe's match, the peers option, a peer's API server URL), the key as a
+        cluster ID, the networking.istio.io/cluster annotation, the istio-remote-secret-<name> Secret name,
+        the key as an inventory name or expected ID. Each lookup is an index, not a scan of the peers."""
         e = entry.entry
-        peers = self.peers_of(primary)
         for known in (as_dict(e.get("probe")).get("cluster"), e.get("server_cluster")):
             if known and known in self.clusters:
                 return self.clusters[self.aliases.get(known, known)], "server"
@@ -760,26 +779,25 @@ class Mesh:
             target = self.by_server(e["server"])
             if target is not None:
                 return target, "server"
-        for p in peers:
-            if p.cluster_id and entry.key == p.cluster_id:
-                return p, "key"
-        ann = as_dict(entry.secret.get("annotations")).get(CLUSTER_ANNOTATION)
-        for p in peers:
-            if ann and ann in (p.name, p.cluster_id, p.expected_id):
-                return p, "annotation"
+        by_id, by_any, by_name = self._names_index()
+
+        def first(index, value):
+            for p in index.get(value) or ():
+                if p is not primary:
+                    return p
+            return None
+
+        tries = [(by_id, entry.key, "key"),
+                 (by_any, as_dict(entry.secret.get("annotations")).get(CLUSTER_ANNOTATION), "annotation")]
         name = entry.name or ""
         if name.startswith(REMOTE_SECRET_PREFIX):
-            suffix = name[len(REMOTE_SECRET_PREFIX):]
-            for p in peers:
-                if suffix in (p.name, p.cluster_id, p.expected_id):
-                    return p, "secret name"
-        for p in peers:
-            if entry.key in (p.name, p.expected_id):
-                return p, "key"
+            tries.append((by_any, name[len(REMOTE_SECRET_PREFIX):], "secret name"))
+        tries.append((by_name, entry.key, "key"))
+        for index, value, how in tries:
+            found = first(index, value) if value else None
+            if found is not None:
+                return found, how
         return None, None
-
-    def entries_for(self, primary, peer):
-        return [e for e in primary.entries if e.target is not None and e.target.name == peer.name]
 
     # -- the model others read -------------------------------------------------------------
     def to_dict(self, findings=()):
@@ -791,26 +809,29 @@ class Mesh:
         """
         by_pair = {}
         for f in findings:
-            f = f.to_dict() if hasattr(f, "to_dict") else f
-            if f.get("peer") and f.get("cluster") and f["id"].split(".", 1)[0] in ("remote_secret", "primary_remote"):
-                by_pair.setdefault((f["cluster"], f["peer"]), []).append(f)
+            fid, cluster, peer = (f.id, f.cluster, f.peer) if hasattr(f, "id") else (f["id"], f.get("cluster"), f.get("peer"))
+            if peer and cluster and fid.split(".", 1)[0] in ("remote_secret", "primary_remote"):
+                sev = f.severity if hasattr(f, "severity") else f["severity"]
+                by_pair.setdefault((cluster, peer), []).append((fid, sev))
+        states = dict((pair, _state(fs)) for pair, fs in by_pair.items())
         entries, links = [], {}
         for c in self.primaries():
             for e in c.entries:
                 target = e.target.name if e.target is not None else None
-                pair = by_pair.get((c.name, target), []) if target else []
                 entries.append({"cluster": c.name, "namespace": e.namespace, "name": e.name, "key": e.key,
                                 "target": target, "matched_by": e.matched_by, "server": e.server,
                                 "fingerprint": e.entry.get("fingerprint"), "error": e.error,
-                                "state": _state(pair) if target else "unknown"})
+                                "state": states.get((c.name, target), "ok") if target else "unknown"})
                 if target:
-                    link = links.setdefault((c.name, target), _link(c.name, target))
+                    link = links.get((c.name, target))
+                    if link is None:
+                        link = links[(c.name, target)] = _link(c.name, target)
                     if link["secret"] is None or e.in_istiod_namespace:
                         link["secret"] = e.ref
         for (source, target), fs in by_pair.items():
             link = links.setdefault((source, target), _link(source, target))
-            link["ids"] = sorted(set(f["id"] for f in fs))
-            link["state"] = _state(fs)
+            link["ids"] = sorted(set(fid for fid, _sev in fs))
+            link["state"] = states[(source, target)]
         for link in links.values():
             if link["secret"] is None and link["state"] == "ok":
                 link["state"] = "warning"
@@ -838,5 +859,6 @@ def _link(source, target):
 
 
 def _state(findings):
-    sev = set(f["severity"] for f in findings)
+    """error / warning / ok of (id, severity) pairs."""
+    sev = set(s for _fid, s in findings)
     return "error" if "error" in sev else ("warning" if "warning" in sev else "ok")

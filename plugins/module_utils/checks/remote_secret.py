@@ -43,9 +43,14 @@ class Pair:
         ns = primary.istio_namespace
         judged_id = peer.expected_id_source in ("cluster", "declared")
         self.judged_id = judged_id
-        self.wrong_key = [e for e in entries if judged_id and e.key != peer.expected_id]
-        self.here = [e for e in entries if e not in self.wrong_key and e.namespace == ns]
-        self.elsewhere = [e for e in entries if e not in self.wrong_key and e.namespace != ns]
+        self.wrong_key, self.here, self.elsewhere = [], [], []
+        for e in entries:
+            if judged_id and e.key != peer.expected_id:
+                self.wrong_key.append(e)
+            elif e.namespace == ns:
+                self.here.append(e)
+            else:
+                self.elsewhere.append(e)
         self.entries = entries
         self.duplicate = bool(peer.cluster_id and primary.cluster_id and peer.cluster_id == primary.cluster_id)
 
@@ -69,6 +74,49 @@ class Pair:
         return {"ctx": self.primary.context, "ns": self.primary.istio_namespace, "peer_ctx": self.peer.context,
                 "peer_id": self.peer.expected_id}
 
+    # what the present-secret checks share, worked out once per pair
+    def _once(self, name, fn):
+        if name not in self.__dict__:
+            self.__dict__[name] = fn()
+        return self.__dict__[name]
+
+    @property
+    def invalid(self):
+        return self._once("_invalid", lambda: [e for e in self.here if e.error])
+
+    @property
+    def loopback(self):
+        return self._once("_loopback", lambda: [e for e in self.here if not e.error and e.loopback])
+
+    @property
+    def states(self):
+        """istiod's sync state of every key that is not synced."""
+        return self._once("_states", lambda: [
+            {"key": e.key, "status": s, "source": src} for e in self.here
+            for s, src in [_sync_state(self.primary, e.key)] if s is not None and s != "synced"])
+
+    @property
+    def synced_any(self):
+        return self._once("_synced", lambda: any(_sync_state(self.primary, e.key)[0] == "synced" for e in self.here))
+
+    @property
+    def log_lines(self):
+        """istiod's log lines about this pair: (watch failures, other failures)."""
+        return self._once("_log", lambda: _log_lines(self.primary, self))
+
+    @property
+    def suspect(self):
+        """Anything the present-secret checks could report (a broken kubeconfig, a loopback server, a failed
+        probe, a key istiod does not report synced, a log line): one pass, so that the healthy pairs (most of
+        the N x (N-1) of a big mesh) are passed over at once."""
+        for e in self.here:
+            if e.error or e.loopback or (e.probe or {}).get("ok") is False:
+                return True
+            status = _sync_state(self.primary, e.key)[0]
+            if status is not None and status != "synced":
+                return True
+        return bool(self.here) and _has_log_errors(self.primary) and any(self.log_lines)
+
 
 def pairs(mesh):
     """[(primary, {peer name: Pair}, unassigned entries)] for every judged primary (computed once)."""
@@ -79,13 +127,20 @@ def pairs(mesh):
         cached = primary.cache.get("pairs")
         if cached is None:
             own_id = primary.cluster_id
-            local = [e for e in primary.entries if own_id and e.key == own_id]
-            rest = [e for e in primary.entries if e not in local]
-            by_peer = {}
-            for peer in mesh.peers_of(primary):
-                mine = [e for e in rest if e.target is peer]
-                by_peer[peer.name] = Pair(primary, peer, mine, [e for e in local if e.target is peer])
-            cached = primary.cache["pairs"] = (by_peer, local, [e for e in rest if e.target is None])
+            local, rest, unassigned, targeted, targeted_local = [], [], [], {}, {}
+            for e in primary.entries:
+                is_local = bool(own_id and e.key == own_id)
+                (local if is_local else rest).append(e)
+                if e.target is None:
+                    if not is_local:
+                        unassigned.append(e)
+                else:
+                    (targeted_local if is_local else targeted).setdefault(e.target.name, []).append(e)
+            by_peer = dict((peer.name, Pair(primary, peer, targeted.get(peer.name, []),
+                                            targeted_local.get(peer.name, [])))
+                           for peer in mesh.peers_of(primary))
+            cached = primary.cache["pairs"] = (by_peer, local, unassigned)
+            primary.cache["suspect_pairs"] = [pair for pair in by_peer.values() if pair.suspect]
         out.append((primary,) + cached)
     return out
 
@@ -183,7 +238,7 @@ def missing(mesh):
                 "remote_secret.missing", primary.name, peer=peer.name,
                 target=target("Secret", primary.istio_namespace, remote_secret_name(peer.expected_id)),
                 evidence=dict(pair.id_note(), istiod_namespace=primary.istio_namespace,
-                              secrets_seen=listed(["%s key=%s" % (e.ref, e.key) for e in primary.entries])),
+                              secrets_seen=["%s key=%s" % (e.ref, e.key) for e in listed(primary.entries)]),
                 variant="duplicate" if pair.duplicate else None,
                 category=None if pair.duplicate else "default", fix=pair.fix(),
                 duplicate_note=" (%s shares %s's cluster ID, so a secret would be ignored)" % (peer.name, primary.name)
@@ -208,9 +263,16 @@ def _sync_state(primary, key):
     return None, None
 
 
+def _has_log_errors(primary):
+    if "log_errors" not in primary.cache:
+        primary.cache["log_errors"] = bool(as_dict(primary.facts.get("istiod_log")).get("errors"))
+    return primary.cache["log_errors"]
+
+
 def _log_lines(primary, pair):
-    """istiod's log lines about this pair: (watch failures, other failures)."""
     log = as_dict(primary.facts.get("istiod_log"))
+    if not log.get("errors"):
+        return [], []
     refs = set(e.ref for e in pair.here)
     keys = set(e.key for e in pair.here) | {pair.peer.expected_id, pair.peer.name}
     servers = set(normalize_server(e.server) for e in pair.here if e.server)
@@ -226,40 +288,22 @@ def _log_lines(primary, pair):
 
 
 def _present(mesh):
-    """Pairs whose secret is in istiod's namespace with the right key, with what the checks below share."""
-    for primary, by_peer, _local, _unassigned in pairs(mesh):
-        for pair in by_peer.values():
-            if pair.here:
-                yield primary, pair
-
-
-def _states(primary, pair):
-    return [{"key": e.key, "status": s, "source": src} for e in pair.here
-            for s, src in [_sync_state(primary, e.key)] if s is not None and s != "synced"]
-
-
-def _synced_any(primary, pair):
-    return any(_sync_state(primary, e.key)[0] == "synced" for e in pair.here)
-
-
-def _invalid(pair):
-    return [e for e in pair.here if e.error]
-
-
-def _loopback(pair):
-    return [e for e in pair.here if not e.error and e.loopback]
+    """Pairs whose secret is in istiod's namespace with the right key and that show something to judge."""
+    for primary, _by_peer, _local, _unassigned in pairs(mesh):
+        for pair in primary.cache["suspect_pairs"]:
+            yield primary, pair
 
 
 @check("remote_secret.invalid_kubeconfig")
 def invalid_kubeconfig(mesh):
     for primary, pair in _present(mesh):
-        invalid = _invalid(pair)
+        invalid = pair.invalid
         if invalid:
             first = invalid[0]
             yield make_finding(
                 "remote_secret.invalid_kubeconfig", primary.name, peer=pair.peer.name, target=_target(first),
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in invalid],
-                              istiod_sync=_states(primary, pair)),
+                              istiod_sync=pair.states),
                 fix=pair.fix(first.name), secret=first.ref, key=first.key, error=first.error, **pair.fields())
     # istiod refuses a broken kubeconfig whatever cluster its key names (only keys in its namespace are read)
     for primary, _by_peer, _local, unassigned in pairs(mesh):
@@ -278,14 +322,14 @@ def invalid_kubeconfig(mesh):
 @check("remote_secret.loopback_server")
 def loopback_server(mesh):
     for primary, pair in _present(mesh):
-        loopback = _loopback(pair)
+        loopback = pair.loopback
         if loopback:
             first = loopback[0]
-            watch, _other = _log_lines(primary, pair)
+            watch, _other = pair.log_lines
             yield make_finding(
                 "remote_secret.loopback_server", primary.name, peer=pair.peer.name, target=_target(first),
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in loopback],
-                              peer_server_seen_by_controller=pair.peer.server, istiod_sync=_states(primary, pair),
+                              peer_server_seen_by_controller=pair.peer.server, istiod_sync=pair.states,
                               istiod_watch_errors=listed(watch)),
                 fix=pair.fix(first.name), secret=first.ref, server=first.server, **pair.fields())
 
@@ -293,13 +337,13 @@ def loopback_server(mesh):
 @check("remote_secret.api_unreachable")
 def api_unreachable(mesh):
     for primary, pair in _present(mesh):
-        bad = set(id(e) for e in _invalid(pair) + _loopback(pair))
+        bad = set(id(e) for e in pair.invalid + pair.loopback)
         usable = [e for e in pair.here if id(e) not in bad]
         failed = [e for e in usable if e.probe is not None and e.probe.get("ok") is False]
         probed_ok = [e for e in usable if (e.probe or {}).get("ok") is True]
-        watch, _other = _log_lines(primary, pair)
+        watch, _other = pair.log_lines
         # istiod's own failures count even when the controller got through: it tries from another place
-        if not usable or not ((failed and len(failed) == len(usable)) or (watch and not _synced_any(primary, pair))):
+        if not usable or not ((failed and len(failed) == len(usable)) or (watch and not pair.synced_any)):
             continue
         first = failed[0] if failed else usable[0]
         probe = first.probe or {}
@@ -317,7 +361,7 @@ def api_unreachable(mesh):
 @check("remote_secret.istiod_error")
 def istiod_error(mesh):
     for primary, pair in _present(mesh):
-        _watch, errors = _log_lines(primary, pair)
+        _watch, errors = pair.log_lines
         if errors:
             yield make_finding(
                 "remote_secret.istiod_error", primary.name, peer=pair.peer.name,
@@ -331,11 +375,11 @@ def istiod_error(mesh):
 @check("remote_secret.not_synced")
 def not_synced(mesh):
     for primary, pair in _present(mesh):
-        states = _states(primary, pair)
+        states = pair.states
         # a kubeconfig istiod refuses or that points at itself fully explains the sync state: shown there
-        if not states or _synced_any(primary, pair) or _invalid(pair) or _loopback(pair):
+        if not states or pair.synced_any or pair.invalid or pair.loopback:
             continue
-        watch, _other = _log_lines(primary, pair)
+        watch, _other = pair.log_lines
         keys = set(e.key for e in pair.here)
         timeouts = as_list(as_dict(primary.facts.get("istiod_log")).get("sync_timeouts"))
         first = states[0]
