@@ -24,9 +24,8 @@ except ImportError:
 
 EXPIRING_DAYS = 30
 
-# Secret cacerts layouts (istio-facts section 6).
-PLUGIN_KEYS = ("root-cert.pem", "ca-cert.pem", "cert-chain.pem", "ca-key.pem")
-CERT_MANAGER_KEYS = ("ca.crt", "tls.crt", "tls.key")
+# Secret cacerts layouts: plug-in (root-cert.pem, ca-cert.pem, cert-chain.pem, ca-key.pem) or cert-manager
+# (ca.crt, tls.crt, tls.key).
 KEY_KEYS = ("ca-key.pem", "tls.key")
 
 

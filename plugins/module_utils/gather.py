@@ -87,8 +87,6 @@ GATEWAY_APP_LABELS = ("eastwestgateway", "ingressgateway", "egressgateway")
 # What gather can read; a section left out is not requested and its facts keys stay null.
 ALL_SECTIONS = ("istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods", "nodes",
                 "istio_crds", "log", "clusterz", "proxy")
-# Read only when asked (one more exec into istiod: 15 requests).
-OPTIONAL_SECTIONS = ("networkz",)
 
 
 # --------------------------------------------------------------------------- small helpers

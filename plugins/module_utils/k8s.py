@@ -39,10 +39,6 @@ def name_of(obj):
     return meta(obj).get("name")
 
 
-def namespace_of(obj):
-    return meta(obj).get("namespace")
-
-
 def labels_of(obj):
     return as_dict(meta(obj).get("labels"))
 
@@ -148,12 +144,6 @@ def pod_problem(pod):
         if str(cond.get("status")).lower() != "true" and (cond.get("reason") or cond.get("message")):
             return "%s: %s" % (cond.get("type"), cond.get("message") or cond.get("reason"))
     return status.get("phase") or "no status yet"
-
-
-def containers(pod):
-    """Every container of a pod: regular ones, then init containers (native sidecars among them)."""
-    spec = as_dict(as_dict(pod).get("spec")) if "spec" in as_dict(pod) else as_dict(pod)
-    return [as_dict(c) for c in as_list(spec.get("containers")) + as_list(spec.get("initContainers"))]
 
 
 def env_map(container):

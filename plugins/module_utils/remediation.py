@@ -398,12 +398,6 @@ def build_plan(findings, model, categories=None, gateway_addresses=None, force=F
     }
 
 
-def host_actions(plan, cluster, category=None):
-    """The actions one host runs (optionally of one category): what the role loops over."""
-    return [a for a in (plan or {}).get("by_cluster", {}).get(cluster, [])
-            if category is None or a["category"] == category]
-
-
 # --- remote secrets: what `istioctl create-remote-secret` writes, and safe summaries -------------
 
 def build_remote_kubeconfig(cluster_id, server, ca_data_b64, token):

@@ -526,10 +526,6 @@ class Mesh:
                 groups.setdefault(c.cluster_id, []).append(c.name)
         return dict((cid, sorted(names)) for cid, names in groups.items() if len(names) > 1)
 
-    def shares_id(self, a, b):
-        """True when clusters ``a`` and ``b`` (names) share a cluster ID."""
-        return any(a in names and b in names for names in self.duplicate_ids.values())
-
     # -- networks --------------------------------------------------------------------------
     def _networks(self):
         """Every network the clusters are on: their install's network, the declared one, gateway

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import diagnose
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, stale_network_pods,
+    PlanError, build_plan, build_remote_kubeconfig, category_of, stale_network_pods,
     wanted_remote_secret,
     normalize_categories, parse_kubeconfig_essentials, same_kubeconfig,
     summarize_secret, validate_gateway_address,
@@ -67,8 +67,9 @@ def test_demo_plan_has_one_action_per_cluster_and_category():
     gw = plan["actions"][2]
     assert gw["params"] == {"namespace": "istio-system", "name": "istio-eastwestgateway",
                             "address": "172.18.2.100", "force": False}
-    assert host_actions(plan, "cluster2") == [gw]
-    assert host_actions(plan, "cluster1", "remote_secrets") == [secret]
+    # what each host runs (the remediate role loops over by_cluster[inventory_hostname])
+    assert plan["by_cluster"]["cluster2"] == [gw]
+    assert plan["by_cluster"]["cluster1"] == [plan["actions"][0], secret]
     assert plan["skipped"] == [] and plan["not_asked"] == []
 
 
