@@ -49,6 +49,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "istio-new": ("istio-new", {
         "pilot-discovery": "istio.io/istio/pilot/cmd/pilot-discovery",
         "istioctl": "istio.io/istio/istioctl/cmd/istioctl",
+        "xdsprobe": "./cmd/xdsprobe",
     }),
     "istio-old": ("istio-old", {
         "pilot-discovery": "istio.io/istio/pilot/cmd/pilot-discovery",
