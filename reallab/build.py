@@ -112,25 +112,28 @@ def du_mib(path: Path) -> float:
     return total / 2**20
 
 
-def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log) -> tuple[int, float, int]:
-    """Run cmd; return (exit code, wall seconds, peak RSS KiB of the largest process it started).
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log) -> tuple[int, float, int, float]:
+    """Run cmd; return (exit code, wall seconds, peak RSS KiB of the largest process it started, CPU seconds).
+
+    CPU seconds (user+sys of compile/link) do not depend on what else the machine runs; wall time does.
 
     A fresh interpreter runs it so RUSAGE_CHILDREN covers this build alone (compile and link included)."""
     wrapper = ("import resource,subprocess,sys;"
                "rc=subprocess.call(sys.argv[1:]);"
-               "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+               "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+               "print('PEAK_RSS_KIB', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr);"
                "sys.exit(rc)")
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.monotonic() - t0
-    peak = 0
+    peak, cpu = 0, 0.0
     for line in p.stdout.splitlines():
         if line.startswith("PEAK_RSS_KIB "):
-            peak = int(line.split()[1])
+            peak, cpu = int(line.split()[1]), float(line.split()[2])
         else:
             log.write(line + "\n")
-    return p.returncode, wall, peak
+    return p.returncode, wall, peak, cpu
 
 
 def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
@@ -159,14 +162,14 @@ def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
                 continue
             tmp = out / f".{name}.tmp{os.getpid()}"
             with open(out / f"{name}.build.log", "w") as log:
-                rc, wall, peak = run_measured(["go", "build", *BUILD_FLAGS, "-o", str(tmp), pkg],
+                rc, wall, peak, cpu = run_measured(["go", "build", *BUILD_FLAGS, "-o", str(tmp), pkg],
                                               HERE / folder, env, log)
             if rc != 0:
                 tmp.unlink(missing_ok=True)
                 sys.exit(f"{group}/{name}: go build failed (exit {rc}); see {out / (name + '.build.log')}")
             tmp.rename(target)
             size = target.stat().st_size / 2**20
-            say(f"{group}/{name}: built in {wall:.1f}s, peak RSS {peak / 1024:.0f} MiB, {size:.0f} MiB binary")
+            say(f"{group}/{name}: built in {wall:.1f}s wall, {cpu:.0f} CPU-s, peak RSS {peak / 1024:.0f} MiB, {size:.0f} MiB binary")
         info = {"group": group, "key": key, "go": gover, "flags": BUILD_FLAGS,
                 "binaries": {n: p for n, p in binaries.items()}}
         (out / "BUILDINFO.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -112,6 +112,7 @@ def wait_until(what: str, probe, procs: Procs, name: str, timeout: float = 120) 
         procs.check(name)
         try:
             if probe():
+                print(f"{what}: ready in {time.monotonic() - t0:.2f}s", file=sys.stderr, flush=True)
                 return time.monotonic() - t0
         except Exception:  # noqa: BLE001 - not up yet
             pass
@@ -139,7 +140,15 @@ def kubeconfig(path: Path, cluster: str, server: str, ca: Path, token: str) -> N
     path.chmod(0o600)
 
 
-def bins() -> dict[str, str]:
+def bins(flat: Path | None = None) -> dict[str, str]:
+    if flat:  # a folder with the binaries side by side (istio ones as pilot-discovery-<new|old>)
+        names = {"kube/etcd": "etcd", "kube/kube-apiserver": "kube-apiserver", "kube/kubectl": "kubectl",
+                 "kube/kube-controller-manager": "kube-controller-manager", "kube/kube-scheduler": "kube-scheduler",
+                 "kwok/kwok": "kwok"}
+        for w in ("new", "old"):
+            for n in ("pilot-discovery", "istioctl", "xdsprobe"):
+                names[f"istio-{w}/{n}"] = f"{n}-{w}"
+        return {k: str(flat / v) for k, v in names.items()}
     out = subprocess.run([sys.executable, str(HERE / "build.py"), "--paths"], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
@@ -169,6 +178,7 @@ def main() -> int:
     ap.add_argument("--istio", choices=["new", "old", "none"], default="new")
     ap.add_argument("--node", action="append", default=[], help="NAME=KUBELET_VERSION (repeatable)")
     ap.add_argument("--exit-when-ready", action="store_true")
+    ap.add_argument("--bins", type=Path, help="use binaries from this folder instead of build.py's cache")
     args = ap.parse_args()
 
     n = args.index
@@ -180,7 +190,7 @@ def main() -> int:
         d.mkdir(parents=True, exist_ok=True)
     pki.chmod(0o700)
     (state / "ready").unlink(missing_ok=True)
-    b = bins()
+    b = bins(args.bins)
     timings: dict[str, float] = {}
     t_start = time.monotonic()
 
