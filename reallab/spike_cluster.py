@@ -154,6 +154,19 @@ def bins(flat: Path | None = None) -> dict[str, str]:
     return json.loads(out)
 
 
+def kwok_module_dir() -> Path:
+    env = dict(os.environ, GOMODCACHE=str(cache_root() / "gomod"), GOFLAGS="-mod=mod")
+    out = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], cwd=HERE / "kwok", env=env,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return Path(out)
+
+
+def cache_root() -> Path:
+    sys.path.insert(0, str(HERE))
+    import build  # noqa: PLC0415 - sibling module
+    return build.cache_root()
+
+
 def node_manifest(name: str, version: str, ip: str, cluster: str) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -166,7 +179,8 @@ def node_manifest(name: str, version: str, ip: str, cluster: str) -> dict:
                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                    "nodeInfo": {"kubeletVersion": version, "kubeProxyVersion": version, "architecture": "amd64",
                                 "operatingSystem": "linux", "containerRuntimeVersion": "containerd://2.1.0",
-                                "osImage": "kwok", "kernelVersion": "6.1.0"},
+                                "osImage": "kwok", "kernelVersion": "6.1.0",
+                                "machineID": name, "systemUUID": name, "bootID": name},
                    "addresses": [{"type": "InternalIP", "address": ip}]},
     }
 
@@ -258,9 +272,17 @@ def main() -> int:
         procs.start("kube-scheduler", [
             b["kube/kube-scheduler"], f"--kubeconfig={kcfg}", f"--bind-address={ip}", "--secure-port=10259",
             "--leader-elect=false", "--v=1"])
+        # kwok needs Stage objects (its own defaults live in the module, kustomize/stage/...): nodes become
+        # Ready and renew leases, pods become Running with an IP from --cidr, deleted pods go away.
+        kwok_dir = kwok_module_dir()
+        stages = [kwok_dir / "kustomize/stage" / f for f in (
+            "node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+            "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml")]
+        (state / "kwok-stages.yaml").write_text("\n---\n".join(f.read_text() for f in stages))
         # kwok: manages Nodes annotated kwok.x-k8s.io/node=fake; serves the kubelet API on 127.0.N.1:10250
         procs.start("kwok", [
-            b["kwok/kwok"], f"--kubeconfig={kcfg}", "--manage-all-nodes=false",
+            b["kwok/kwok"], f"--kubeconfig={kcfg}", f"--config={state / 'kwok-stages.yaml'}",
+            "--node-lease-duration-seconds=40", "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             f"--cidr=10.{10 + n}.0.1/16", f"--node-ip={ip}", "--node-port=10250",
             f"--server-address={ip}:10250", f"--tls-cert-file={pki / 'kwok.crt'}",
