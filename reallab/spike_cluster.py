@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import ssl
@@ -180,8 +181,7 @@ def node_manifest(name: str, version: str, ip: str, cluster: str) -> dict:
                    "nodeInfo": {"kubeletVersion": version, "kubeProxyVersion": version, "architecture": "amd64",
                                 "operatingSystem": "linux", "containerRuntimeVersion": "containerd://2.1.0",
                                 "osImage": "kwok", "kernelVersion": "6.1.0",
-                                "machineID": name, "systemUUID": name, "bootID": name},
-                   "addresses": [{"type": "InternalIP", "address": ip}]},
+                                "machineID": name, "systemUUID": name, "bootID": name}},  # addresses: kwok's node-initialize stage writes InternalIP (--node-ip) and Hostname
     }
 
 
@@ -342,10 +342,11 @@ def start_istiod(which: str, b: dict, state: Path, ip: str, cluster: str, kc: li
     sh(*kc, "label", "namespace", "istio-system", f"topology.istio.io/network={network}", "--overwrite")
     # Everything but the webhooks (registered below with a url to the local istiod) and istiod's own
     # Deployment/PDB/HPA (the process runs here; keep the Deployment object? it would only make kwok pods)
-    docs = manifest.split("\n---")
-    keep = [d for d in docs if d.strip() and not any(f"kind: {k}\n" in d for k in (
-        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "HorizontalPodAutoscaler",
-        "PodDisruptionBudget"))]
+    # top-level kind only: the injector ConfigMap's templates mention HPA/PDB kinds too
+    docs = re.split(r"^---\s*$", manifest, flags=re.M)
+    skip = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget")
+    keep = [d for d in docs if d.strip() and not any(re.search(rf"^kind: {k}\s*$", d, re.M) for k in skip)]
     sh(*kc, "apply", "--server-side", "--force-conflicts", "-f", "-", input="\n---".join(keep))
     timings["istio_apply_s"] = round(time.monotonic() - t0, 2)
 
