@@ -17,6 +17,7 @@ import (
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pkg/adsc"
+	istiolog "istio.io/istio/pkg/log"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 )
 
@@ -40,6 +41,13 @@ func main() {
 	timeout := flag.Duration("timeout", 15*time.Second, "wait for CDS+EDS")
 	only := flag.String("cluster", "", "print endpoints of clusters containing this substring only")
 	flag.Parse()
+	// Istio's logger writes to stdout by default; keep stdout for the JSON answer.
+	lo := istiolog.DefaultOptions()
+	lo.OutputPaths = []string{"stderr"}
+	lo.ErrorOutputPaths = []string{"stderr"}
+	if err := istiolog.Configure(lo); err != nil {
+		fail(err)
+	}
 
 	meta := map[string]any{
 		"CLUSTER_ID":      *clusterID,
