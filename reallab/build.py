@@ -143,6 +143,7 @@ def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"cache {root} ({gover})")
     t_all = time.monotonic()
+    built = 0
     for group in groups:
         folder, binaries = GROUPS[group]
         key = group_key(group, gover, env)
@@ -168,11 +169,15 @@ def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
                 tmp.unlink(missing_ok=True)
                 sys.exit(f"{group}/{name}: go build failed (exit {rc}); see {out / (name + '.build.log')}")
             tmp.rename(target)
+            built += 1
             size = target.stat().st_size / 2**20
             say(f"{group}/{name}: built in {wall:.1f}s wall, {cpu:.0f} CPU-s, peak RSS {peak / 1024:.0f} MiB, {size:.0f} MiB binary")
         info = {"group": group, "key": key, "go": gover, "flags": BUILD_FLAGS,
                 "binaries": {n: p for n, p in binaries.items()}}
         (out / "BUILDINFO.json").write_text(json.dumps(info, indent=2) + "\n")
+    if not built:  # warm start: walking a multi-GiB cache for a disk figure would cost more than the check
+        say(f"done in {time.monotonic() - t_all:.1f}s; nothing to build")
+        return paths
     say(f"done in {time.monotonic() - t_all:.1f}s; disk: gomod {du_mib(root / 'gomod'):.0f} MiB, "
         f"gocache {du_mib(root / 'gocache'):.0f} MiB, bin {du_mib(root / 'bin'):.0f} MiB")
     return paths
