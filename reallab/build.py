@@ -57,7 +57,47 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     }),
 }
 
-BUILD_FLAGS = ["-trimpath", "-ldflags=-s -w"]
+
+
+def required_version(group: str, module: str) -> str:
+    """The version of `module` that the group's go.mod requires (a require line, not a replace)."""
+    for line in (HERE / GROUPS[group][0] / "go.mod").read_text().splitlines():
+        f = line.split()
+        if f[:1] == ["require"]:
+            f = f[1:]
+        if len(f) >= 2 and f[0] == module and f[1].startswith("v"):
+            return f[1]
+    raise SystemExit(f"{group}: go.mod does not require {module}")
+
+
+def version_ldflags(group: str) -> list[str]:
+    """-X flags that a release build sets: without them kube-apiserver's /version says
+    v0.0.0-master+$Format:%H$ and istioctl/istiod say "unknown" (clients that check versions break)."""
+    if group == "kube":
+        v = required_version(group, "k8s.io/kubernetes")
+        major, minor = v.lstrip("v").split(".")[:2]
+        out = []
+        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+            out += [f"-X {pkg}.gitVersion={v}", f"-X {pkg}.gitMajor={major}", f"-X {pkg}.gitMinor={minor}",
+                    f"-X {pkg}.gitTreeState=clean", f"-X {pkg}.buildDate=1970-01-01T00:00:00Z"]
+        return out
+    if group.startswith("istio-"):
+        pv = required_version(group, "istio.io/istio")   # v0.0.0-<date>-<sha12>
+        sha = pv.rsplit("-", 1)[-1]
+        minor = ISTIO_MINOR[group]
+        return [f"-X istio.io/istio/pkg/version.buildVersion={minor}-alpha.{sha}",
+                f"-X istio.io/istio/pkg/version.buildGitRevision={sha}",
+                "-X istio.io/istio/pkg/version.buildStatus=Clean",
+                f"-X istio.io/istio/pkg/version.buildTag={minor}-alpha.{sha}"]
+    return []
+
+
+# The VERSION file at each pinned istio commit (both served commits are on the 1.31 development line).
+ISTIO_MINOR = {"istio-new": "1.31", "istio-old": "1.31"}
+
+
+def build_flags(group: str) -> list[str]:
+    return ["-trimpath", "-ldflags=" + " ".join(["-s", "-w", *version_ldflags(group)])]
 
 
 def cache_root() -> Path:
@@ -89,7 +129,7 @@ def go_version(env: dict[str, str]) -> str:
 def group_key(group: str, gover: str, env: dict[str, str]) -> str:
     folder = HERE / GROUPS[group][0]
     h = hashlib.sha256()
-    h.update(f"{gover}\n{BUILD_FLAGS}\nCGO_ENABLED={env['CGO_ENABLED']}\n".encode())
+    h.update(f"{gover}\n{build_flags(group)}\nCGO_ENABLED={env['CGO_ENABLED']}\n".encode())
     files = [folder / "go.mod", folder / "go.sum"] + sorted(folder.rglob("*.go"))
     for f in files:
         h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes() + b"\0")
@@ -163,7 +203,7 @@ def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
                 continue
             tmp = out / f".{name}.tmp{os.getpid()}"
             with open(out / f"{name}.build.log", "w") as log:
-                rc, wall, peak, cpu = run_measured(["go", "build", *BUILD_FLAGS, "-o", str(tmp), pkg],
+                rc, wall, peak, cpu = run_measured(["go", "build", *build_flags(group), "-o", str(tmp), pkg],
                                               HERE / folder, env, log)
             if rc != 0:
                 tmp.unlink(missing_ok=True)
@@ -172,7 +212,7 @@ def build(groups: list[str], root: Path, quiet: bool = False) -> dict[str, str]:
             built += 1
             size = target.stat().st_size / 2**20
             say(f"{group}/{name}: built in {wall:.1f}s wall, {cpu:.0f} CPU-s, peak RSS {peak / 1024:.0f} MiB, {size:.0f} MiB binary")
-        info = {"group": group, "key": key, "go": gover, "flags": BUILD_FLAGS,
+        info = {"group": group, "key": key, "go": gover, "flags": build_flags(group),
                 "binaries": {n: p for n, p in binaries.items()}}
         (out / "BUILDINFO.json").write_text(json.dumps(info, indent=2) + "\n")
     if not built:  # warm start: walking a multi-GiB cache for a disk figure would cost more than the check
