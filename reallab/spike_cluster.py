@@ -278,7 +278,18 @@ def main() -> int:
         stages = [kwok_dir / "kustomize/stage" / f for f in (
             "node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
             "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml")]
-        (state / "kwok-stages.yaml").write_text("\n---\n".join(f.read_text() for f in stages))
+        # exec and logs through the real apiserver -> kwok's kubelet API: every container's exec runs a local
+        # command (cwd STATE/exec), every container's log is STATE/pod-logs/default.log
+        (state / "exec").mkdir(exist_ok=True)
+        (state / "pod-logs").mkdir(exist_ok=True)
+        (state / "pod-logs/default.log").touch()
+        local = [json.dumps({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterExec",
+                             "metadata": {"name": "local-exec"},
+                             "spec": {"execs": [{"local": {"workDir": str(state / "exec")}}]}}),
+                 json.dumps({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
+                             "metadata": {"name": "local-logs"},
+                             "spec": {"logs": [{"logsFile": str(state / "pod-logs/default.log")}]}})]
+        (state / "kwok-stages.yaml").write_text("\n---\n".join([*(f.read_text() for f in stages), *local]))
         # kwok: manages Nodes annotated kwok.x-k8s.io/node=fake; serves the kubelet API on 127.0.N.1:10250
         procs.start("kwok", [
             b["kwok/kwok"], f"--kubeconfig={kcfg}", f"--config={state / 'kwok-stages.yaml'}",
