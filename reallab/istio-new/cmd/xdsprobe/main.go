@@ -10,15 +10,16 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
+	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
 	istiolog "istio.io/istio/pkg/log"
-	v3 "istio.io/istio/pilot/pkg/xds/v3"
 )
 
 type endpoint struct {
@@ -101,7 +102,7 @@ func main() {
 	out["clusters"] = names
 	eps := map[string][]endpoint{}
 	for name, cla := range c.GetEndpoints() {
-		if *only != "" && !contains(name, *only) {
+		if *only != "" && !strings.Contains(name, *only) {
 			continue
 		}
 		list := []endpoint{}
@@ -131,15 +132,6 @@ func main() {
 	out["endpoints"] = eps
 	b, _ := json.MarshalIndent(out, "", "  ")
 	fmt.Println(string(b))
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func fail(err error) {
