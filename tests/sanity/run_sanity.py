@@ -74,7 +74,7 @@ SANITY_TESTS = (
 # collection's own tests (tests/unit, tests/integration, tests/sanity).
 EXCLUDE_TOP = {
     ".venv", "collections", ".git", "meshlab", "reports", ".lab", ".cache", ".ansible",
-    ".pytest_cache", "bench",
+    ".pytest_cache", "bench", "reallab",
 }
 EXCLUDE_PATHS = {
     os.path.join("tests", "output"),
