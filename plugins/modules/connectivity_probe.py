@@ -223,8 +223,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
     EXEC_ERROR, ConnectivityError, count_by, curl_command, custom_cases, judge, normalize_peers, parse_curl,
-    plan_probes, pod_ready, summarize,
+    plan_probes, summarize,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import pod_ready
 
 EXEC_MARGIN_S = 5
 

@@ -3,6 +3,8 @@ import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import connectivity as c
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
+from ansible_collections.meshmend.multicluster.plugins.module_utils.gateways import GATEWAY_PORT_LABEL
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
 
 GUIDE_TLS = ("upstream connect error or disconnect/reset before headers. reset reason: local reset, "
              "transport failure reason: TLS error: 268435612:SSL routines:OPENSSL_internal:HTTP_REQUEST")
@@ -23,7 +25,7 @@ def pod(name, app, ip="10.0.0.1", ready=True, version=None, waiting=None):
 
 def gw_service(ip=None, network="network2", pending=False, externalIPs=None):
     svc = {"metadata": {"namespace": "istio-system", "name": "istio-eastwestgateway",
-                        "labels": {"istio": "eastwestgateway", c.NETWORK_LABEL: network}},
+                        "labels": {"istio": "eastwestgateway", NETWORK_LABEL: network}},
            "spec": {"type": "LoadBalancer", "ports": [{"port": 15021}, {"port": 15443}]},
            "status": {"loadBalancer": {} if pending or not ip else {"ingress": [{"ip": ip}]}}}
     if externalIPs:
@@ -40,7 +42,7 @@ def site(name, network, idx, gateway_ip=None, mesh_version=None, sleep=True):
                      version=mesh_version or "v%d" % idx),
                  pod("sleep-mesh%s" % name[-1], "sleep")]
     return c.build_site(name, "uninjected-sample", test_pods,
-                        istio_namespace_obj={"metadata": {"labels": {c.NETWORK_LABEL: network} if network else {}}},
+                        istio_namespace_obj={"metadata": {"labels": {NETWORK_LABEL: network} if network else {}}},
                         gateway_services=[gw_service(gateway_ip, network)] if gateway_ip is not None else [],
                         mesh_pods=mesh_pods)
 
@@ -61,16 +63,18 @@ def test_build_site():
     assert c.build_site("c", "ns", [], injector_values={"global": {"network": "n9"}})["network"] == "n9"
 
 
-def test_gateway_addresses():
-    assert c.gateway_addresses(gw_service(pending=True)) == []
-    assert [a["address"] for a in c.gateway_addresses(gw_service("1.2.3.4", externalIPs=["5.6.7.8", "1.2.3.4"]))] \
-        == ["1.2.3.4", "5.6.7.8"]
+def test_site_gateways_are_the_addresses_istiod_uses():
+    def site_gateways(*services):
+        return [(g["address"], g["kind"], g["port"]) for g in c.build_site("c", "ns", [], gateway_services=services)["gateways"]]
+    assert site_gateways(gw_service(pending=True)) == [(None, None, 15443)]     # pending: listed, no address
+    assert site_gateways(gw_service("1.2.3.4", externalIPs=["5.6.7.8", "1.2.3.4"])) == [
+        ("1.2.3.4", "ip", 15443), ("5.6.7.8", "ip", 15443)]
     host = gw_service()
     host["status"]["loadBalancer"] = {"ingress": [{"hostname": "a.elb.amazonaws.com"}]}
-    assert c.gateway_addresses(host)[0]["kind"] == "hostname"
+    assert site_gateways(host) == [("a.elb.amazonaws.com", "hostname", 15443)]
     labelled = gw_service("1.1.1.1")
-    labelled["metadata"]["labels"][c.GATEWAY_PORT_LABEL] = "15444"
-    assert c.gateway_port(labelled) == 15444
+    labelled["metadata"]["labels"][GATEWAY_PORT_LABEL] = "15444"
+    assert site_gateways(labelled) == [("1.1.1.1", "ip", 15444)]
 
 
 def test_select_manifests_like_the_guide():
