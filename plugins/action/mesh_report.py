@@ -26,9 +26,10 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import ConnectivityError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
+from ansible_collections.meshmend.multicluster.plugins.module_utils.pipeline import diagnose_facts
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
-    COLLECTION_DOCS_PATH, LOCAL_DOCS, MESH_REPORT_ARGSPEC, PUBLISHED_DOCS_URL, REPORT_FILES, TemplateError, analyze,
-    build_report, facts_from_result, render_all, summary_lines,
+    COLLECTION_DOCS_PATH, LOCAL_DOCS, MESH_REPORT_ARGSPEC, PUBLISHED_DOCS_URL, REPORT_FILES, TemplateError,
+    facts_from_result, render_all, summary_lines,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.connectivity import (
     case_lines, collect_results, merge_report,
@@ -36,12 +37,6 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.report.conne
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.html import environment
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _load_checks():
-    # Imported lazily so a broken check module names itself instead of breaking plugin loading.
-    from ansible_collections.meshmend.multicluster.plugins.module_utils import checks
-    return checks
 
 
 def _write_atomic(path, text):
@@ -194,20 +189,15 @@ class ActionModule(ActionBase):
         return result
 
     def _analyze(self, facts_by_cluster, args, out_of_play):
-        checks = _load_checks()
-        options = dict(args["check_options"] or {})
-        options.setdefault("out_of_play", out_of_play)
         try:
-            findings, timing, model = analyze(
-                facts_by_cluster, checks.diagnose, options, time_areas=args["time_areas"])
-            # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
-            report = build_report(facts_by_cluster, findings, model=model, out_of_play=out_of_play,
-                                  fail_on=args["fail_on"], timing=timing,
-                                  previous_findings=args["previous_findings"], remediation=args["remediation"])
+            report = diagnose_facts(facts_by_cluster, args["check_options"], out_of_play, fail_on=args["fail_on"],
+                                    time_areas=args["time_areas"], previous_findings=args["previous_findings"],
+                                    remediation=args["remediation"])
         except (FindingError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise AnsibleActionFail("mesh_report: analysis of %s failed: %s: %s"
                                     % (", ".join(sorted(facts_by_cluster)), type(e).__name__, to_native(e)))
-        return report, model
+        # the model as the report carries it: bounded at any mesh size (the per-entry list stays out)
+        return report, report["model"]
 
     def _collect(self, args, task_vars):
         """Facts by cluster: given explicitly, or each play host's registered result."""

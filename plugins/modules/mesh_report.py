@@ -234,9 +234,10 @@ model:
     - >-
       The mesh model the checks derived, once (docs/architecture.md). C(clusters) (per cluster C(state), C(installed),
       C(role), C(cluster_id), C(expected_id), C(network), C(serving), C(declared), C(alias_of), C(endpoints_probe)),
-      C(networks) with their C(gateway_addresses), C(multi_network), C(duplicate_ids), C(remote_secrets) (every data
-      key of every remote secret with the peer it is meant for) and C(links) (C(source) to C(target), meaning istiod
-      in source reads target, with C(state) and the finding C(ids) on the pair).
+      C(networks) with their C(gateway_addresses), C(multi_network), C(duplicate_ids) and C(links) (C(source) to
+      C(target), meaning istiod in source reads target, with C(state) and the finding C(ids) on the pair; above 12
+      clusters only the links that are not ok, the others counted in C(link_summary)). As the JSON report carries
+      it: bounded at any mesh size (the per-entry list of remote secrets stays in the reports' cluster summaries).
   returned: when O(analyze=true)
   type: dict
   sample:
