@@ -85,6 +85,36 @@ def load_spec(directory):
     return spec
 
 
+def _intern_schemas(doc):
+    """A CRD's versions usually carry the same schema: keep one object for all of them."""
+    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+        import json
+        seen = {}
+        for v in (doc.get("spec") or {}).get("versions") or []:
+            if isinstance(v, dict) and isinstance(v.get("schema"), dict):
+                k = json.dumps(v["schema"], sort_keys=True)
+                v["schema"] = seen.setdefault(k, v["schema"])
+    return doc
+
+
+def _fresh(doc):
+    """A copy of a parsed document to hand to the write path. A CRD's schemas (most of Istio's 1 MB of CRDs) are
+    shared, not copied, between the clusters that load the file: stored objects are never changed in place, and
+    the write path only changes the CRD's top level, spec and versions entries (copied here)."""
+    if not (isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+            and isinstance(doc.get("spec"), dict)):
+        return clone(doc)
+    out = {k: (clone(v) if k != "spec" else v) for k, v in doc.items()}
+    spec = dict(doc["spec"])
+    for k in ("names", "conversion"):
+        if k in spec:
+            spec[k] = clone(spec[k])
+    spec["versions"] = [{k: (x if k == "schema" else clone(x)) for k, x in v.items()}
+                        if isinstance(v, dict) else v for v in spec.get("versions") or []]
+    out["spec"] = spec
+    return out
+
+
 def manifests(directory, cluster):
     """[(file, doc)] of a cluster's folder (recursive, sorted); a missing folder is an empty cluster."""
     root = os.path.join(directory, cluster)
@@ -103,8 +133,8 @@ def manifests(directory, cluster):
             key = hashlib.sha256(raw).hexdigest()
             if key not in _PARSED:
                 # the same file (CRDs, samples) usually repeats in every cluster: parse it once
-                _PARSED[key] = list(yaml.load_all(raw.decode("utf-8"), Loader=Loader))
-            docs = clone(_PARSED[key])
+                _PARSED[key] = [_intern_schemas(d) for d in yaml.load_all(raw.decode("utf-8"), Loader=Loader)]
+            docs = [_fresh(d) for d in _PARSED[key]]
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise ScenarioError("cluster %s: cannot parse %s: %s" % (cluster, path, e))
         for d in docs:
