@@ -63,7 +63,8 @@ class Builder:
                         "topology.kubernetes.io/region": c.get("region", ""),
                         "topology.kubernetes.io/zone": c.get("zone", "")}},
                     "status": {"addresses": [{"type": "InternalIP", "address": "192.168.%d.%d" % (i + 1, n + 10)},
-                                             {"type": "ExternalIP", "address": "203.0.%d.%d" % (i + 1, n + 10)}]}})
+                                             {"type": "ExternalIP", "address": "203.0.%d.%d" % (i + 1, n + 10)}],
+                               "nodeInfo": {"kubeletVersion": c.get("kubeletVersion", "v1.36.1")}}})
         for c in spec["clusters"]:
             for o in objects[c["name"]]:
                 self.apply(c["name"], o)
