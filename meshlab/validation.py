@@ -15,6 +15,7 @@ Sources (read at kubernetes/apimachinery v0.36.1 and kubernetes/kubernetes pkg/a
 
 A cause is (field, reason, message) where message is field.Error.ErrorBody() (no field prefix).
 """
+import functools
 import json
 import re
 
@@ -232,42 +233,69 @@ def _mask_trailing_dash(name):
 
 def name_errors(kind, name, prefix=False):
     """The ValidateNameFunc of a kind (generic.go and each type's validation)."""
+    return list(_name_errors(_name_rule(kind), name, prefix))
+
+
+def _name_rule(kind):
     if kind.key in RBAC:
-        return is_path_segment_name(name, prefix)
+        return "path"
+    if kind.plural in DNS_LABEL_NAMES and not kind.group:
+        return "label"
+    if kind.plural in DNS1035_NAMES and not kind.group:
+        return "1035"
+    return "subdomain"
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_errors(rule, name, prefix):
+    if rule == "path":
+        return tuple(is_path_segment_name(name, prefix))
     if prefix:
         name = _mask_trailing_dash(name)
-    if kind.plural in DNS_LABEL_NAMES and not kind.group:
-        return is_dns1123_label(name)
-    if kind.plural in DNS1035_NAMES and not kind.group:
-        return is_dns1035_label(name)
-    return is_dns1123_subdomain(name)
+    if rule == "label":
+        return tuple(is_dns1123_label(name))
+    if rule == "1035":
+        return tuple(is_dns1035_label(name))
+    return tuple(is_dns1123_subdomain(name))
+
+
+# The same keys and values come back on every write: remember each string's verdict (valid ones cost a dict
+# lookup; the cache is bounded, and an evicted string is simply checked again).
+_key_errors = functools.lru_cache(maxsize=8192)(lambda k: tuple(is_label_key(k)))
+_value_errors = functools.lru_cache(maxsize=8192)(lambda v: tuple(is_label_value(v)))
 
 
 def label_causes(labels, path):
     """v1validation.ValidateLabels; Go ranges over the map in random order, the lab in key order."""
     causes = []
-    if not isinstance(labels, dict):
+    if not isinstance(labels, dict) or not labels:
+        return causes
+    for k, v in labels.items():
+        if _key_errors(k) or (isinstance(v, str) and _value_errors(v)):
+            break
+    else:
         return causes
     for k in sorted(labels):
         v = labels[k]
-        for m in is_label_key(k):
+        for m in _key_errors(k):
             causes.append(invalid_cause(path, k, m))
         if isinstance(v, str):
-            for m in is_label_value(v):
+            for m in _value_errors(v):
                 causes.append(invalid_cause(path, v, m))
     return causes
 
 
 def annotation_causes(annotations, path):
     causes = []
-    if not isinstance(annotations, dict):
+    if not isinstance(annotations, dict) or not annotations:
         return causes
-    total = 0
     for k in sorted(annotations):
-        for m in is_label_key(k.lower()):
+        for m in _key_errors(k.lower()):
             causes.append(invalid_cause(path, k, m))
-        v = annotations[k]
-        total += _blen(k) + (_blen(v) if isinstance(v, str) else 0)
+    chars = sum(len(k) + (len(v) if isinstance(v, str) else 0) for k, v in annotations.items())
+    # a character is at most 4 bytes in UTF-8: only count bytes when the characters come near the limit
+    total = chars if chars * 4 <= TOTAL_ANNOTATION_SIZE else \
+        sum(_blen(k) + (_blen(v) if isinstance(v, str) else 0) for k, v in annotations.items())
     if total > TOTAL_ANNOTATION_SIZE:
         causes.append(too_long_cause(path, TOTAL_ANNOTATION_SIZE))
     return causes

@@ -22,9 +22,10 @@ classic: containers = [the pod's containers..., istio-proxy], initContainers = [
 (reorderPod: proxy last unless holdApplicationUntilProxyStarts puts it first).
 """
 
-import copy
 import json
 import re
+
+from meshlab.patch import clone
 
 from .world import labels_of, annotations_of, name_of
 from .istiod import DEFAULT_CLUSTER_ID, mesh_config, parse_version
@@ -145,7 +146,7 @@ def _port_json(p):
 
 def inject(pod, values, mesh=None, version="1.30.3", native=False):
     """Return the injected copy of `pod` (values: istio-sidecar-injector `values` JSON, mesh: mesh config)."""
-    pod = copy.deepcopy(pod)
+    pod = clone(pod)
     g = (values or {}).get("global") or {}
     network = g.get("network") or ""
     cluster_id = ((g.get("multiCluster") or {}).get("clusterName")) or DEFAULT_CLUSTER_ID
@@ -220,7 +221,7 @@ def inject(pod, values, mesh=None, version="1.30.3", native=False):
         "ports": [{"containerPort": 15090, "name": "http-envoy-prom", "protocol": "TCP"}],
         "readinessProbe": dict(probe, failureThreshold=4, periodSeconds=15, timeoutSeconds=3),
         "startupProbe": dict(probe, failureThreshold=600, periodSeconds=1, timeoutSeconds=3),
-        "resources": copy.deepcopy(resources),
+        "resources": clone(resources),
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                             "privileged": False, "readOnlyRootFilesystem": True, "runAsGroup": 1337,
                             "runAsNonRoot": True, "runAsUser": 1337},
@@ -243,7 +244,7 @@ def inject(pod, values, mesh=None, version="1.30.3", native=False):
         "name": "istio-init", "image": image,
         "args": ["istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT", "-i", "*",
                  "-x", "", "-b", "*", "-d", "15090,15021,15020", "--log_output_level=default:info"],
-        "resources": copy.deepcopy(resources),
+        "resources": clone(resources),
         "securityContext": {"allowPrivilegeEscalation": False,
                             "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]},
                             "privileged": False, "readOnlyRootFilesystem": False, "runAsGroup": 0,

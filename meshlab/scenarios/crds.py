@@ -1,16 +1,14 @@
 """Istio's CustomResourceDefinitions: the real ones, with their openAPIV3Schema (the API server validates Istio
 resources against them, as a real cluster does).
 
-The data is `_common/istio-crds.yaml` (istio/istio manifests/charts/base/files/crd-all.gen.yaml, provenance in
-its header); every bundled scenario's `<cluster>/00-istio-crds.yaml` is a symlink to it.
+The data is `_common/istio-crds.json` (istio/istio manifests/charts/base/files/crd-all.gen.yaml as a JSON List;
+provenance in `_common/README.md`); every bundled scenario's `<cluster>/00-istio-crds.json` is a symlink to it.
 """
+import json
 import os
 
-import yaml
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-CRDS_FILE = os.path.join(HERE, "_common", "istio-crds.yaml")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+CRDS_FILE = os.path.join(HERE, "_common", "istio-crds.json")
 _CACHE = []
 
 
@@ -18,7 +16,7 @@ def istio_crds():
     """The CRD documents (parsed once per process; callers must not change them)."""
     if not _CACHE:
         with open(CRDS_FILE, encoding="utf-8") as f:
-            _CACHE.extend(d for d in yaml.load_all(f, Loader=_Loader) if d)
+            _CACHE.extend(json.load(f)["items"])
     return _CACHE
 
 

@@ -351,14 +351,14 @@ class Mesh:
         with open(os.path.join(out_dir, "expected.yaml"), "w") as f:
             yaml.safe_dump({"findings": findings}, f, sort_keys=False)
         if not crds_link:
-            # one copy of Istio's CRDs (about 1 MB) per scenario, linked from every cluster's folder
+            # one copy of Istio's CRDs (500 kB of JSON) per scenario, linked from every cluster's folder
             os.makedirs(os.path.join(out_dir, "_common"))
-            shutil.copyfile(CRDS_FILE, os.path.join(out_dir, "_common", "istio-crds.yaml"))
-            crds_link = os.path.join("..", "_common", "istio-crds.yaml")
+            shutil.copyfile(CRDS_FILE, os.path.join(out_dir, "_common", "istio-crds.json"))
+            crds_link = os.path.join("..", "_common", "istio-crds.json")
         for c in self.names:
             cdir = os.path.join(out_dir, c)
             os.makedirs(cdir)
-            os.symlink(crds_link, os.path.join(cdir, "00-istio-crds.yaml"))
+            os.symlink(crds_link, os.path.join(cdir, "00-istio-crds.json"))
             groups = {"10-istio-system.yaml": [], "20-sample.yaml": []}
             for o in self.objects[c]:
                 ns = o["metadata"].get("namespace")
@@ -407,13 +407,13 @@ def build_catalogue():
 
 def write_bundled(only=None):
     from meshlab.scenarios.catalogue import SCENARIOS
-    # _common/istio-crds.yaml is data (Istio's own CRDs), not generated
+    # _common/istio-crds.json is data (Istio's own CRDs), not generated
     for name, build in SCENARIOS.items():
         if only and name not in only:
             continue
         mesh, summary, body, findings = build()
         mesh.write(os.path.join(HERE, name), name, summary, body, findings,
-                   crds_link=os.path.join("..", "..", "_common", "istio-crds.yaml"))
+                   crds_link=os.path.join("..", "..", "_common", "istio-crds.json"))
 
 
 def main(argv=None):

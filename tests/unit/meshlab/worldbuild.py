@@ -6,6 +6,7 @@ import base64
 import copy
 import glob
 import ipaddress
+import json
 import os
 
 import yaml
@@ -32,9 +33,14 @@ def _load(path):
     objects = {}
     for c in spec["clusters"]:
         objs = []
-        for fn in sorted(glob.glob(os.path.join(path, c["name"], "*.yaml"))):
+        for fn in sorted(glob.glob(os.path.join(path, c["name"], "*.yaml")) +
+                         glob.glob(os.path.join(path, c["name"], "*.json"))):
             with open(fn) as f:
-                objs += [d for d in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
+                if fn.endswith(".json"):
+                    d = json.load(f)
+                    objs += d["items"] if d.get("kind") == "List" else [d]
+                else:
+                    objs += [d for d in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
         objects[c["name"]] = objs
     return spec, objects
 
