@@ -153,7 +153,8 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.template import trust_as_template
 
-NETWORK_LABEL = "topology.istio.io/network"
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
+
 UNREACHABLE_GROUP = "unreachable"
 UNLABELED_GROUP = "network_unlabeled"
 FILE_SUFFIXES = (".meshmend.yml", ".meshmend.yaml")

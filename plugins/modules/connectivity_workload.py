@@ -208,9 +208,10 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client, kubeconfig_path,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, controller_pid,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, ConnectivityError, build_site, controller_pid,
     deployment_readiness, expand_lists, select_manifests,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL, sidecar_container
 
 # kind -> (group, version, plural) for the objects a test workload needs.
 KINDS = {
@@ -462,8 +463,7 @@ def present(module, client, cluster):
         created.append(_create(client, cluster, namespace, obj))
     deployments = [d for d in p["definitions"] if isinstance(d, dict) and d.get("kind") == "Deployment"]
     pods, report = _wait_ready(client, cluster, namespace, deployments, deadline)
-    injected = [pd["metadata"]["name"] for pd in pods
-                if any(c.get("name") == "istio-proxy" for c in (pd.get("spec") or {}).get("containers") or [])]
+    injected = [pd["metadata"]["name"] for pd in pods if sidecar_container(pd) is not None]
     if injected:
         raise WorkloadError("%s: pods in %s got an istio-proxy sidecar (%s): the test needs pods without Istio; "
                             "is injection enabled for every namespace?" % (cluster, namespace, ", ".join(injected)))

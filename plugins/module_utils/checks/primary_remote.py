@@ -15,38 +15,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    CONTROL_PLANE_CLUSTERS_ANNOTATION, as_dict, as_list, dig, make, resource,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
 
 
-def _primary_of(mesh, c):
-    """The primary meant to serve remote ``c``: named by controlPlaneClusters, else the only primary."""
-    named = as_dict(dig(c.facts, "namespace", "annotations")).get(CONTROL_PLANE_CLUSTERS_ANNOTATION) or ""
-    wanted = set(x.strip() for x in str(named).split(",") if x.strip())
-    for p in mesh.primaries():
-        if p.name != c.name and (p.name in wanted or p.cluster_id in wanted):
-            return p.name
-    primaries = [p.name for p in mesh.primaries() if p.name != c.name]
-    return primaries[0] if len(primaries) == 1 else None
-
-
-def check(mesh, found):
-    out = []
-    for c in mesh.installed():
+@check("primary_remote.istiod_remote_missing")
+def istiod_remote_missing(mesh):
+    for c in mesh.judged():
         if c.role != "remote_bound_local":
             continue
-        ns = c.istio_namespace
-        services = as_list(c.facts.get("control_plane_services"))
-        remote_svc = [s for s in services if as_dict(s).get("name") == "istiod-remote"]
-        peer = _primary_of(mesh, c)
-        out.append(make(
-            "primary_remote.istiod_remote_missing", c.name,
-            "The proxies of remote cluster %s read their configuration from an istiod inside %s; an "
-            "in-cluster istiod in a remote cluster is only meant for sidecar injection and CA, so they "
-            "only see what that istiod sees." % (c.name, c.name),
-            peer=peer,
-            resource=resource("Service", ns, "istiod-remote"),
+        services = [as_dict(s) for s in as_list(c.facts.get("control_plane_services"))]
+        yield make_finding(
+            "primary_remote.istiod_remote_missing", c.name, peer=c.serving_primary,
+            target=target("Service", c.istio_namespace, "istiod-remote"),
             evidence={
                 "remote_because": c.remote_intent,
                 "istiod": as_dict(c.istiod).get("name"),
@@ -54,12 +36,6 @@ def check(mesh, found):
                 "discovery_address": c.discovery_address,
                 "control_plane_services": [{"name": s.get("name"), "selectorless": bool(s.get("selectorless"))}
                                            for s in services],
-                "istiod_remote_service": bool(remote_svc),
+                "istiod_remote_service": any(s.get("name") == "istiod-remote" for s in services),
                 "remotePilotAddress": c.injector_global.get("remotePilotAddress"),
-            },
-            remedy="Reinstall the remote profile in %s making sure values.global.remotePilotAddress is set to "
-                   "the primary's east-west gateway (or istiod) address: it creates the selector-less "
-                   "Service istiod-remote (istiod when no local istiod runs) and points the mesh "
-                   "discoveryAddress at it; then restart the workloads. Manual." % c.name,
-        ))
-    return out
+            })

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import CHECKED_IDS
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import EXTRA_SEVERITIES
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import EXTRA_SEVERITIES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
 from checks_facts import NS, build_mesh, ids, run
@@ -290,7 +290,7 @@ def test_breaker_raises_id(fid):
     for f in findings:
         if f.id == fid:
             assert f.message and f.remedy and isinstance(f.evidence, dict) and f.evidence
-            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]
+            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity
             assert f.severity == expected
 
 
@@ -313,7 +313,7 @@ def test_findings_doc_has_an_anchor_per_id():
         assert "### %s" % fid in section and "**Severity**" in section and "**Remediate**" in section, fid
     index = dict(re.findall(r"^\| \[([a-z_.]+)\]\(#[a-z_.]+\) \| (error|warning|info) \|", doc, re.M))
     for fid in wanted:
-        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]), fid
+        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity), fid
 
 
 def test_fixtures_are_healthy(multinetwork, single, primary_remote, primary_remote_local_istiod):
