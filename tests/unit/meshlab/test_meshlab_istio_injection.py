@@ -203,3 +203,20 @@ def test_admission_models_the_release_and_the_nodes(kubelet, env, image, where):
 def test_admission_needs_an_injector():
     w = DictWorld({"c1": [_ns({"istio-injection": "enabled"})]})
     assert admission(w, "c1", _pod()) == _pod()   # no injector installed: untouched
+
+
+def test_remote_cluster_nodes_come_through_the_primarys_secret():
+    """The webhook serving a remote cluster reads that cluster's Nodes through the primary's registry
+    (KclientComponent.ForCluster): no remote secret for it, no client, no native sidecar."""
+    from meshlab.istio.injection import webhook_nodes
+    remote_nodes = [_node("c2-node-1", "v1.36.1")]
+    w = DictWorld({"c1": [_node("c1-node-1", "v1.36.1")], "c2": list(remote_nodes)})
+    assert webhook_nodes(w, "c2", "c2", "c2") == remote_nodes           # its own istiod: its own nodes
+    assert webhook_nodes(w, "c1", "c2", "c2") is None                   # served by c1, which has no secret for c2
+    pending = {"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "istio-remote-secret-c2", "namespace": "istio-system",
+                            "labels": {"istio/multiCluster": "true"},
+                            "annotations": {"meshlab.io/remote-secret-for": "c2"}}, "data": {}}
+    w.objects["c1"].append(pending)
+    assert webhook_nodes(w, "c1", "c2", "c2") == remote_nodes           # a secret still being filled counts
+    assert native_sidecar((1, 30), None, None, None) is False
