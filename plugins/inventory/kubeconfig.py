@@ -15,6 +15,9 @@ author:
 description:
   - Reads a kubeconfig (or several, merged the way C(kubectl) merges C(KUBECONFIG)) and adds one host per context,
     named after the context, with the host variables meshmend's roles and modules expect.
+  - A context name that C(--limit) cannot select (an EKS ARN such as C(arn:aws:eks:us-east-1:123456789012:cluster/prod),
+    with C(:) and C(/)) gives a host named after its cluster part (C(prod)), or the name with every character outside
+    C([A-Za-z0-9._-]) replaced by C(-) when that is taken; C(kube_context) keeps the real context name.
   - Each host gets C(kube_context), C(kubeconfig) (absolute path, see O(set_kubeconfig_var)),
     C(ansible_connection=local) and C(ansible_python_interpreter={{ ansible_playbook_python }}),
     plus C(kube_cluster), C(kube_server) and C(kube_namespace) from the kubeconfig.
@@ -289,6 +292,25 @@ def network_group(label_value):
     return "network_%s" % label_value if label_value else UNLABELED_GROUP
 
 
+_EKS_ARN = re.compile(r"^arn:aws[a-z-]*:eks:[^:]+:\d+:cluster/(?P<name>.+)$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def host_name_for(context, taken):
+    """An inventory host name for ``context`` that ``--limit`` can select (host patterns split on ``:`` and ``,``
+    and treat ``*?[]!&~`` specially). ``taken`` (a set) is updated."""
+    name = context
+    if _UNSAFE.search(context):
+        arn = _EKS_ARN.match(context)
+        name = _UNSAFE.sub("-", arn.group("name")).strip("-") if arn else ""
+        if not name or name in taken:
+            name = _UNSAFE.sub("-", context).strip("-")
+    while name in taken:
+        name += "-"
+    taken.add(name)
+    return name
+
+
 def read_network_label(kubeconfig, context, namespace, timeout):
     """GET one Namespace on one cluster. Returns (label or None, error message or None); never raises."""
     # Imported here: the kubernetes library costs ~0.4 s to import and is only needed for this option.
@@ -359,9 +381,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                                          self.get_option("request_timeout"), self.get_option("parallel"))
 
         strict = self.get_option("strict")
+        taken = set()
         for name in names:
             info = contexts[name]
-            host = self.inventory.add_host(name)
+            host = self.inventory.add_host(host_name_for(name, taken))
             hostvars = {
                 "kube_context": name,
                 "kube_cluster": info["cluster"],

@@ -71,8 +71,9 @@ ENTRIES = (
                  "reach {server}; its peers' checks against it are limited to what they hold."),
     Entry("cluster.forbidden", "error", "the credentials lack a read the checks need",
           message="The credentials used for {cluster} cannot {permissions}: the checks that need it were skipped.",
-          remedy="Grant the identity of context {ctx} read access ({permissions_list}), e.g. a ClusterRole with "
-                 "get/list on those resources bound to it; then diagnose again."),
+          remedy={"default": "Grant the identity of context {ctx} read access ({permissions_list}), e.g. a ClusterRole "
+                             "with get/list on those resources bound to it; then diagnose again.",
+                  "rbac": "{rbac} Then diagnose again."}),
     Entry("istio.not_installed", "error", "no istiod and no remote control-plane Service in istio-system",
           message="Istio is not installed in {cluster}: no istiod Deployment and no remote control-plane Service "
                   "in {ns}.",
@@ -325,6 +326,51 @@ ENTRIES = (
           message="Remote secrets of {cluster} were not checked against {out_of_play}: out of play (not gathered, e.g. "
                   "--limit).",
           remedy="Run the diagnosis over every cluster of the mesh to check them."),
+    Entry("endpoints.not_checked", "warning",
+          "the endpoints a client proxy holds could not be checked (no client, no service in several clusters)",
+          message="The endpoints the proxies of {cluster} hold were not checked: {reason}.",
+          remedy="Tell the diagnosis which client and service to use: diagnose_probe_client (namespace/label "
+                 "selector of an injected pod) and diagnose_probe_service (name.namespace of a service that runs in "
+                 "several clusters), or deploy Istio's sleep and helloworld samples as the guide does. This is the "
+                 "guide's central check: without it a missing remote secret or gateway shows only in its own "
+                 "findings."),
+    Entry("istio.istiod_not_ready", "error", "istiod runs but has no ready replica",
+          message="istiod in {cluster} has {ready} of {replicas} replica(s) ready: the proxies it serves{remotes} get "
+                  "no new configuration (endpoints of new pods or other clusters) and new pods are not injected.",
+          remedy="kubectl --context={ctx} -n {ns} get deployment {istiod} and describe its pods: scale it up "
+                 "(kubectl --context={ctx} -n {ns} scale deployment {istiod} --replicas=1) or fix what keeps it "
+                 "from becoming ready. Manual."),
+    Entry("primary_remote.control_plane_service_missing", "error",
+          "a remote cluster has no Service that leads its proxies to the primary's istiod",
+          message="{cluster} is a remote cluster ({why}) but istio-system has no selector-less Service {service}: its "
+                  "proxies dial {address} and reach no istiod, so they get no configuration and sidecar injection "
+                  "fails.",
+          remedy="Reinstall the remote profile in {cluster} with values.global.remotePilotAddress set to the primary's "
+                 "east-west gateway address (istioctl install -f remote.yaml): it creates the selector-less Service "
+                 "{service} and its Endpoints. Manual."),
+    Entry("primary_remote.control_plane_address_stale", "error",
+          "a remote cluster's istiod Service leads to no primary's istiod",
+          message={"default": "The selector-less Service {service} of remote cluster {cluster} leads to {targets}, "
+                              "which is no primary's east-west gateway (known: {known}): its proxies reach no "
+                              "istiod.",
+                   "empty": "The selector-less Service {service} of remote cluster {cluster} has no endpoints: its "
+                            "proxies reach no istiod."},
+          remedy="Point it at the primary's east-west gateway address: reinstall the remote profile with "
+                 "values.global.remotePilotAddress=<address> (it rewrites the Endpoints of {service}), or fix the "
+                 "Endpoints by hand (kubectl --context={ctx} -n {ns} edit endpoints {service_name}). Manual."),
+    Entry("primary_remote.istiod_not_exposed", "error",
+          "remote clusters reach the primary's east-west gateway, but it does not expose istiod",
+          message="Remote cluster(s) {remotes} reach istiod through the east-west gateway {gateway} of {cluster}, but no "
+                  "Gateway passes port 15012 through to istiod there (samples/multicluster/expose-istiod.yaml): "
+                  "their proxies reach no istiod.",
+          remedy="kubectl --context={ctx} apply -n {ns} -f samples/multicluster/expose-istiod.yaml (Gateway "
+                 "istiod-gateway: selector istio=eastwestgateway, ports 15012 and 15017 TLS PASSTHROUGH, and "
+                 "VirtualService istiod-vs). Manual."),
+    Entry("cluster.same_cluster", "info", "two inventory hosts reach one cluster: it is diagnosed once",
+          message="{cluster} reaches the same cluster as {peer} (API server {server}, cluster ID {cluster_id!r}): it is "
+                  "diagnosed once, as {peer}; findings and fixes name {peer}.",
+          remedy="Nothing to fix in the mesh. To keep the inventory to one host per cluster, drop {cluster} (or limit "
+                 "the play to one of the two)."),
     Entry("trust.root_not_in_use", "warning",
           "cacerts holds a root istiod does not distribute (istio-ca-root-cert differs)",
           message="The root-cert of Secret {ns}/cacerts in {cluster} is not the root istiod distributes (ConfigMap "

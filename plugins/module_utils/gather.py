@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """gather: one read-only pass over one cluster -> the facts of docs/facts.md.
 
-The shape is the speed (DESIGN.md section 6): 14 API requests on a healthy cluster, all
-LISTs with label selectors, no per-object GET loops:
+The shape is the speed: 14 API requests on a healthy primary, all LISTs with label selectors,
+no per-object GET loops:
 
   1 GET namespace istio-system          8 LIST pods security.istio.io/tlsMode=istio (all ns)
   2 LIST deployments in istio-system     9 LIST nodes
@@ -14,9 +14,11 @@ LISTs with label selectors, no per-object GET loops:
   6 GET secret cacerts                  13 exec istiod: pilot-discovery request GET /debug/clusterz
   7 LIST pods app=istiod                14 exec client proxy: pilot-agent request GET clusters?format=json
 
-The remote-secret probe (option) adds one request per probed kubeconfig, against *that*
-kubeconfig's server. I/O lives in :func:`gather_cluster`; :func:`build_facts` turns the raw
-API answers into facts and is pure (the unit tests feed it objects directly).
+A remote cluster (a selector-less istiod Service) adds one: LIST endpoints in istio-system, where that
+Service leads. The remote-secret probe (option) adds one request per probed kubeconfig, against
+*that* kubeconfig's server. I/O lives in :func:`gather_cluster`; :func:`build_facts` turns the raw
+API answers into facts and is pure (the unit tests feed it objects directly). Gather does not judge:
+what the facts mean is derived once, by the mesh model (checks/model.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,7 +45,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     sidecar_container, sidecar_placement,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
-    annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches,
+    annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
@@ -74,6 +76,12 @@ DEFAULT_OPTIONS = {
     "insecure_kubeconfig_options": [],  # PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
     "sections": None,             # default: ALL_SECTIONS (a standalone module reads less)
 }
+
+# Meshes without Istio's samples: the Services and proxy endpoints kept for the endpoint checks.
+MAX_MESH_SERVICES = 200
+MAX_PROXY_SERVICES = 20
+MAX_SERVICE_ROWS = 50
+GATEWAY_APP_LABELS = ("eastwestgateway", "ingressgateway", "egressgateway")
 
 # What gather can read; a section left out is not requested and its facts keys stay null.
 ALL_SECTIONS = ("istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods", "nodes",
@@ -187,7 +195,14 @@ def istiod_facts(deployments, istiod_pods, namespace):
     }
 
 
-def control_plane_services(services, namespace):
+def control_plane_services(services, namespace, endpoints=None):
+    """Services named istiod, istiod-<rev> or istiod-remote in istiod's namespace. A selector-less one is how a
+    remote cluster's proxies reach the primary's istiod: its ``endpoints`` (the IPs of the Endpoints object of
+    that name, when read) say where it leads."""
+    by_name = {}
+    for ep in endpoints or []:
+        ips = [a.get("ip") for sub in (ep.get("subsets") or []) for a in (sub.get("addresses") or []) if a.get("ip")]
+        by_name[name_of(ep)] = ips
     out = []
     for s in services or []:
         if meta(s).get("namespace") != namespace:
@@ -195,10 +210,17 @@ def control_plane_services(services, namespace):
         n = name_of(s) or ""
         if n == "istiod" or n == "istiod-remote" or n.startswith("istiod-"):
             spec = s.get("spec") or {}
-            out.append({"name": n, "selectorless": not spec.get("selector"), "type": spec.get("type") or "ClusterIP",
+            selectorless = not spec.get("selector")
+            out.append({"name": n, "selectorless": selectorless, "type": spec.get("type") or "ClusterIP",
                         "external_name": spec.get("externalName"),
-                        "ports": [p.get("port") for p in spec.get("ports") or []]})
+                        "ports": [p.get("port") for p in spec.get("ports") or []],
+                        "endpoints": by_name.get(n, []) if selectorless and endpoints is not None else None})
     return sorted(out, key=lambda x: x["name"])
+
+
+def has_selectorless_control_plane(services, namespace):
+    """True when istiod's namespace holds a selector-less istiod Service (a remote cluster's wiring)."""
+    return any(c["selectorless"] for c in control_plane_services(services, namespace))
 
 
 def _sane_values(values):
@@ -260,22 +282,31 @@ def node_facts(nodes):
     return sorted(out, key=lambda x: x["name"] or "")
 
 
-def service_facts(services, namespaces):
-    out = []
+def service_facts(services, namespaces, sidecar_pods=None):
+    """The Services the endpoint checks compare with: those of ``namespaces`` (the probe service's) and,
+    for meshes that do not run Istio's samples, every Service that selects an injected pod (at most
+    MAX_MESH_SERVICES, by namespace and name)."""
+    pod_labels = {}
+    for p in sidecar_pods or []:
+        pod_labels.setdefault(meta(p).get("namespace"), []).append(labels_of(p))
+    wanted, mesh = [], []
     for s in services or []:
         ns = meta(s).get("namespace")
-        if namespaces is not None and ns not in namespaces:
-            continue
         spec = s.get("spec") or {}
-        out.append({
+        selector = spec.get("selector") or {}
+        explicit = namespaces is not None and ns in namespaces
+        if not explicit and not (selector and any(selects(selector, labels) for labels in pod_labels.get(ns, ()))):
+            continue
+        (wanted if explicit else mesh).append({
             "namespace": ns, "name": name_of(s), "type": spec.get("type") or "ClusterIP",
-            "selector": spec.get("selector") or {}, "ports": [p.get("port") for p in spec.get("ports") or []],
+            "selector": selector, "ports": [p.get("port") for p in spec.get("ports") or []],
             "headless": spec.get("clusterIP") == "None",
             "traffic_distribution": spec.get("trafficDistribution")
             or annotations_of(s).get("networking.istio.io/traffic-distribution"),
             "labels": labels_of(s),
         })
-    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+    order = lambda x: (x["namespace"] or "", x["name"] or "")  # noqa: E731
+    return sorted(wanted, key=order) + sorted(mesh, key=order)[:MAX_MESH_SERVICES]
 
 
 def sidecar_pod_facts(pods):
@@ -397,17 +428,33 @@ def effective_identity(facts):
             "discovery_address": discovery, "remote_pilot_address": remote_pilot}
 
 
-def proxy_endpoint_facts(raw_json, pod, service, port, network):
-    """The guide's ``istioctl proxy-config endpoint`` on the client pod, for the probe service."""
-    out = {"pod": pod, "service": _envoy.service_host(service), "port": port, "network": network,
-           "error": None, "endpoints": [], "clusters_seen": 0}
+def proxy_endpoint_facts(raw_json, pod, service, port, network, istio_namespace="istio-system"):
+    """The guide's ``istioctl proxy-config endpoint`` on the client pod: the probe service's endpoints, and
+    those of the other mesh services the proxy knows (``services``: host -> rows; at most
+    MAX_PROXY_SERVICES services, most endpoints first, MAX_SERVICE_ROWS rows each), so that a mesh that
+    runs no sample is checked on a service of its own."""
+    out = {"pod": pod, "service": _envoy.service_host(service) if service else None, "port": port,
+           "network": network, "error": None, "endpoints": [], "clusters_seen": 0, "services": {}}
     try:
         rows = _envoy.parse_endpoints(raw_json)
     except _envoy.EnvoyParseError as exc:
         out["error"] = str(exc)
         return out
     out["clusters_seen"] = len(set(r["cluster"] for r in rows))
-    out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
+    if service:
+        out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
+    by_host = {}
+    for row in rows:
+        parts = _envoy.parse_cluster_name(row.get("cluster"))
+        if not parts or parts["direction"] != "outbound" or parts["subset"]:
+            continue
+        host = parts["host"] or ""
+        labels = host.split(".")
+        if len(labels) < 3 or labels[2] != "svc" or labels[1] == istio_namespace or host == out["service"]:
+            continue
+        by_host.setdefault(host, []).append(row)
+    ranked = sorted(by_host.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_PROXY_SERVICES]
+    out["services"] = dict((host, found[:MAX_SERVICE_ROWS]) for host, found in ranked)
     return out
 
 
@@ -439,7 +486,8 @@ def build_facts(raw, options=None):
         "labels": labels_of(nsobj), "annotations": annotations_of(nsobj)})
     f["istiod"] = part("deployments", lambda: istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns)
                        if raw.get("deployments") is not None else None, ns)
-    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns)
+    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns,
+                                                                                 raw.get("control_plane_endpoints"))
                                        if raw.get("services") is not None else None, ns)
     rev = (f["istiod"] or {}).get("revision")
     empty_cm = {"mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
@@ -455,7 +503,7 @@ def build_facts(raw, options=None):
     if svc_ns is None:
         probe = opts.get("probe_service") or ""
         svc_ns = [probe.split(".")[1]] if probe.count(".") >= 1 else []
-    f["services"] = part("services", lambda: service_facts(raw.get("services"), svc_ns)
+    f["services"] = part("services", lambda: service_facts(raw.get("services"), svc_ns, raw.get("sidecar_pods"))
                          if raw.get("services") is not None else None)
     f["sidecar_pods"] = part("pods", lambda: sidecar_pod_facts(raw.get("sidecar_pods"))
                              if raw.get("sidecar_pods") is not None else None)
@@ -627,6 +675,9 @@ def gather_cluster(client, options=None):
     raw["configmaps"] = want("configmaps", lambda: client.list(api_path("configmaps", ns)), [])
     raw["secrets"] = want("remote_secrets", lambda: client.list(api_path("secrets"),
                                                                 label_selector=MULTICLUSTER_SELECTOR), [])
+    # a remote cluster: where its selector-less istiod Service leads (one more LIST, remotes only)
+    if raw["services"] and has_selectorless_control_plane(raw["services"], ns):
+        raw["control_plane_endpoints"] = want("services", lambda: client.list(api_path("endpoints", ns)), [])
     cacerts_errors = len(read.read_errors)
     raw["cacerts"] = want("cacerts", lambda: client.get(api_path("secrets", ns, "cacerts")))
     raw["cacerts_read"] = "cacerts" in sections and len(read.read_errors) == cacerts_errors and read.fatal is None
@@ -697,9 +748,17 @@ def gather_cluster(client, options=None):
         cands = [p for p in facts["sidecar_pods"] if p["namespace"] == pns and
                  (selector_matches(p["labels"], sel) if "=" in sel else p["name"] == sel)]
         cands.sort(key=lambda p: (not p["ready"], p["name"]))
+        client_from = "probe_client"
         if not cands:
-            facts["proxy_note"] = "no Running injected pod matches %s" % opts.get("probe_client")
-        else:
+            # A mesh without Istio's samples: ask the proxy of one of its own workloads (not a gateway).
+            cands = sorted([p for p in facts["sidecar_pods"] if p["namespace"] != ns and p["ready"]
+                            and p["labels"].get("istio") not in GATEWAY_APP_LABELS],
+                           key=lambda p: (p["namespace"], p["name"]))
+            client_from = "auto"
+            facts["proxy_note"] = "no Running injected pod matches %s%s" % (
+                opts.get("probe_client"), (": asked %s/%s instead" % (cands[0]["namespace"], cands[0]["name"]))
+                if cands else " and no other Ready injected pod runs outside %s" % ns)
+        if cands:
             cp = cands[0]
             ref = "%s/%s" % (cp["namespace"], cp["name"])
             before = len(read.read_errors)
@@ -710,7 +769,8 @@ def gather_cluster(client, options=None):
                 out, err, rc = res
                 if rc == 0:
                     facts["proxy"] = proxy_endpoint_facts(out, ref, opts.get("probe_service"),
-                                                          opts.get("probe_port"), cp["network_env"])
+                                                          opts.get("probe_port"), cp["network_env"], ns)
+                    facts["proxy"]["client_from"] = client_from
                 else:
                     facts["proxy"] = {"pod": ref, "service": _envoy.service_host(opts.get("probe_service")),
                                       "port": opts.get("probe_port"), "network": cp["network_env"],

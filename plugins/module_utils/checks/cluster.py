@@ -11,6 +11,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.regis
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import DEFAULT_CLUSTER_ID
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
+from ansible_collections.meshmend.multicluster.plugins.module_utils import rbac
 
 MAX_LISTED = 20
 REASON_LIMIT = 300
@@ -84,14 +85,20 @@ def forbidden(mesh):
             continue
         perms = [_permission(e) for e in denied]
         first = denied[0]
+        # the shipped least-privilege RBAC (docs/rbac) under the names this cluster uses
+        client_ns = str(as_dict(c.facts.get("proxy")).get("pod") or "sample/").split("/", 1)[0] or "sample"
+        names = {"istio-system": c.istio_namespace, "sample": client_ns}
+        shipped = rbac.remedy(denied, c.context, "diagnose", names)
         yield make_finding(
             "cluster.forbidden", c.name,
             target=target(_kind(first.get("resource")), first.get("namespace"), first.get("name") or "*"),
             evidence={"missing_permissions": [
                 {"verb": e.get("verb"), "resource": e.get("resource"), "group": e.get("group") or "",
-                 "namespace": e.get("namespace"), "message": e.get("message")} for e in listed(denied)],
+                 "namespace": e.get("namespace"), "message": e.get("message"),
+                 "rule": (rbac.needed_rule(e, "diagnose", names) or (None, None))[1]} for e in listed(denied)],
                 "count": len(denied)},
-            permissions="; ".join(perms), permissions_list=", ".join(perms), ctx=c.context)
+            variant="rbac" if shipped else None,
+            permissions="; ".join(perms), permissions_list=", ".join(perms), ctx=c.context, rbac=shipped)
 
 
 @check("cluster.read_failed")
@@ -212,3 +219,29 @@ def declared_role_mismatch(mesh):
                 evidence={"declared": "primary", "role": c.role,
                           "control_plane_services": [s.get("name") for s in c.selectorless_services],
                           "discovery_address": c.discovery_address})
+
+
+@check("istio.istiod_not_ready")
+def istiod_not_ready(mesh):
+    for c in mesh.judged():
+        istiod = c.istiod
+        if not istiod or istiod.get("ready_replicas"):
+            continue
+        remotes = sorted(o.name for o in mesh.judged() if o.is_remote and c.name in o.serving)
+        yield make_finding(
+            "istio.istiod_not_ready", c.name, target=target("Deployment", c.istio_namespace, c.istiod_name),
+            evidence={"ready_replicas": istiod.get("ready_replicas") or 0, "replicas": istiod.get("replicas"),
+                      "running_pods": as_list(istiod.get("pods")), "remote_clusters_served": remotes},
+            ready=istiod.get("ready_replicas") or 0, replicas=istiod.get("replicas"),
+            remotes=" (and those of remote cluster(s) %s)" % ", ".join(remotes) if remotes else "",
+            ctx=c.context, ns=c.istio_namespace, istiod=c.istiod_name)
+
+
+@check("cluster.same_cluster")
+def same_cluster(mesh):
+    for alias, keep in sorted(mesh.aliases.items()):
+        c = mesh.clusters[alias]
+        yield make_finding("cluster.same_cluster", alias, peer=keep,
+                           evidence={"server": c.server, "cluster_id": c.cluster_id, "context": c.facts.get("context"),
+                                     "diagnosed_as": keep},
+                           server=c.server, cluster_id=c.cluster_id)

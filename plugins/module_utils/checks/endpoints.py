@@ -14,18 +14,21 @@ The guide's ``istioctl proxy-config endpoint`` step and its decision tree:
   remote network cannot be determined [or] the network of either the client or server pod cannot
   be determined." -> endpoints.remote_pod_ips, caused by gateway and network findings.
 
-Expected endpoints come from the peers' own facts (Service selector + sidecar pods), so a peer
-that is unreachable or only partially known is never judged.
+The service judged is the model's choice (``model.Mesh._probe``): the probe service when it runs in
+more than one cluster, else a service of the mesh's own that the proxy knows and that does; when
+there is none, ``endpoints.not_checked`` says so (never a silent pass). Expected endpoints come from
+the peers' own facts (Service selector + sidecar pods), so a peer that is unreachable or only
+partially known is never judged.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.locality import split_host
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import split_host
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, selects
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
 
 MAX_LISTED = 20
 # The findings that explain a proxy without a peer's endpoints (of the istiod serving it, for that peer).
@@ -44,24 +47,6 @@ def listed(items):
     return list(items)[:MAX_LISTED]
 
 
-def service_pods(c, name, namespace):
-    """(Service, its sidecar pods) of ``c`` for namespace/name ((None, []) when the Service is absent)."""
-    key = ("service_pods", name, namespace)
-    if key not in c.cache:
-        svc = None
-        for s in as_list(c.facts.get("services")):
-            s = as_dict(s)
-            if s.get("name") == name and s.get("namespace") == namespace:
-                svc = s
-                break
-        pods = []
-        if svc is not None:
-            pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
-                    if as_dict(p).get("namespace") == namespace and selects(svc.get("selector"), as_dict(p).get("labels"))]
-        c.cache[key] = (svc, pods)
-    return c.cache[key]
-
-
 def _pod_network(c, pod):
     """The network istiod gives an endpoint: pod label, then istio-system's label, then the cluster's."""
     return pod.get("network_label") or c.namespace_label_network or c.effective_network
@@ -71,19 +56,14 @@ def _pod_ips(pods):
     return set(p.get("pod_ip") for p in pods if p.get("pod_ip"))
 
 
-def _proxies(mesh):
-    """(cluster, its client proxy facts, service name, namespace) for every judged cluster that probed one."""
+def _probes(mesh):
+    """(cluster, its Probe, service name, namespace) for every judged cluster whose client proxy is judged."""
     for a in mesh.judged():
-        proxy = a.facts.get("proxy")
-        if not isinstance(proxy, dict) or proxy.get("error"):
+        probe = a.probe
+        if probe is None or probe.skipped:
             continue
-        name, namespace = split_host(proxy.get("service"))
-        if name and namespace:
-            yield a, proxy, name, namespace
-
-
-def _rows(proxy):
-    return [as_dict(r) for r in as_list(proxy.get("endpoints")) if as_dict(r).get("address")]
+        name, namespace = split_host(probe.host)
+        yield a, probe, name, namespace
 
 
 def _pod_target(proxy):
@@ -95,6 +75,16 @@ def _pod_target(proxy):
 def _missing_causes(mesh, a, c):
     """Candidate causes of proxy ``a`` missing the endpoints of ``c``."""
     causes = []
+    if a.is_remote:
+        # the remote's wiring to the primary's istiod
+        causes += ["primary_remote.control_plane_service_missing@%s" % a.name,
+                   "primary_remote.control_plane_address_stale@%s" % a.name]
+        causes += ["%s@%s->%s" % (fid, a.name, a.serving_primary)
+                   for fid in ("primary_remote.control_plane_service_missing", "primary_remote.control_plane_address_stale")
+                   if a.serving_primary]
+        causes += ["primary_remote.istiod_not_exposed@%s->%s" % (p.name, a.name) for p in mesh.primaries()]
+    # an istiod that serves these proxies without a ready replica sends nothing new
+    causes += ["istio.istiod_not_ready@%s" % p for p in (a.serving or [p.name for p in mesh.primaries()])]
     if a.role == "remote_bound_local":
         causes.append("primary_remote.istiod_remote_missing@%s" % a.name)
         if a.serving_primary:
@@ -114,23 +104,22 @@ def _missing_causes(mesh, a, c):
 
 @check("endpoints.remote_missing")
 def remote_missing(mesh):
-    for a, proxy, name, namespace in _proxies(mesh):
-        rows = _rows(proxy)
+    for a, probe, name, namespace in _probes(mesh):
+        proxy, rows = probe.proxy, probe.rows
         addresses = set(r.get("address") for r in rows)
         a_network = proxy.get("network") or a.effective_network
-        local_ips = _pod_ips(service_pods(a, name, namespace)[1])
+        local_ips = _pod_ips(mesh.service_pods(a, name, namespace)[1])
         all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
-        pod_ref = str(proxy.get("pod") or "")
-        host = proxy.get("service")
         judged = [c for c in mesh.judged() if c.name != a.name]
         if a.is_remote and a.serving != [a.name]:
             judged.append(a)   # a remote's own endpoints also come through its primary's remote secret
         only_local = bool(addresses) and addresses <= (local_ips | all_local_ips)
         for c in judged:
-            ready = [p for p in service_pods(c, name, namespace)[1] if p.get("ready") is not False and p.get("pod_ip")]
+            pods = mesh.service_pods(c, name, namespace)[1]
+            ready = [p for p in pods if p.get("ready") is not False and p.get("pod_ip")]
             if not ready:
                 continue
-            ips = _pod_ips(service_pods(c, name, namespace)[1])
+            ips = _pod_ips(pods)
             if c.name != a.name:
                 ips -= all_local_ips
             gws = set()
@@ -142,7 +131,8 @@ def remote_missing(mesh):
             own = c.name == a.name
             yield make_finding(
                 "endpoints.remote_missing", a.name, peer=None if own else c.name, target=_pod_target(proxy),
-                evidence={"service": host, "port": proxy.get("port"),
+                evidence={"service": probe.host, "service_chosen": probe.chosen,
+                          "port": proxy.get("port") if probe.chosen == "probe_service" else None,
                           "proxy_endpoints": listed(["%s:%s %s" % (r.get("address"), r.get("port"), r.get("status"))
                                                      for r in rows]),
                           "expected_from_%s" % c.name: listed(
@@ -151,8 +141,24 @@ def remote_missing(mesh):
                           "serving_istiod": list(a.serving) or
                           (["in-cluster istiod of %s" % a.name] if a.role == "remote_bound_local" else [])},
                 variant="own" if own else ("only_local" if only_local or not addresses else None),
-                remedy_variant="default", caused_by=_missing_causes(mesh, a, c), pod=pod_ref, host=host, svc_ns=namespace,
-                svc_name=name)
+                remedy_variant="default", caused_by=_missing_causes(mesh, a, c), pod=probe.pod, host=probe.host,
+                svc_ns=namespace, svc_name=name)
+
+
+@check("endpoints.not_checked")
+def not_checked(mesh):
+    for a in mesh.judged():
+        probe = a.probe
+        if probe is None or not probe.skipped:
+            continue
+        yield make_finding(
+            "endpoints.not_checked", a.name,
+            target=_pod_target(probe.proxy) if probe.pod else None,
+            evidence={"reason": probe.skipped, "client": probe.pod or None,
+                      "probe_service": probe.proxy.get("service"),
+                      "services_the_proxy_knows": sorted(as_dict(probe.proxy.get("services")))[:MAX_LISTED]},
+            caused_by=probe.causes + ["cluster.forbidden@%s" % a.name, "cluster.read_failed@%s" % a.name],
+            reason=probe.skipped)
 
 
 def _pod_ip_causes(mesh, a, c):
@@ -173,9 +179,9 @@ def remote_pod_ips(mesh):
     gateway_ips_all = set()
     for net in set(d.network for d in mesh.full()):
         gateway_ips_all |= mesh.gateway_addresses(net)
-    for a, proxy, _name, _namespace in _proxies(mesh):
-        addresses = set(r.get("address") for r in _rows(proxy))
-        a_network = proxy.get("network") or a.effective_network
+    for a, probe, _name, _namespace in _probes(mesh):
+        addresses = set(r.get("address") for r in probe.rows)
+        a_network = probe.proxy.get("network") or a.effective_network
         all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
         for c in mesh.full():
             if c.name == a.name:
@@ -189,9 +195,9 @@ def remote_pod_ips(mesh):
             names = ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip"))
                      for p in c_pods if p.get("pod_ip") in raw]
             yield make_finding(
-                "endpoints.remote_pod_ips", a.name, peer=c.name, target=_pod_target(proxy),
-                evidence={"service": proxy.get("service"), "raw_pod_ips": listed(raw), "pods": listed(names),
+                "endpoints.remote_pod_ips", a.name, peer=c.name, target=_pod_target(probe.proxy),
+                evidence={"service": probe.host, "raw_pod_ips": listed(raw), "pods": listed(names),
                           "client_network": a_network, "peer_network": c.effective_network,
                           "peer_gateway_addresses": sorted(mesh.gateway_addresses(c.effective_network))},
-                caused_by=_pod_ip_causes(mesh, a, c), pod=str(proxy.get("pod") or ""), host=proxy.get("service"),
+                caused_by=_pod_ip_causes(mesh, a, c), pod=probe.pod, host=probe.host,
                 peer_network=c.effective_network or "unknown")

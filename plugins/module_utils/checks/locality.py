@@ -15,20 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import split_host
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, dig
 
 PREFER_CLOSE = ("PreferClose", "PreferSameZone", "PreferSameNode")
 TD_ANNOTATION = "networking.istio.io/traffic-distribution"
-
-
-def split_host(host):
-    """(name, namespace) of ``helloworld.sample.svc.cluster.local`` / ``helloworld.sample``."""
-    parts = str(host or "").split(".")
-    if len(parts) < 2:
-        return parts[0] if parts and parts[0] else None, None
-    return parts[0], parts[1]
 
 
 def _localities(c):
@@ -41,8 +34,9 @@ def _localities(c):
 
 
 def _probe(mesh, c):
-    """The probe service: the one the client proxy was asked about, else the option's."""
-    host = as_dict(c.facts.get("proxy")).get("service") or mesh.probe_service
+    """The service judged for the client proxy of ``c`` (the model's choice), else the option's."""
+    host = (c.probe.host if c.probe is not None and c.probe.host else None) or \
+        as_dict(c.facts.get("proxy")).get("service") or mesh.probe_service
     name, ns = split_host(host)
     if name and ns and str(host).count(".") == 1:
         host = "%s.%s.svc.cluster.local" % (name, ns)

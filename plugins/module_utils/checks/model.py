@@ -23,7 +23,10 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, NETWORK_LABEL,
     REMOTE_SECRET_PREFIX,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, dig
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import natural_key
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    as_dict, as_list, dig, is_dns1123_label, selects,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server, server_host
 
@@ -128,6 +131,35 @@ class SecretEntry:
                 "matched_by": self.matched_by}
 
 
+def split_host(host):
+    """(name, namespace) of ``helloworld.sample.svc.cluster.local`` / ``helloworld.sample``."""
+    parts = str(host or "").split(".")
+    if len(parts) < 2:
+        return parts[0] if parts and parts[0] else None, None
+    return parts[0], parts[1]
+
+
+class Probe:
+    """The service a client proxy is judged on: its host, the rows the proxy holds for it and how it was
+    chosen (``probe_service``: the option; ``auto``: a service of the mesh's own), or why none was."""
+
+    def __init__(self, proxy, host=None, rows=(), chosen=None, skipped=None, causes=()):
+        self.proxy = as_dict(proxy)
+        self.causes = list(causes)
+        self.host = host
+        self.rows = [as_dict(r) for r in rows if as_dict(r).get("address")]
+        self.chosen = chosen
+        self.skipped = skipped
+
+    @property
+    def pod(self):
+        return str(self.proxy.get("pod") or "")
+
+    def to_dict(self):
+        return {"client": self.pod or None, "client_from": self.proxy.get("client_from"), "service": self.host,
+                "chosen": self.chosen, "skipped": self.skipped}
+
+
 class ClusterView:
     """One cluster in play, with what is derived from its own facts."""
 
@@ -150,13 +182,14 @@ class ClusterView:
         self.istio_namespace = f.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
         self.server = f.get("server")
         self.context = f.get("context") or name
+        self.install_marks = self._install_marks() if (self.full or self.stopped) else []
         self.installed = self._installed()
         # cluster ID: known (read from the cluster or given for a partial peer), else expected
         read = self.state == "full" or self.stopped
         self.cluster_id = f.get("cluster_id") if self.state != "unreachable" or self.stopped else None
         if read and not (self.has_section("istiod") or self.has_section("configmaps")):
             self.cluster_id = None   # nothing that sets the ID was read: the default would be a guess
-        if read and not f.get("istiod") and not self.selectorless_services:
+        if read and not (f.get("istiod") or self.selectorless_services or self.install_marks):
             self.cluster_id = None   # no Istio: the gathered default ID means nothing
         if self.cluster_id:
             self.expected_id, self.expected_id_source = self.cluster_id, "cluster"
@@ -173,6 +206,8 @@ class ClusterView:
         self.serving = []          # filled by Mesh: primaries whose istiod serves these proxies
         self.serving_primary = None   # the one primary named for a remote (controlPlaneClusters or the only one)
         self.entries = []          # filled by Mesh: SecretEntry of every remote secret (primaries)
+        self.probe = None          # filled by Mesh: the service the client proxy is judged on (Probe)
+        self.alias_of = None       # filled by Mesh: the host this one reaches the same cluster as
         self.cache = {}            # per-cluster indexes built lazily by the checks
 
     @property
@@ -215,12 +250,33 @@ class ClusterView:
     def selectorless_services(self):
         return [s for s in as_list(self.facts.get("control_plane_services")) if as_dict(s).get("selectorless")]
 
+    def _install_marks(self):
+        """What a remote install leaves even when its wiring to the primary is broken (the selector-less
+        Service gone): remotePilotAddress, the controlPlaneClusters annotation, istiodRemote enabled, a
+        discoveryAddress naming istiod-remote."""
+        marks = []
+        rpa = self.injector_global.get("remotePilotAddress")
+        if rpa:
+            marks.append("values.global.remotePilotAddress=%s" % rpa)
+        anns = self.namespace_annotations
+        if anns.get(CONTROL_PLANE_CLUSTERS_ANNOTATION):
+            marks.append("annotation %s=%s" % (CONTROL_PLANE_CLUSTERS_ANNOTATION, anns[CONTROL_PLANE_CLUSTERS_ANNOTATION]))
+        if dig(self.facts, "injector_values", "istiodRemote", "enabled") is True:
+            marks.append("values.istiodRemote.enabled=true")
+        service, _ns = service_of_host(self.discovery_address)
+        if service == "istiod-remote":
+            marks.append("discoveryAddress %s" % self.discovery_address)
+        return marks
+
     def _installed(self):
-        """True / False, or None when the reads that decide it failed or the cluster was not read."""
+        """True / False, or None when the reads that decide it failed or the cluster was not read.
+
+        A remote whose wiring broke is still installed (its marks say so): it is diagnosed as that
+        wiring (primary_remote.*), never as Istio missing."""
         if not self.full:
             return None
         f = self.facts
-        if f.get("istiod") or self.selectorless_services:
+        if f.get("istiod") or self.selectorless_services or self.install_marks:
             return True
         if self.read_failed("deployments", "services") or not (
                 self.has_section("istiod") and self.has_section("services")):
@@ -293,20 +349,10 @@ class ClusterView:
         if declared_role == "remote":
             intent.append("declared role remote")
         if declared_role != "primary":
-            rpa = self.injector_global.get("remotePilotAddress")
-            if rpa:
-                intent.append("values.global.remotePilotAddress=%s" % rpa)
+            intent.extend(m for m in self.install_marks if not m.startswith("discoveryAddress"))
             for svc in self.selectorless_services:
                 intent.append("selector-less Service %s/%s" % (self.istio_namespace, svc.get("name")))
-            anns = self.namespace_annotations
-            if anns.get(CONTROL_PLANE_CLUSTERS_ANNOTATION):
-                intent.append("annotation %s=%s" % (CONTROL_PLANE_CLUSTERS_ANNOTATION,
-                                                    anns[CONTROL_PLANE_CLUSTERS_ANNOTATION]))
-            if dig(f, "injector_values", "istiodRemote", "enabled") is True:
-                intent.append("values.istiodRemote.enabled=true")
-            service, _ns = service_of_host(self.discovery_address)
-            if service == "istiod-remote":
-                intent.append("discoveryAddress %s" % self.discovery_address)
+            intent.extend(m for m in self.install_marks if m.startswith("discoveryAddress"))
         self.remote_intent = intent
         has_istiod = bool(f.get("istiod"))
         selectorless = set(s.get("name") for s in self.selectorless_services)
@@ -327,10 +373,32 @@ class ClusterView:
             self.role = "remote_bound_local" if bound else "remote"
         elif has_istiod:
             self.role = "primary"
-        elif selectorless:
-            self.role = "remote"
+        elif selectorless or self.install_marks:
+            self.role = "remote"   # though declared a primary (cluster.declared_role_mismatch says so)
         else:
             self.role = None
+
+    @property
+    def control_plane_service(self):
+        """The selector-less Service the proxies of a remote dial (the one discoveryAddress names, else the
+        first), or None."""
+        named, _ns = service_of_host(self.discovery_address or "istiod.%s.svc:15012" % self.istio_namespace)
+        services = self.selectorless_services
+        for svc in services:
+            if svc.get("name") == named:
+                return svc
+        return services[0] if services else None
+
+    @property
+    def control_plane_targets(self):
+        """Where a remote's proxies are sent: the IPs (or ExternalName) behind its selector-less istiod Service;
+        None when not read; [] when it leads nowhere."""
+        svc = self.control_plane_service
+        if svc is None:
+            return None
+        if svc.get("external_name"):
+            return [svc["external_name"]]
+        return list(svc["endpoints"]) if isinstance(svc.get("endpoints"), list) else None
 
     @property
     def is_primary(self):
@@ -366,6 +434,8 @@ class ClusterView:
             "context": self.facts.get("context"),
             "serving": list(self.serving),
             "sidecars": sidecars,
+            "endpoints_probe": self.probe.to_dict() if self.probe is not None else None,
+            "alias_of": self.alias_of,
         }
 
 
@@ -380,6 +450,7 @@ class Mesh:
             cname = as_dict(facts).get("cluster") or name
             self.clusters[name] = ClusterView(name if name else cname, facts)
         self.out_of_play = sorted(set(options.get("out_of_play") or []) - set(self.clusters))
+        self.aliases = self._aliases()
         now = options.get("now")
         self.now = parse_time(now) if now is not None else datetime.datetime.now(
             datetime.timezone.utc).replace(tzinfo=None)
@@ -395,28 +466,50 @@ class Mesh:
             c.serving_primary = self._primary_of(c) if c.is_remote else None
         for c in self.primaries():
             c.entries = self._secret_entries(c)
+        for c in self.judged():
+            c.probe = self._probe(c)
 
-    # -- selections ------------------------------------------------------------------------
+    # -- aliases: several inventory hosts, one cluster --------------------------------------
+    def _aliases(self):
+        """{host: the host it is diagnosed as} for hosts that reach one cluster (same API server, same cluster ID),
+        as a kubeconfig with contexts `prod-east` and an EKS ARN for one API server does. The one kept is a valid
+        Kubernetes name when there is one (it names remote secrets), else the first in natural order."""
+        groups = {}
+        for c in self.clusters.values():
+            if c.full and c.installed and c.cluster_id and normalize_server(c.server):
+                groups.setdefault((normalize_server(c.server), c.cluster_id), []).append(c.name)
+        out = {}
+        for names in groups.values():
+            if len(names) < 2:
+                continue
+            keep = sorted(names, key=lambda n: (not is_dns1123_label(n), natural_key(n)))[0]
+            for n in names:
+                if n != keep:
+                    out[n] = keep
+                    self.clusters[n].alias_of = keep
+        return out
+
+    # -- selections (an alias is diagnosed as the host it is an alias of) -------------------
     def all(self):
-        return list(self.clusters.values())
+        return [c for c in self.clusters.values() if c.alias_of is None]
 
     def full(self):
-        return [c for c in self.clusters.values() if c.full]
+        return [c for c in self.all() if c.full]
 
     def judged(self):
         """Full clusters with Istio not known to be absent (the ones per-cluster checks judge)."""
-        return [c for c in self.clusters.values() if c.judged]
+        return [c for c in self.all() if c.judged]
 
     def primaries(self):
-        return [c for c in self.clusters.values() if c.full and c.is_primary]
+        return [c for c in self.all() if c.full and c.is_primary]
 
     def peers_of(self, cluster):
-        return [c for c in self.clusters.values() if c.name != cluster.name]
+        return [c for c in self.all() if c.name != cluster.name]
 
     def by_server(self, url):
         if self._by_server is None:
             self._by_server = {}
-            for c in self.clusters.values():
+            for c in self.all():
                 norm = normalize_server(c.server)
                 if norm:
                     self._by_server.setdefault(norm, c)
@@ -427,7 +520,7 @@ class Mesh:
     def _duplicate_ids(self):
         """{cluster ID: [names]} for IDs two or more installed clusters share (read or given)."""
         groups = {}
-        for c in self.clusters.values():
+        for c in self.all():
             if c.state in ("full", "partial") and c.cluster_id and c.installed is not False:
                 groups.setdefault(c.cluster_id, []).append(c.name)
         return dict((cid, sorted(names)) for cid, names in groups.items() if len(names) > 1)
@@ -520,13 +613,35 @@ class Mesh:
         return out
 
     # -- control planes --------------------------------------------------------------------
+    def address_owner(self, address):
+        """The primary whose east-west gateway (or API server host) has ``address``, with that gateway; (None, None)."""
+        for p in self.primaries():
+            for gw in p.gateways or []:
+                if str(address) in set(str(as_dict(x).get("value")) for x in as_list(gw.get("addresses"))):
+                    return p, gw
+            if str(address) == server_host(p.server):
+                return p, None
+        return None, None
+
     def _serving_primaries(self, c):
-        """Clusters whose istiod serves the proxies of ``c`` (its own for a primary)."""
+        """Clusters whose istiod serves the proxies of ``c`` (its own for a primary; none for a remote whose
+        control-plane Service is missing or leads to no primary)."""
         if c.role == "primary":
             return [c]
         if c.role != "remote":
             return []
         primaries = [p for p in self.primaries() if p.name != c.name]
+        targets = c.control_plane_targets
+        if c.control_plane_service is None and c.selectorless_services == [] and c.has_section("services"):
+            return []
+        if targets is not None:
+            owners = []
+            for t in targets:
+                owner, _gw = self.address_owner(t)
+                if owner is not None and owner not in owners:
+                    owners.append(owner)
+            if owners or targets:
+                return owners
         rpa = c.injector_global.get("remotePilotAddress")
         if rpa:
             rpa = str(rpa)
@@ -550,6 +665,66 @@ class Mesh:
         primaries = [p.name for p in self.primaries() if p.name != c.name]
         return primaries[0] if len(primaries) == 1 else None
 
+    # -- the endpoints a client proxy holds ------------------------------------------------------
+    def service_pods(self, c, name, namespace):
+        """(Service, its sidecar pods) of cluster ``c`` for namespace/name ((None, []) when absent)."""
+        key = ("service_pods", name, namespace)
+        if key not in c.cache:
+            svc = None
+            for s in as_list(c.facts.get("services")):
+                s = as_dict(s)
+                if s.get("name") == name and s.get("namespace") == namespace:
+                    svc = s
+                    break
+            pods = []
+            if svc is not None:
+                pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
+                        if as_dict(p).get("namespace") == namespace and selects(svc.get("selector"),
+                                                                                 as_dict(p).get("labels"))]
+            c.cache[key] = (svc, pods)
+        return c.cache[key]
+
+    def runs_in(self, name, namespace):
+        """Judged clusters where Service namespace/name has a Ready sidecar pod with an IP."""
+        return [c.name for c in self.judged()
+                if any(p.get("ready") is not False and p.get("pod_ip") for p in self.service_pods(c, name, namespace)[1])]
+
+    def _probe(self, c):
+        """What the endpoint checks judge for the client proxy of ``c``: the probe service when it runs in
+        more than one cluster, else the service of the mesh's own the proxy knows that does (most endpoints
+        first). A Probe with ``skipped`` set says why nothing could be judged."""
+        if not c.has_section("proxy"):
+            return None
+        proxy = c.facts.get("proxy")
+        if not isinstance(proxy, dict):
+            return Probe(None, skipped=c.facts.get("proxy_note") or "no client proxy was asked (read_proxy off)")
+        if proxy.get("error"):
+            return Probe(proxy, skipped="the client proxy %s could not be asked: %s" % (proxy.get("pod"),
+                                                                                       proxy["error"]))
+        if len(self.judged()) < 2:
+            # partial peers (the standalone modules' view of the others) are known by name and ID only
+            others = [o for o in self.all() if o.name != c.name and o.state != "partial"]
+            if not others and not self.out_of_play:
+                return None   # a single cluster: nothing crosses clusters
+            why = ["%s %s" % (o.name, "is unreachable" if o.state == "unreachable" else "runs no Istio")
+                   for o in others if not o.judged] + ["%s is out of play" % n for n in self.out_of_play]
+            return Probe(proxy, skipped="no other cluster can be compared with (%s)" % ", ".join(why),
+                         causes=["cluster.unreachable@%s" % o.name for o in others] +
+                         ["istio.not_installed@%s" % o.name for o in others])
+        candidates = []
+        if proxy.get("service"):
+            candidates.append((proxy["service"], as_list(proxy.get("endpoints")), "probe_service"))
+        for host, rows in sorted(as_dict(proxy.get("services")).items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            candidates.append((host, as_list(rows), "auto"))
+        for host, rows, chosen in candidates:
+            name, namespace = split_host(host)
+            if name and namespace and len(self.runs_in(name, namespace)) > 1:
+                return Probe(proxy, host=host, rows=rows, chosen=chosen)
+        tried = [host for host, _rows, _c in candidates]
+        return Probe(proxy, skipped="no service the proxy %s knows runs in more than one cluster (looked at %s)"
+                     % (proxy.get("pod"), ", ".join(tried[:5]) + (" and %d more" % (len(tried) - 5)
+                                                                   if len(tried) > 5 else "") if tried else "none"))
+
     # -- remote secrets --------------------------------------------------------------------
     def _secret_entries(self, primary):
         secrets = primary.facts.get("remote_secrets")
@@ -571,7 +746,7 @@ class Mesh:
         peers = self.peers_of(primary)
         for known in (as_dict(e.get("probe")).get("cluster"), e.get("server_cluster")):
             if known and known in self.clusters:
-                return self.clusters[known], "server"
+                return self.clusters[self.aliases.get(known, known)], "server"
         if e.get("server"):
             target = self.by_server(e["server"])
             if target is not None:

@@ -228,7 +228,9 @@ def test_not_installed_cluster_is_not_judged_further():
     f = mesh["cluster2"]
     f.update(istiod=None, control_plane_services=[], cacerts=None, gateways=[], istio_gateways=None, proxy=None)
     f["namespace"] = None
-    assert keys(run(mesh)) == ["istio.not_installed@cluster2"]
+    found = run(mesh)
+    assert keys(found) == ["endpoints.not_checked@cluster1", "istio.not_installed@cluster2"]
+    assert by_key(found)["endpoints.not_checked@cluster1"].caused_by == ["istio.not_installed@cluster2"]
 
 
 # ------------------------------------------------------------------ run_checks
@@ -292,3 +294,19 @@ def test_forbidden_resource_names_the_kind():
     f = by_key(run(mesh))["cluster.forbidden@cluster1"]
     assert f.resource == "Pod/istio-system/istiod-x"
     assert "create pods/exec in namespace istio-system" in f.message
+
+
+def test_forbidden_names_the_shipped_manifest_and_rule():
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["remote_secrets"] = None
+    mesh["cluster1"]["proxy"] = None
+    mesh["cluster1"]["read_errors"] = [
+        {"verb": "list", "resource": "secrets", "group": "", "namespace": None, "code": 403,
+         "reason": "Forbidden", "message": "secrets is forbidden"},
+        {"verb": "create", "resource": "pods/exec", "group": "", "namespace": "sample", "name": "sleep-1",
+         "code": 403, "reason": "Forbidden", "message": "pods \"sleep-1\" is forbidden"}]
+    f = [x for x in run(mesh) if x.id == "cluster.forbidden"][0]
+    assert "docs/rbac/meshmend-diagnose/" in f.remedy
+    assert "list secrets (cluster-wide)" in f.remedy and "get,create pods/exec (sample)" in f.remedy
+    assert [p["rule"] for p in f.evidence["missing_permissions"]] == [
+        "list secrets (cluster-wide)", "get,create pods/exec (sample)"]

@@ -197,6 +197,38 @@ def b_locality(m):
                                            "outlier_detection": True, "locality_lb": None}]
 
 
+def b_not_checked(m):
+    # a mesh without Istio's samples, whose own services all run in one cluster
+    for c in ("cluster1", "cluster2"):
+        m[c]["sidecar_pods"] = [p for p in m[c]["sidecar_pods"] if p["labels"].get("app") != "helloworld" or c == "cluster1"]
+
+
+def b_istiod_not_ready(m):
+    m["cluster2"]["istiod"].update(ready_replicas=0, replicas=0, pods=[])
+
+
+def _cps(m, c="cluster2"):
+    return [s for s in m[c]["control_plane_services"] if s["selectorless"]][0]
+
+
+def b_cp_service_missing(m):
+    m["cluster2"]["control_plane_services"] = [s for s in m["cluster2"]["control_plane_services"]
+                                               if not s["selectorless"]]
+
+
+def b_cp_address_stale(m):
+    _cps(m)["endpoints"] = ["192.0.2.77"]
+
+
+def b_istiod_not_exposed(m):
+    m["cluster1"]["istio_gateways"] = [g for g in m["cluster1"]["istio_gateways"] if g["name"] != "istiod-gateway"]
+
+
+def b_same_cluster(m):
+    m["prod-east"] = copy.deepcopy(m["cluster2"])      # a second context for cluster2's API server
+    m["prod-east"].update(cluster="prod-east", context="prod-east")
+
+
 def b_declared_id(m):
     m["cluster1"]["declared"]["cluster_id"] = "east"
 
@@ -254,6 +286,12 @@ BREAKERS = {
     "endpoints.remote_missing": ("multinetwork", b_remote_missing, {}),
     "endpoints.remote_pod_ips": ("multinetwork", b_remote_pod_ips, {}),
     "locality.prefers_local": ("multinetwork", b_locality, {}),
+    "endpoints.not_checked": ("multinetwork", b_not_checked, {}),
+    "istio.istiod_not_ready": ("multinetwork", b_istiod_not_ready, {}),
+    "cluster.same_cluster": ("multinetwork", b_same_cluster, {}),
+    "primary_remote.control_plane_service_missing": ("primary_remote", b_cp_service_missing, {}),
+    "primary_remote.control_plane_address_stale": ("primary_remote", b_cp_address_stale, {}),
+    "primary_remote.istiod_not_exposed": ("primary_remote", b_istiod_not_exposed, {}),
     "cluster.declared_id_mismatch": ("multinetwork", b_declared_id, {}),
     "mesh.declared_id_mismatch": ("multinetwork", b_declared_mesh, {}),
     "cluster.declared_role_mismatch": ("primary_remote", b_declared_role, {}),

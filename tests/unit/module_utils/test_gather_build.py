@@ -84,7 +84,7 @@ def test_build_facts_identity_and_sections():
     assert [p["name"] for p in f["sidecar_pods"]] == ["sleep-1"]
     assert f["sidecar_pods"][0]["network_env"] == "network1"
     assert f["control_plane_services"] == [{"name": "istiod", "selectorless": False, "type": "ClusterIP",
-                                            "external_name": None, "ports": [15012, 443]}]
+                                            "external_name": None, "ports": [15012, 443], "endpoints": None}]
     assert f["istio_gateways"] is None and f["destination_rules"] == []
     assert f["cacerts"] is None
     assert f["nodes"][0]["region"] == "us-east1"
@@ -141,3 +141,40 @@ def test_auto_probe_only_when_istiod_does_not_vouch():
     assert gather._should_probe(True, e, ref, None, None, has_istiod=False) is True
     # a loopback server is never probed from the controller
     assert gather._should_probe(True, dict(e, loopback=True), ref, None, None) is False
+
+
+def _envoy_clusters(*hosts):
+    """``pilot-agent request GET clusters?format=json`` as Envoy prints it (snake_case), one host per cluster."""
+    statuses = []
+    for cluster, ip in hosts:
+        statuses.append({"name": cluster, "host_statuses": [{
+            "address": {"socket_address": {"address": ip, "port_value": 9080}},
+            "health_status": {"eds_health_status": "HEALTHY"}, "weight": 1}]})
+    return json.dumps({"cluster_statuses": statuses})
+
+
+def test_proxy_keeps_the_mesh_services_it_knows():
+    out = gather.proxy_endpoint_facts(_envoy_clusters(
+        ("outbound|5000||helloworld.sample.svc.cluster.local", "10.10.0.7"),
+        ("outbound|9080||reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
+        ("outbound|9080|v1|reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
+        ("outbound|15012||istiod.istio-system.svc.cluster.local", "10.10.0.2"),
+        ("inbound|9080||", "10.10.0.21")), "bookinfo/productpage-1", "helloworld.sample", 5000, "network1")
+    assert [r["address"] for r in out["endpoints"]] == ["10.10.0.7"]
+    # the other mesh services, without subsets, istiod's namespace or inbound clusters
+    assert list(out["services"]) == ["reviews.bookinfo.svc.cluster.local"]
+    assert [r["address"] for r in out["services"]["reviews.bookinfo.svc.cluster.local"]] == ["10.10.0.20"]
+
+
+def test_mesh_services_are_those_selecting_injected_pods():
+    raw = raw_cluster()
+    raw["services"].append({"metadata": {"name": "reviews", "namespace": "bookinfo"},
+                            "spec": {"selector": {"app": "reviews"}, "ports": [{"port": 9080}]}})
+    raw["services"].append({"metadata": {"name": "plain", "namespace": "bookinfo"},
+                            "spec": {"selector": {"app": "plain"}, "ports": [{"port": 80}]}})
+    raw["sidecar_pods"].append({"metadata": {"name": "reviews-1", "namespace": "bookinfo",
+                                             "labels": {"app": "reviews", "security.istio.io/tlsMode": "istio"}},
+                                "spec": {"containers": [{"name": "reviews"}, {"name": "istio-proxy"}]},
+                                "status": {"phase": "Running", "podIP": "10.10.0.20"}})
+    names = [(s["namespace"], s["name"]) for s in gather.build_facts(raw)["services"]]
+    assert ("bookinfo", "reviews") in names and ("bookinfo", "plain") not in names
