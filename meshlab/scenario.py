@@ -143,9 +143,13 @@ def manifests(directory, cluster):
             if key not in _PARSED:
                 # the same file (CRDs, samples) usually repeats in every cluster: parse it once; JSON (Istio's
                 # CRDs) without the YAML parser, which takes about a second for them
-                if path.endswith(".json"):
-                    docs = [json.loads(raw)]
-                else:
+                docs = None
+                if path.endswith(".json") or raw.lstrip()[:1] == b"{":
+                    try:
+                        docs = [json.loads(raw)]
+                    except ValueError:
+                        docs = None   # YAML flow style that is not JSON: the YAML parser decides
+                if docs is None:
                     docs = list(yaml.load_all(raw.decode("utf-8"), Loader=Loader))
                 _PARSED[key] = [_intern_schemas(d) for d in docs]
             docs = [_fresh(d) for d in _PARSED[key]]

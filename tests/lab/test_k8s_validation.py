@@ -65,15 +65,6 @@ def cm(name, labels=None, annotations=None, data=None):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "data": data or {}}
 
 
-# ---- labels, annotations, names (ObjectMeta) -------------------------------------------------------
-
-def test_label_value_too_long_kubectl(lab):
-    r = apply(lab, cm("long-label", labels={"topology.istio.io/network": LONG}))
-    assert r.returncode == 1
-    assert r.stderr.strip() == ('The ConfigMap "long-label" is invalid: metadata.labels: Invalid value: "%s": must be '
-                                'no more than 63 bytes' % LONG)
-
-
 def test_label_value_with_space_python(api):
     v1 = client.CoreV1Api(api)
     with pytest.raises(client.ApiException) as ei:
@@ -129,21 +120,6 @@ def test_annotations_total_size(api):
     assert st["details"]["causes"][0]["reason"] == "FieldValueTooLong"
 
 
-@pytest.mark.parametrize("kind,doc,message", [
-    ("ConfigMap", cm("Bad_Name"),
-     'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": ' + SUBDOMAIN),
-    ("Service", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1svc", "namespace": NS},
-                 "spec": {"ports": [{"port": 80}]}},
-     'The Service "1svc" is invalid: metadata.name: Invalid value: "1svc": ' + DNS1035),
-    ("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}},
-     'The Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots'),
-])
-def test_object_names_per_kind(lab, kind, doc, message):
-    r = apply(lab, doc)
-    assert r.returncode == 1
-    assert r.stderr.strip() == message
-
-
 def test_deployment_template_labels(api):
     dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "tpl", "namespace": NS},
            "spec": {"selector": {"matchLabels": {"app": "tpl"}},
@@ -170,33 +146,6 @@ def test_secret_key_with_slash_python(api):
     assert st["message"] == 'Secret "remote" is invalid: data[a/b]: Invalid value: "a/b": ' + CONFIG_KEY
     assert st["details"]["causes"] == [{"reason": "FieldValueInvalid", "message": 'Invalid value: "a/b": ' + CONFIG_KEY,
                                         "field": "data[a/b]"}]
-
-
-def test_secret_string_data_key_kubectl(lab):
-    r = apply(lab, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sd", "namespace": NS},
-                    "stringData": {"https://api.example.com": "kubeconfig"}})
-    assert r.returncode == 1
-    assert r.stderr.strip() == ('The Secret "sd" is invalid: data[https://api.example.com]: Invalid value: '
-                                '"https://api.example.com": ' + CONFIG_KEY)
-
-
-def test_config_map_key_kubectl(lab):
-    r = apply(lab, cm("spacekey", data={"a b": "c", "..x": "y"}))
-    assert r.returncode == 1
-    assert r.stderr.strip() == ('The ConfigMap "spacekey" is invalid: \n'
-                                '* data[..x]: Invalid value: "..x": must not start with \'..\'\n'
-                                '* data[a b]: Invalid value: "a b": ' + CONFIG_KEY)
-
-
-# ---- Istio resources: the CRD schema (API server) and istiod's webhook ---------------------------------------
-
-def gateway(name, port, servers=None, tls=True):
-    srv = {"port": port, "hosts": ["*.local"]}
-    if tls:
-        srv["tls"] = {"mode": "AUTO_PASSTHROUGH"}
-    return {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"selector": {"istio": "eastwestgateway"}, "servers": servers or [srv]}}
 
 
 def test_gateway_port_as_string_is_a_schema_error(lab, api):
@@ -226,14 +175,6 @@ def test_gateway_required_and_enum_from_the_schema(api):
         ("spec.servers[0].tls.mode", "FieldValueNotSupported",
          'Unsupported value: "AUTO": supported values: "PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", '
          '"ISTIO_MUTUAL", "OPTIONAL_MUTUAL"')}
-
-
-def test_destination_rule_without_host_is_refused_by_the_schema(lab):
-    r = apply(lab, {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-                    "metadata": {"name": "nohost", "namespace": NS},
-                    "spec": {"trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}})
-    assert r.returncode == 1
-    assert r.stderr.strip() == 'The DestinationRule "nohost" is invalid: spec.host: Required value'
 
 
 def test_gateway_port_out_of_range_is_refused_by_istiods_webhook(lab, api):
@@ -302,3 +243,107 @@ def test_unknown_fields_are_pruned_when_not_strict(api):
 def test_valid_istio_samples_still_apply(lab):
     r = apply(lab, gateway("good", {"number": 15443, "name": "tls", "protocol": "TLS"}))
     assert r.returncode == 0 and r.stdout.strip() == "gateway.networking.istio.io/good created", r.stderr
+
+
+# ---- every rejection, through both clients ---------------------------------------------------------------
+
+PATHS = {"ConfigMap": "/api/v1/namespaces/%s/configmaps" % NS, "Secret": "/api/v1/namespaces/%s/secrets" % NS,
+         "Service": "/api/v1/namespaces/%s/services" % NS, "Namespace": "/api/v1/namespaces",
+         "Deployment": "/apis/apps/v1/namespaces/%s/deployments" % NS,
+         "Gateway": "/apis/networking.istio.io/v1/namespaces/%s/gateways" % NS,
+         "DestinationRule": "/apis/networking.istio.io/v1/namespaces/%s/destinationrules" % NS}
+
+
+def _dr(name, spec):
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def _secret(name, typ="Opaque", **fields):
+    return dict({"apiVersion": "v1", "kind": "Secret", "type": typ, "metadata": {"name": name, "namespace": NS}},
+                **fields)
+
+
+def _dep(name, labels):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": dict(labels, app=name)},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+SCHEMA_TYPE = ('Invalid value: "string": spec.servers[0].port.number in body must be of type integer: "string"')
+WEBHOOK = 'admission webhook "validation.istio.io" denied the request: configuration is invalid: '
+# (document, HTTP code, [(field, message)] for a 422 / the message for a webhook's 400)
+REJECTED = {
+    "label-too-long": (cm("r-long", labels={"net": LONG}), 422,
+                       [("metadata.labels", 'Invalid value: "%s": must be no more than 63 bytes' % LONG)]),
+    "label-space": (cm("r-space", labels={"net": "network 1"}), 422,
+                    [("metadata.labels", 'Invalid value: "network 1": ' + LABEL_VALUE_RE)]),
+    "label-key": (cm("r-key", labels={"ok/-x": "b"}), 422, [("metadata.labels", 'Invalid value: "ok/-x": ' + NAME_PART)]),
+    "annotations-size": (cm("r-fat", annotations={"a": "x" * (256 * 1024)}), 422,
+                         [("metadata.annotations", "Too long: may not be more than 262144 bytes")]),
+    "configmap-name": (cm("Bad_Name"), 422, [("metadata.name", 'Invalid value: "Bad_Name": ' + SUBDOMAIN)]),
+    "service-name": ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1svc", "namespace": NS},
+                      "spec": {"ports": [{"port": 80}]}}, 422, [("metadata.name", 'Invalid value: "1svc": ' + DNS1035)]),
+    "namespace-name": ({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}}, 422,
+                       [("metadata.name", 'Invalid value: "a.b": must not contain dots')]),
+    "template-label": (_dep("r-tpl", {"net": "a b"}), 422,
+                       [("spec.template.labels", 'Invalid value: "a b": ' + LABEL_VALUE_RE)]),
+    "secret-key": (_secret("r-slash", data={"a/b": base64.b64encode(b"x").decode()}), 422,
+                   [("data[a/b]", 'Invalid value: "a/b": ' + CONFIG_KEY)]),
+    "secret-stringdata-key": (_secret("r-url", stringData={"https://api.example.com": "kubeconfig"}), 422,
+                              [("data[https://api.example.com]", 'Invalid value: "https://api.example.com": '
+                                + CONFIG_KEY)]),
+    "secret-tls-keys": (_secret("r-tls", "kubernetes.io/tls", data={}), 422,
+                        [("data[tls.crt]", "Required value"), ("data[tls.key]", "Required value")]),
+    "configmap-keys": (cm("r-keys", data={"a b": "c", "..x": "y"}), 422,
+                       [("data[..x]", 'Invalid value: "..x": must not start with \'..\''),
+                        ("data[a b]", 'Invalid value: "a b": ' + CONFIG_KEY)]),
+    "gateway-port-string": (gateway("r-str", {"number": "15443", "name": "tls", "protocol": "TLS"}), 422,
+                            [("spec.servers[0].port.number", SCHEMA_TYPE)]),
+    "gateway-port-protocol": (gateway("r-noproto", {"number": 15443, "name": "tls"}), 422,
+                              [("spec.servers[0].port.protocol", "Required value")]),
+    "destination-rule-host": (_dr("r-nohost", {"trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}), 422,
+                              [("spec.host", "Required value")]),
+    "webhook-port-range": (gateway("r-big", {"number": 70000, "name": "tls", "protocol": "TLS"}), 400,
+                           WEBHOOK + "port number 70000 must be in the range 1..65535"),
+    "webhook-dr-host": (_dr("r-badhost", {"host": "bad_host"}), 400,
+                        WEBHOOK + 'domain name "bad_host" invalid (label "bad_host" invalid)'),
+    "webhook-two-errors": (gateway("two.errors", {"number": 443, "name": "https", "protocol": "HTTPS"}, tls=False),
+                           400, WEBHOOK + '2 errors occurred:\n\t* invalid gateway name: "two.errors"\n'
+                           '\t* server must have TLS settings for HTTPS/TLS protocols\n\n'),
+}
+
+
+def _kubectl_text(doc, code, expected):
+    """What kubectl prints for the Status (kubectl cmdutil StandardErrorMessage: an Invalid Status becomes
+    `The <kind> "<name>" is invalid: ...` built from details.causes; any other `Error from server ...`)."""
+    if code == 400:
+        return 'Error from server: error when creating "STDIN": ' + expected
+    head = 'The %s "%s" is invalid: ' % (doc["kind"], doc["metadata"]["name"])
+    if len(expected) == 1:
+        return head + "%s: %s" % expected[0]
+    return head + "\n" + "\n".join("* %s: %s" % fm for fm in expected)
+
+
+@pytest.mark.parametrize("case", sorted(REJECTED))
+def test_every_rejection_through_kubectl_and_the_python_client(lab, api, case):
+    doc, code, expected = REJECTED[case]
+    r = lab.kubectl("apply", "-f", "-", context="cluster1", input=json.dumps(doc))
+    assert r.returncode == 1
+    assert r.stderr.strip() == _kubectl_text(doc, code, expected).strip()
+    with pytest.raises(client.ApiException) as ei:
+        api.call_api(PATHS[doc["kind"]], "POST", body=doc, response_type="object", auth_settings=["BearerToken"],
+                     header_params={"Content-Type": "application/json", "Accept": "application/json"},
+                     _return_http_data_only=True)
+    assert ei.value.status == code
+    st = json.loads(ei.value.body)
+    assert st["code"] == code and st["status"] == "Failure"
+    if code == 422:
+        kind = doc["kind"] + ("." + doc["apiVersion"].rsplit("/", 1)[0] if "/" in doc["apiVersion"] else "")
+        joined = "%s: %s" % expected[0] if len(expected) == 1 else "[%s]" % ", ".join("%s: %s" % fm for fm in expected)
+        assert st["reason"] == "Invalid"
+        assert st["message"] == '%s "%s" is invalid: %s' % (kind, doc["metadata"]["name"], joined)
+        assert [(c["field"], c["message"]) for c in st["details"]["causes"]] == expected
+    else:
+        assert "reason" not in st and "details" not in st and st["message"] == expected
