@@ -220,6 +220,15 @@ def build_mesh(kind="multinetwork", clusters=2):
     return fill_proxies(mesh)
 
 
+def set_mesh_networks(facts, doc, services=(), nodes=()):
+    """ConfigMap istio's meshNetworks, and the gateways gather derives from it (mesh_networks.py, as istiod does)."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks
+    facts["mesh_networks"] = doc
+    facts["mesh_networks_gateways"] = mesh_networks.gateways_from_mesh_networks(
+        doc, {facts["cluster_id"]: list(services)}, {facts["cluster_id"]: list(nodes)})
+    return facts
+
+
 def run(mesh, **options):
     options.setdefault("now", NOW)
     return run_checks(copy.deepcopy(mesh), options)

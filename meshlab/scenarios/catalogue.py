@@ -642,3 +642,16 @@ def endpoints_not_checked():
             "has no client proxy to ask, and cluster1's proxy knows no service that runs (with a sidecar) in more "
             "than one cluster. meshmend says so rather than passing the check.",
             [_f("endpoints.not_checked", "cluster1"), _f("endpoints.not_checked", "cluster2")])
+
+
+@scenario("network-mesh-networks-invalid")
+def network_mesh_networks_invalid():
+    m = Mesh(2)
+    cm = m.find("cluster1", "ConfigMap", "istio", NS)
+    cm["data"]["meshNetworks"] = yaml.safe_dump({"networks": {"network1": {
+        "endpoints": [{"fromRegistry": "Cluster_1"}], "gateways": [{"address": "172.18.1.10", "port": 15443}]}}})
+    return (m, "cluster1's meshNetworks names registry Cluster_1, which is no DNS-1123 label: istiod ignores it all.",
+            "istiod validates meshNetworks (pkg/config/validation/agent validateNetwork) and, on any error, logs "
+            "\"invalid mesh networks, using last known state\". Here the label-based east-west gateways still give "
+            "each network its gateway, so traffic flows; a meshNetworks-only gateway would be lost.",
+            [_f("network.mesh_networks_invalid", "cluster1")])

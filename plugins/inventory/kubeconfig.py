@@ -144,12 +144,6 @@ import fnmatch
 import os
 import re
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:  # ansible-core depends on PyYAML; kept guarded for sanity
-    HAS_YAML = False
-
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.module_utils.common.text.converters import to_native
@@ -186,27 +180,15 @@ def kubeconfig_paths(option, env=None, base_dir=None, home_default="~/.kube/conf
 
 
 def load_kubeconfig(path):
-    """Parse one kubeconfig file into a dict; KubeconfigError names the file and the problem."""
-    if not HAS_YAML:
+    """Parse one kubeconfig file into a dict through kubeconfig.py's loader (size and YAML alias limits);
+    KubeconfigError names the file and the problem, never the content."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
+    if not _kc.HAS_YAML:
         raise KubeconfigError("%s: PyYAML is not installed" % path)
     try:
-        with open(path, "rb") as handle:
-            data = yaml.safe_load(handle)
-    except (IOError, OSError) as exc:
-        raise KubeconfigError("kubeconfig %s cannot be read: %s" % (path, exc.strerror or exc))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = " at line %d" % (mark.line + 1) if mark is not None else ""
-        raise KubeconfigError("kubeconfig %s is not valid YAML%s: %s" % (
-            path, where, getattr(exc, "problem", None) or "parse error"))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise KubeconfigError("kubeconfig %s is not a mapping (kind: Config)" % path)
-    for key in ("clusters", "contexts", "users"):
-        if data.get(key) is not None and not isinstance(data.get(key), list):
-            raise KubeconfigError("kubeconfig %s: %s must be a list" % (path, key))
-    return data
+        return _kc.parse_document(_kc.read_limited(path), "kubeconfig %s" % path)
+    except _kc.KubeconfigFileError as exc:
+        raise KubeconfigError(str(exc))
 
 
 def _named_entries(data, key, path):

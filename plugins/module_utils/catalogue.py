@@ -366,6 +366,12 @@ ENTRIES = (
           remedy="kubectl --context={ctx} apply -n {ns} -f samples/multicluster/expose-istiod.yaml (Gateway "
                  "istiod-gateway: selector istio=eastwestgateway, ports 15012 and 15017 TLS PASSTHROUGH, and "
                  "VirtualService istiod-vs). Manual."),
+    Entry("network.mesh_networks_invalid", "error", "istiod rejects meshNetworks: the gateways it declares are ignored",
+          message="The meshNetworks of {cluster} (ConfigMap {ns}/istio, key meshNetworks) is invalid, so istiod ignores it "
+                  "(\"invalid mesh networks, using last known state\"): {errors}.",
+          remedy="Fix meshNetworks (values.global.meshNetworks of the install, or the ConfigMap): each network's "
+                 "endpoints need fromRegistry (a cluster ID) or fromCidr, each gateway registryServiceName (an FQDN) or "
+                 "address, and a port. Manual."),
     Entry("cluster.same_cluster", "info", "two inventory hosts reach one cluster: it is diagnosed once",
           message="{cluster} reaches the same cluster as {peer} (API server {server}, cluster ID {cluster_id!r}): it is "
                   "diagnosed once, as {peer}; findings and fixes name {peer}.",

@@ -18,8 +18,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import (  # noqa: F401 (re-exported)
-    CATALOGUE, DESIGN_IDS, REMEDIATE_CATEGORIES,
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import (
+    CATALOGUE, REMEDIATE_CATEGORIES,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import resource_ref
 

@@ -48,6 +48,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
+from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
     certs as _certs, envoy as _envoy, gateways as _gateways, istiod_log as _istiod_log, kubeconfig as _kubeconfig,
 )
@@ -305,7 +306,9 @@ def service_facts(services, namespaces, sidecar_pods=None):
             or annotations_of(s).get("networking.istio.io/traffic-distribution"),
             "labels": labels_of(s),
         })
-    order = lambda x: (x["namespace"] or "", x["name"] or "")  # noqa: E731
+
+    def order(svc):
+        return svc["namespace"] or "", svc["name"] or ""
     return sorted(wanted, key=order) + sorted(mesh, key=order)[:MAX_MESH_SERVICES]
 
 
@@ -367,7 +370,7 @@ def destination_rule_facts(items):
     return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
 
 
-def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
+def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version=None):
     """Every istio/multiCluster=true Secret, one entry per data key (no credential).
 
     Returns (facts, configs) where configs maps (namespace, name, key) -> parsed kubeconfig
@@ -381,11 +384,11 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
         for key in sorted(data.keys()):
             raw = _kubeconfig.b64_strict(data.get(key) or "")
             if raw is None:
-                entry, config = _kubeconfig.summarize(key, b"", allowlist)
+                entry, config = _kubeconfig.summarize(key, b"", allowlist, istio_version)
                 entry["error"] = "kubeconfig cannot be loaded: the Secret's data value is not valid base64"
                 entry["error_stage"] = "load"
             else:
-                entry, config = _kubeconfig.summarize(key, raw, allowlist)
+                entry, config = _kubeconfig.summarize(key, raw, allowlist, istio_version)
             if config is not None:
                 if no_log_values is not None:
                     for v in kubeconfig_secret_values(config):
@@ -486,9 +489,8 @@ def build_facts(raw, options=None):
         "labels": labels_of(nsobj), "annotations": annotations_of(nsobj)})
     f["istiod"] = part("deployments", lambda: istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns)
                        if raw.get("deployments") is not None else None, ns)
-    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns,
-                                                                                 raw.get("control_plane_endpoints"))
-                                       if raw.get("services") is not None else None, ns)
+    f["control_plane_services"] = part("services", lambda: control_plane_services(
+        raw.get("services"), ns, raw.get("control_plane_endpoints")) if raw.get("services") is not None else None, ns)
     rev = (f["istiod"] or {}).get("revision")
     empty_cm = {"mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
     cm = part("configmaps", lambda: configmap_facts(raw.get("configmaps"), rev)
@@ -499,6 +501,11 @@ def build_facts(raw, options=None):
     f["nodes"] = part("nodes", lambda: node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None)
     f["gateways"] = part("services", lambda: _gateways.gateways_from_services(raw.get("services"), raw.get("nodes"))
                          if raw.get("services") is not None else None)
+    # the gateways istiod learns from meshNetworks: fixed addresses, and Services of this registry it names
+    f["mesh_networks_gateways"] = part("configmaps", lambda: _mesh_networks.gateways_from_mesh_networks(
+        f["mesh_networks"], {f.get("cluster_id"): raw.get("services") or []},
+        {f.get("cluster_id"): raw.get("nodes") or []}, (f.get("istiod") or {}).get("version"))
+        if f.get("mesh_networks") else None, ns)
     svc_ns = opts.get("service_namespaces")
     if svc_ns is None:
         probe = opts.get("probe_service") or ""
@@ -529,14 +536,17 @@ def _memfd(name, data):
     return fd, "/proc/self/fd/%d" % fd
 
 
-def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
+def probe_kubeconfig(config, label, timeout=5.0, allowlist=(), istio_version=None):
     """Try a remote secret's kubeconfig from here: list pods at cluster scope, limit=1.
 
     That is what istiod's informers need first. Returns (ok, error_words, requests).
     """
-    r = _kubeconfig.resolve(config, allowlist)
+    r = _kubeconfig.resolve(config, allowlist, istio_version)
     if r.get("error"):
         return False, r["error"], 0
+    if r.get("unprobeable"):
+        # istiod accepts it (the allowlist lets it through) but only istiod can use it: not a failure
+        return None, "not probed: %s" % r["unprobeable"], 0
     fds = []
     cert_files = None
     try:
@@ -549,7 +559,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
             cert_files = (p1, p2)
         try:
             kc = client_from_kubeconfig_data(config, label, request_timeout=timeout, retries=0,
-                                             client_cert_files=cert_files)
+                                             client_cert_files=cert_files, resolved=r)
         except ClusterError as exc:
             return False, exc.detail or exc.message, 0
         try:
@@ -695,9 +705,15 @@ def gather_cluster(client, options=None):
         facts["kubernetes_version"] = ((nodes[0].get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")
 
     # remote secrets (configs stay in this frame: they hold credentials)
-    allow = opts.get("insecure_kubeconfig_options") or ()
+    # judged as this istiod judges them: its release, and its PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
+    # unless the option says otherwise (None: the release's default)
+    istiod_now = facts.get("istiod") or {}
+    env_allow = (istiod_now.get("env") or {}).get("PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS")
+    allow = opts.get("insecure_kubeconfig_options") or (
+        tuple(env_allow.split(",")) if isinstance(env_allow, str) else None)
     if raw.get("secrets") is not None:
-        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values)
+        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values,
+                                                               istio_version=istiod_now.get("version"))
     else:
         facts["remote_secrets"], configs = None, {}
     for rs in facts["remote_secrets"] or []:
@@ -794,7 +810,8 @@ def gather_cluster(client, options=None):
                                                    has_istiod=bool(facts.get("istiod"))):
                 continue
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
-                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow)
+                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow,
+                                          istio_version=istiod_now.get("version"))
             facts["probe_requests"] += n
             e["probe"] = {"ok": ok, "tried_from": "controller", "error": err,
                           "cluster": e.get("server_cluster"), "server": e["server"]}

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
+from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kubeconfig
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import REMEDIATE_CATEGORIES, natural_key
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
@@ -46,6 +46,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import owner_deployment
 
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+
 
 class PlanError(ValueError):
     """Input the planner cannot use (unknown category...): the message says what to change."""
@@ -432,49 +433,17 @@ def parse_kubeconfig_essentials(text):
     """(server, ca_data_b64, token, auth_kind) of a kubeconfig's current context; Nones when absent.
 
     Only for comparing an existing secret with the one we would write: values are never
-    returned to the user, only their fingerprints (see summarize_kubeconfig).
+    returned to the user, only their fingerprints (see summarize_kubeconfig). A thin wrapper of
+    kubeconfig.essentials, which reads through the one loader with its size and alias limits.
     """
-    if not HAS_YAML or not text:
-        return None, None, None, None
-    try:
-        config = yaml.safe_load(text)
-    except Exception:  # any YAML error: the secret is invalid and will be rewritten
-        return None, None, None, None
-    if not isinstance(config, dict):
-        return None, None, None, None
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or [] if isinstance(c, dict)}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or [] if isinstance(c, dict)}
-    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or [] if isinstance(u, dict)}
-    ctx = contexts.get(config.get("current-context")) or (list(contexts.values())[0] if len(contexts) == 1 else {})
-    cluster = clusters.get(ctx.get("cluster")) or {}
-    user = users.get(ctx.get("user")) or {}
-    auth = None
-    for name in ("token", "exec", "client-key-data", "client-key", "client-certificate-data",
-                 "client-certificate", "tokenFile", "auth-provider"):
-        if user.get(name):
-            auth = name
-            break
-    return (cluster.get("server"), cluster.get("certificate-authority-data"),
-            user.get("token"), auth or "none")
-
-
-def _b64decode(value):
-    try:
-        return base64.b64decode(value)
-    except Exception:  # not base64: fingerprint the text itself
-        return value
+    return _kubeconfig.essentials(text)
 
 
 def summarize_kubeconfig(text):
-    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints."""
-    server, ca, token, auth = parse_kubeconfig_essentials(text)
-    return {
-        "server": server,
-        "auth": auth,
-        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
-        "ca_fingerprint": fingerprint(_b64decode(ca)) if ca else None,
-        "fingerprint": fingerprint(text),
-    }
+    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints.
+
+    A thin wrapper of kubeconfig.diff_summary (the one loader, with its limits)."""
+    return _kubeconfig.diff_summary(text)
 
 
 def decode_secret_data(secret):

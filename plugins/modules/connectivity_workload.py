@@ -212,6 +212,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity
     deployment_readiness, expand_lists, select_manifests,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL, sidecar_container
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import KubeconfigFileError, load_option
 
 # kind -> (group, version, plural) for the objects a test workload needs.
 KINDS = {
@@ -336,7 +337,11 @@ def start_guard(module, namespace, uid, watch):
     if watch is None:
         return None
     if not isinstance(kubeconfig, dict):
-        kubeconfig = kubeconfig_path(kubeconfig)
+        # the guard gets the document read through kubeconfig.py's limits, not a path it would parse again
+        try:
+            kubeconfig = load_option(kubeconfig)[0]
+        except KubeconfigFileError:
+            kubeconfig = kubeconfig_path(kubeconfig)
     cfg = {"kubeconfig": kubeconfig, "context": p.get("context"), "validate_certs": p.get("validate_certs"),
            "namespace": namespace, "uid": uid, "pid": watch, "max_life": p["guard_max_life"]}
     # The launcher forks the guard away and returns at once; the configuration travels on stdin.

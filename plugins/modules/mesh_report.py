@@ -176,11 +176,12 @@ findings:
       key: remote_secret.missing@cluster2->cluster1
 model:
   description:
-    - The mesh model the checks derived, once (docs/architecture.md). C(clusters) (per cluster C(state), C(installed),
-      C(role), C(cluster_id), C(expected_id), C(network), C(serving), C(declared)...), C(networks) with their
-      C(gateway_addresses), C(multi_network), C(duplicate_ids), C(remote_secrets) (every data key of every remote
-      secret with the peer it is meant for) and C(links) (C(source) -> C(target): istiod in source reads target,
-      with C(state) and the finding C(ids) on the pair).
+    - >-
+      The mesh model the checks derived, once (docs/architecture.md). C(clusters) (per cluster C(state), C(installed),
+      C(role), C(cluster_id), C(expected_id), C(network), C(serving), C(declared), C(alias_of), C(endpoints_probe)),
+      C(networks) with their C(gateway_addresses), C(multi_network), C(duplicate_ids), C(remote_secrets) (every data
+      key of every remote secret with the peer it is meant for) and C(links) (C(source) to C(target), meaning istiod
+      in source reads target, with C(state) and the finding C(ids) on the pair).
   returned: always
   type: dict
   sample:

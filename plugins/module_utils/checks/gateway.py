@@ -119,7 +119,8 @@ def network_label_missing(mesh):
         if not unlabelled:
             continue
         gw = unlabelled[0]
-        fields = dict(_svc_fields(c, gw), network=c.network or "<network>")
+        fields = _svc_fields(c, gw)
+        fields["network"] = c.network or "<network>"
         yield make_finding(
             "eastwest_gateway.network_label_missing", c.name, target=_target(gw),
             evidence={"services": [_ref(g) for g in unlabelled], "labels": as_dict(gw.get("labels")),

@@ -576,18 +576,12 @@ class Mesh:
         if not network:
             return out
         for c in self.full():
-            mesh_net = as_dict(dig(c.facts, "mesh_networks", "networks", network))
-            registries = set(as_dict(e).get("fromRegistry") for e in as_list(mesh_net.get("endpoints")))
-            registry_services = set()
-            for gw in as_list(mesh_net.get("gateways")):
-                gw = as_dict(gw)
-                if gw.get("address"):
+            for gw in self.mesh_networks_gateways(c):
+                if gw.get("network") == network and gw.get("address"):
                     out.add(gw["address"])
-                if gw.get("registryServiceName") and c.cluster_id in registries:
-                    registry_services.add(str(gw["registryServiceName"]).split(".", 1)[0])
             for gw in c.gateways or []:
                 # istiod takes a Service as the gateway of the network its label names
-                if gw.get("network_label") == network or gw.get("name") in registry_services:
+                if gw.get("network_label") == network:
                     for addr in as_list(gw.get("addresses")):
                         if as_dict(addr).get("value"):
                             out.add(addr["value"])
@@ -597,10 +591,25 @@ class Mesh:
                     out.add(row["Addr"])
         return out
 
+    @staticmethod
+    def mesh_networks_gateways(c):
+        """The gateways the istiod of ``c`` learns from its meshNetworks (none when they are invalid: istiod then
+        ignores them)."""
+        found = as_dict(c.facts.get("mesh_networks_gateways"))
+        return [as_dict(g) for g in as_list(found.get("gateways"))] if found.get("valid") else []
+
     def static_gateways(self, c, network):
-        """meshNetworks of ``c`` gives a fixed gateway address for ``network``: no Service is needed."""
-        net = as_dict(dig(c.facts, "mesh_networks", "networks", network)) if network else {}
-        return [g.get("address") for g in as_list(net.get("gateways")) if as_dict(g).get("address")]
+        """The gateways meshNetworks gives ``network`` without a labelled Service in ``c``: a fixed address (from
+        any cluster's meshNetworks), or a Service of ``c``'s registry that a registryServiceName names."""
+        if not network:
+            return []
+        out = []
+        for d in self.full():
+            for gw in self.mesh_networks_gateways(d):
+                if gw.get("network") == network and (gw.get("cluster") is None or
+                                                     (d is c and gw.get("cluster") == c.cluster_id)):
+                    out.append(gw.get("address"))
+        return out
 
     def remote_pilot_addresses(self):
         """{remotePilotAddress: [remote clusters using it]}."""
@@ -679,8 +688,8 @@ class Mesh:
             pods = []
             if svc is not None:
                 pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
-                        if as_dict(p).get("namespace") == namespace and selects(svc.get("selector"),
-                                                                                 as_dict(p).get("labels"))]
+                        if as_dict(p).get("namespace") == namespace
+                        and selects(svc.get("selector"), as_dict(p).get("labels"))]
             c.cache[key] = (svc, pods)
         return c.cache[key]
 
@@ -693,14 +702,14 @@ class Mesh:
         """What the endpoint checks judge for the client proxy of ``c``: the probe service when it runs in
         more than one cluster, else the service of the mesh's own the proxy knows that does (most endpoints
         first). A Probe with ``skipped`` set says why nothing could be judged."""
-        if not c.has_section("proxy"):
-            return None
+        if not c.has_section("proxy") or c.read_failed("pods"):
+            return None   # the read that failed (cluster.forbidden / cluster.read_failed) says why
         proxy = c.facts.get("proxy")
         if not isinstance(proxy, dict):
             return Probe(None, skipped=c.facts.get("proxy_note") or "no client proxy was asked (read_proxy off)")
         if proxy.get("error"):
-            return Probe(proxy, skipped="the client proxy %s could not be asked: %s" % (proxy.get("pod"),
-                                                                                       proxy["error"]))
+            return Probe(proxy, skipped="the client proxy %s could not be asked: %s"
+                         % (proxy.get("pod"), proxy["error"]))
         if len(self.judged()) < 2:
             # partial peers (the standalone modules' view of the others) are known by name and ID only
             others = [o for o in self.all() if o.name != c.name and o.state != "partial"]
@@ -721,9 +730,9 @@ class Mesh:
             if name and namespace and len(self.runs_in(name, namespace)) > 1:
                 return Probe(proxy, host=host, rows=rows, chosen=chosen)
         tried = [host for host, _rows, _c in candidates]
+        looked = ", ".join(tried[:5]) + (" and %d more" % (len(tried) - 5) if len(tried) > 5 else "")
         return Probe(proxy, skipped="no service the proxy %s knows runs in more than one cluster (looked at %s)"
-                     % (proxy.get("pod"), ", ".join(tried[:5]) + (" and %d more" % (len(tried) - 5)
-                                                                   if len(tried) > 5 else "") if tried else "none"))
+                     % (proxy.get("pod"), looked or "none"))
 
     # -- remote secrets --------------------------------------------------------------------
     def _secret_entries(self, primary):

@@ -122,3 +122,15 @@ def pod_network_unset(mesh):
             fix={"restart": True, "network": network, "value_from": c.network_source, "injected_network": injected,
                  "istio_namespace": c.istio_namespace} if network else None,
             count=len(bad), network=network or "(unknown)", ctx=c.context)
+
+
+@check("network.mesh_networks_invalid")
+def mesh_networks_invalid(mesh):
+    for c in mesh.judged():
+        found = as_dict(c.facts.get("mesh_networks_gateways"))
+        if not found or found.get("valid") is not False:
+            continue
+        errors = [str(as_dict(e).get("error")) for e in found.get("errors") or []]
+        yield make_finding("network.mesh_networks_invalid", c.name, target=target("ConfigMap", c.istio_namespace, "istio"),
+                           evidence={"errors": errors[:MAX_LISTED], "notes": list(found.get("notes") or [])[:MAX_LISTED]},
+                           errors="; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else ""), ns=c.istio_namespace)

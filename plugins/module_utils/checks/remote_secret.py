@@ -323,9 +323,8 @@ def istiod_error(mesh):
                 "remote_secret.istiod_error", primary.name, peer=pair.peer.name,
                 target=target("Pod", primary.istio_namespace,
                               as_dict(primary.facts.get("istiod_log")).get("pod") or "istiod"),
-                evidence=dict(pair.id_note(), log_lines=listed([dict((k, x[k]) for k in ("cluster", "secret", "kind",
-                                                                                          "line")) for x in errors]),
-                              count=len(errors)),
+                evidence=dict(pair.id_note(), count=len(errors), log_lines=listed(
+                    [dict((k, x[k]) for k in ("cluster", "secret", "kind", "line")) for x in errors])),
                 line=errors[0]["line"])
 
 

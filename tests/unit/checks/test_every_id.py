@@ -13,7 +13,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import EXTRA_SEVERITIES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
-from checks_facts import NS, build_mesh, ids, run
+from checks_facts import NS, build_mesh, ids, run, set_mesh_networks
 from sharedref import SHARED  # noqa: E402
 
 DESIGN = os.path.join(SHARED, "DESIGN.md")
@@ -229,6 +229,11 @@ def b_same_cluster(m):
     m["prod-east"].update(cluster="prod-east", context="prod-east")
 
 
+def b_mesh_networks_invalid(m):
+    set_mesh_networks(m["cluster1"], {"networks": {"network1": {"endpoints": [{"fromRegistry": "Cluster_1"}],
+                                                                "gateways": [{"address": "172.18.1.10", "port": 15443}]}}})
+
+
 def b_declared_id(m):
     m["cluster1"]["declared"]["cluster_id"] = "east"
 
@@ -289,6 +294,7 @@ BREAKERS = {
     "endpoints.not_checked": ("multinetwork", b_not_checked, {}),
     "istio.istiod_not_ready": ("multinetwork", b_istiod_not_ready, {}),
     "cluster.same_cluster": ("multinetwork", b_same_cluster, {}),
+    "network.mesh_networks_invalid": ("multinetwork", b_mesh_networks_invalid, {}),
     "primary_remote.control_plane_service_missing": ("primary_remote", b_cp_service_missing, {}),
     "primary_remote.control_plane_address_stale": ("primary_remote", b_cp_address_stale, {}),
     "primary_remote.istiod_not_exposed": ("primary_remote", b_istiod_not_exposed, {}),

@@ -57,7 +57,9 @@ def raw_cluster():
                       "labels": {"istio/multiCluster": "true"}, "annotations": {"networking.istio.io/cluster": "cluster2"}},
          "data": {"cluster2": b64(kubeconfig("https://127.0.2.1:6443", {"token": TOKEN}))}},
         {"metadata": {"name": "eks", "namespace": "default", "labels": {"istio/multiCluster": "true"}},
-         "data": {"cluster3": b64(kubeconfig("https://127.0.0.1:6443", {"exec": {"command": "aws"}})), "empty": ""}},
+         "data": {"cluster3": b64(kubeconfig("https://127.0.0.1:6443", {"exec": {  # aws eks update-kubeconfig's shape
+             "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+             "args": ["eks", "get-token", "--cluster-name", "c3"]}})), "empty": ""}},
     ]
     return {
         "namespace": {"metadata": {"name": "istio-system", "labels": {"topology.istio.io/network": "network1"}}},
