@@ -221,7 +221,7 @@ def cmd_ctl(args):
     elif a == "fault":
         if len(args.rest) < 2:
             log("usage: ctl fault CLUSTER clear|latency SECONDS|errors RATE [CODE]|drop RATE|bad-cert|"
-                "revoke-token|rbac read-only|none|full")
+                "revoke-token|rbac read-only|none|full|compact")
             return 2
         st, doc = ctl_request(args.state_dir, "POST", "/fault", {"cluster": args.rest[0], "args": args.rest[1:]})
     elif a == "status":

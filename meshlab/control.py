@@ -97,7 +97,7 @@ class ControlServer:
 
     async def fault(self, request):
         """CLUSTER clear | latency S | errors RATE [500|503|429] | drop RATE | bad-cert | revoke-token |
-        rbac read-only|none|full"""
+        rbac read-only|none|full | compact"""
         b = await request.json()
         name = b.get("cluster")
         c = self.lab.clusters.get(name)
@@ -129,6 +129,10 @@ class ControlServer:
                 other = CA("not-the-lab-ca")
                 c.faults["bad_cert"] = other.issue_server("kube-apiserver", [c.host])
                 restart = True
+            elif what == "compact":
+                # etcd compaction now (a real apiserver compacts every 5 minutes): continue tokens and watch
+                # resourceVersions from before it get 410 Expired; not a lasting fault, so not listed
+                c.store.compact()
             elif what == "revoke-token":
                 c.faults["revoke_admin"] = True
             elif what == "rbac":

@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 import json
 
-from . import auth
+from . import auth, validation
 from .patch import clone
 from .store import ApiError, invalid, now_iso, selector_from_struct, labels_match, rand_suffix, DNS1123_SUB, \
     DNS1123_LABEL
@@ -218,45 +218,51 @@ def _merge_sa_volume(cluster, pod):
     if spec.get("automountServiceAccountToken") is False:
         return
     vols = spec.setdefault("volumes", [])
-    if any(v.get("name", "").startswith("kube-api-access-") for v in vols):
-        return
-    name = "kube-api-access-" + rand_suffix(5, cluster.store.rng)
-    vols.append({"name": name, "projected": {"defaultMode": 420, "sources": [
-        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace",
-                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
-    for c in spec.get("containers") or []:
-        c.setdefault("volumeMounts", []).append({"name": name, "readOnly": True,
-                                                 "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
+    name = next((v["name"] for v in vols if v.get("name", "").startswith("kube-api-access-")), None)
+    if name is None:
+        name = "kube-api-access-" + rand_suffix(5, cluster.store.rng)
+        vols.append({"name": name, "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace",
+                                        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
+    # plugin/pkg/admission/serviceaccount: every init container and container gets the mount (it runs again
+    # after a mutating webhook changed the pod, so injected containers get it too: admission reinvocation)
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        mounts = c.setdefault("volumeMounts", [])
+        if not any(m.get("mountPath") == "/var/run/secrets/kubernetes.io/serviceaccount" for m in mounts):
+            mounts.append({"name": name, "readOnly": True,
+                           "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
 
 
 # ---- admission ---------------------------------------------------------------------------------
 
+def _decode_strings(kind, md):
+    """Label and annotation values must be strings: the JSON decoder refuses anything else (400)."""
+    for fld in ("labels", "annotations"):
+        for v in (md.get(fld) or {}).values():
+            if not isinstance(v, str):
+                raise ApiError(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: json: cannot '
+                               'unmarshal %s into Go struct field ObjectMeta.metadata.%s of type string'
+                               % (kind.kind, kind.version, kind.kind,
+                                  "bool" if isinstance(v, bool) else ("number" if isinstance(v, (int, float))
+                                                                      else type(v).__name__), fld))
+
+
+# Update validation of these kinds re-runs the create validation, ObjectMeta included (ValidateServiceUpdate,
+# ValidateSecretUpdate, ValidateConfigMapUpdate call ValidateObjectMetaUpdate and then ValidateX): a bad label is
+# reported twice in details.causes, once in the message (ErrorList.ToAggregate drops the repeat).
+_META_TWICE_ON_UPDATE = {"services", "secrets", "configmaps"}
+
+
 def admit(cluster, kind, op, obj, old, dry_run):
+    """The write path of one object: decoding checks, defaulting and built-in mutating admission, the hooks'
+    mutating admission (sidecar injection), validation (the registry strategy: ObjectMeta, the kind's own rules,
+    a custom resource's schema), the hooks' validating admission (Istio's validation webhook), allocation."""
     k = kind.key
     md = obj["metadata"]
-    causes = []
     name = md.get("name", "")
-    if op == "CREATE":
-        if kind.plural in ("namespaces", "services"):
-            if kind.plural == "services" and not _dns1035(name):
-                causes.append(("metadata.name", "FieldValueInvalid", "Invalid value: %s: %s" % (_q(name), DNS1035_MSG)))
-            elif kind.plural == "namespaces" and not DNS1123_LABEL.match(name):
-                causes.append(("metadata.name", "FieldValueInvalid", "Invalid value: %s: %s" % (_q(name), LABEL_MSG)))
-        elif kind.key not in ("clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
-                              "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io") \
-                and not DNS1123_SUB.match(name):
-            causes.append(("metadata.name", "FieldValueInvalid", "Invalid value: %s: %s" % (_q(name), SUBDOMAIN_MSG)))
-        if len(name) > 253:
-            causes.append(("metadata.name", "FieldValueTooLong", "Too long: may not be more than 253 bytes"))
-    for lv in (md.get("labels") or {}).values():
-        if not isinstance(lv, str):
-            raise ApiError(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: json: cannot unmarshal '
-                           '%s into Go struct field ObjectMeta.metadata.labels of type string'
-                           % (kind.kind, kind.version, kind.kind, type(lv).__name__.replace("int", "number")))
-    if causes:
-        raise invalid(kind, name, causes)
+    _decode_strings(kind, md)
 
     if k == "pods":
         obj = _admit_pod(cluster, kind, op, obj, old, dry_run)
@@ -273,23 +279,71 @@ def admit(cluster, kind, op, obj, old, dry_run):
         _admit_secret(kind, obj, old)
     elif k == "customresourcedefinitions.apiextensions.k8s.io":
         _admit_crd(kind, obj, old)
-    elif k == "serviceaccounts":
-        pass
 
     for hook in cluster.hooks.admission:
         res = hook(cluster, op, obj) if _wants(hook, kind) else obj
         if res is not None:
             obj = res
+    if k == "pods" and op == "CREATE" and (obj.get("spec") or {}).get("initContainers") is not None:
+        _merge_sa_volume(cluster, obj)   # reinvoked after a webhook added containers
+    md = obj["metadata"]
 
-    if k == "services":
-        _validate_allocate_service(cluster, kind, obj, old, dry_run)
+    causes = validation.object_meta_causes(kind, obj, op, old)
+    if op == "UPDATE" and kind.plural in _META_TWICE_ON_UPDATE and not kind.group:
+        causes = causes + validation.object_meta_causes(kind, obj, "CREATE")
+    if kind.crd is not None:
+        causes += _cr_schema_causes(kind, obj, old)
+    elif k == "secrets":
+        causes += _secret_update_causes(obj, old) + validation.immutable_causes(kind, obj, old)
+        causes += validation.secret_causes(obj)
+    elif k == "configmaps":
+        causes += validation.immutable_causes(kind, obj, old) + validation.configmap_causes(obj)
     elif k in ("deployments.apps", "replicasets.apps", "daemonsets.apps", "statefulsets.apps"):
-        _validate_workload(kind, obj, old)
+        causes += _validate_workload(kind, obj, old)
     elif k == "pods" and op == "CREATE":
-        _validate_pod(kind, obj)
-        if not dry_run:
-            _schedule_and_start(cluster, obj)
+        causes += _validate_pod(kind, obj)
+    if k == "services":
+        _validate_allocate_service(cluster, kind, obj, old, dry_run, causes)
+    elif causes:
+        raise invalid(kind, name, causes)
+
+    for hook in getattr(cluster.hooks, "validating", None) or []:
+        if _wants(hook, kind):
+            hook(cluster, op, obj, old)   # raises store.ApiError to deny
+
+    if k == "pods" and op == "CREATE" and not dry_run:
+        _schedule_and_start(cluster, obj)
     return obj
+
+
+def _cr_schema_causes(kind, obj, old):
+    """apiextensions-apiserver: prune unknown fields, then validate against the served version's schema."""
+    from . import openapi
+    schema = _cr_schema(kind, obj)
+    if schema is None:
+        return []
+    pruned = openapi.prune(schema, obj)
+    if pruned is not obj:
+        for key in [x for x in obj if x not in pruned]:
+            del obj[key]
+        obj.update(pruned)
+    if old is None:
+        return openapi.validate(schema, obj)
+    return openapi.validate_update(schema, obj, old)
+
+
+def _cr_schema(kind, obj):
+    version = (obj.get("apiVersion") or "").rpartition("/")[2] or kind.version
+    for v in ((kind.crd or {}).get("spec") or {}).get("versions") or []:
+        if v.get("name") == version:
+            return ((v.get("schema") or {}).get("openAPIV3Schema")) or None
+    return None
+
+
+def _secret_update_causes(obj, old):
+    if old is not None and (old.get("type") or "Opaque") != (obj.get("type") or "Opaque"):
+        return [validation.invalid_cause("type", obj.get("type"), "field is immutable")]
+    return []
 
 
 def _wants(hook, kind):
@@ -359,6 +413,7 @@ def _qos(spec):
 
 
 def _validate_pod(kind, obj):
+    """A few of ValidatePodSpec's rules; returns causes."""
     causes = []
     cs = obj["spec"].get("containers")
     if not cs:
@@ -368,8 +423,7 @@ def _validate_pod(kind, obj):
             causes.append(("spec.containers[%d].name" % i, "FieldValueRequired", "Required value"))
         if not c.get("image"):
             causes.append(("spec.containers[%d].image" % i, "FieldValueRequired", "Required value"))
-    if causes:
-        raise invalid(kind, obj["metadata"].get("name", ""), causes)
+    return causes
 
 
 def _schedule_and_start(cluster, pod):
@@ -465,10 +519,12 @@ def _default_service(obj, old):
         obj["status"] = {"loadBalancer": {}}
 
 
-def _validate_allocate_service(cluster, kind, obj, old, dry_run):
+def _validate_allocate_service(cluster, kind, obj, old, dry_run, causes=None):
     spec = obj["spec"]
     name = obj["metadata"]["name"]
-    causes = []
+    causes = list(causes or [])
+    # ValidateService: the selector's labels
+    causes += validation.label_causes(spec.get("selector"), "spec.selector")
     typ = spec.get("type")
     if typ not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
         causes.append(("spec.type", "FieldValueNotSupported", 'Unsupported value: %s: supported values: '
@@ -635,8 +691,12 @@ def _validate_workload(kind, obj, old):
     if isinstance(spec.get("replicas"), int) and spec["replicas"] < 0:
         causes.append(("spec.replicas", "FieldValueInvalid",
                        "Invalid value: %d: must be greater than or equal to 0" % spec["replicas"]))
-    if causes:
-        raise invalid(kind, name, causes)
+    # ValidateLabelSelector (matchLabels) and ValidatePodTemplateSpec (template labels and annotations, under
+    # the path spec.template.labels: the template's ObjectMeta is validated inline)
+    if isinstance(sel, dict):
+        causes += validation.label_causes(sel.get("matchLabels"), "spec.selector.matchLabels")
+    causes += validation.template_meta_causes(spec.get("template"), "spec.template")
+    return causes
 
 
 def _admit_secret(kind, obj, old):
@@ -654,13 +714,6 @@ def _admit_secret(kind, obj, old):
         except (binascii.Error, ValueError, TypeError):
             raise ApiError(400, "BadRequest", 'Secret in version "v1" cannot be handled as a Secret: illegal base64 '
                            'data at input byte 0')
-    if obj["type"] == "kubernetes.io/service-account-token":
-        if not (obj["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name"):
-            raise invalid(kind, name, [("metadata.annotations[kubernetes.io/service-account.name]",
-                                        "FieldValueRequired", "Required value")])
-    if old is not None and old.get("type") != obj["type"]:
-        raise invalid(kind, name, [("type", "FieldValueInvalid", "Invalid value: %s: field is immutable"
-                                    % _q(obj["type"]))])
 
 
 def _admit_crd(kind, obj, old):
@@ -1171,7 +1224,10 @@ def _resolve_port(pod, target):
         return target
     if isinstance(target, str) and target.isdigit():
         return int(target)
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    # pkg/api/v1/pod FindPort: the containers, then sidecar (restartPolicy: Always) init containers
+    spec = pod.get("spec") or {}
+    for c in list(spec.get("containers") or []) + [i for i in spec.get("initContainers") or []
+                                                   if i.get("restartPolicy") == "Always"]:
         for p in c.get("ports") or []:
             if p.get("name") == target:
                 return p.get("containerPort")

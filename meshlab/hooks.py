@@ -25,6 +25,9 @@ class ExecResult:
 class Hooks:
     # f(cluster, operation, obj) -> obj : mutating admission on CREATE/UPDATE (pods: sidecar injection)
     admission: list = field(default_factory=list)
+    # f(cluster, operation, obj, old) : validating admission after the API server's own validation; raise
+    # store.ApiError to deny (Istio's validation webhook); optional attribute .kinds as for admission
+    validating: list = field(default_factory=list)
     # f(ExecRequest) -> ExecResult | None : first non-None answer wins
     exec_handlers: list = field(default_factory=list)
     # f(cluster, pod, container) -> str | None

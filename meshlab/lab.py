@@ -180,9 +180,17 @@ class Cluster:
                     "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                     "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": "containerd://2.1.1",
                                  "kernelVersion": "6.8.0-meshlab", "kubeProxyVersion": "",
-                                 "kubeletVersion": controllers.KUBELET_VERSION, "machineID": "",
+                                 "kubeletVersion": self.kubelet_version(i), "machineID": "",
                                  "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)",
                                  "systemUUID": ""}}}
+
+    def kubelet_version(self, i):
+        """lab.yaml `kubeletVersion`: one version for every node, or a list (node i gets entry i, the last entry
+        repeats); istiod's injection reads it (native sidecars need every node at 1.33 or later)."""
+        v = self.spec.get("kubeletVersion")
+        if isinstance(v, list):
+            v = v[min(i, len(v) - 1)] if v else None
+        return str(v) if v else controllers.KUBELET_VERSION
 
     def _node_addresses(self, i, name):
         """InternalIP always; ExternalIP from lab.yaml `nodeExternalIPs` (the i-th node the i-th

@@ -1,5 +1,6 @@
 """Scenarios: lab.yaml plus per-cluster manifests, applied through the API write path."""
 import hashlib
+import json
 import os
 
 import yaml
@@ -85,6 +86,44 @@ def load_spec(directory):
     return spec
 
 
+def _intern_schemas(doc):
+    """A CRD's versions usually carry the same schema: keep one object for all of them."""
+    if isinstance(doc, dict) and doc.get("kind") == "List":
+        for item in doc.get("items") or []:
+            _intern_schemas(item)
+    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+        seen = {}
+        for v in (doc.get("spec") or {}).get("versions") or []:
+            if isinstance(v, dict) and isinstance(v.get("schema"), dict):
+                k = json.dumps(v["schema"], sort_keys=True)
+                v["schema"] = seen.setdefault(k, v["schema"])
+    return doc
+
+
+def _fresh(doc):
+    if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+        return dict(doc, items=[_fresh(i) for i in doc["items"]])
+    return _fresh_one(doc)
+
+
+def _fresh_one(doc):
+    """A copy of a parsed document to hand to the write path. A CRD's schemas (most of Istio's 1 MB of CRDs) are
+    shared, not copied, between the clusters that load the file: stored objects are never changed in place, and
+    the write path only changes the CRD's top level, spec and versions entries (copied here)."""
+    if not (isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+            and isinstance(doc.get("spec"), dict)):
+        return clone(doc)
+    out = {k: (clone(v) if k != "spec" else v) for k, v in doc.items()}
+    spec = dict(doc["spec"])
+    for k in ("names", "conversion"):
+        if k in spec:
+            spec[k] = clone(spec[k])
+    spec["versions"] = [{k: (x if k == "schema" else clone(x)) for k, x in v.items()}
+                        if isinstance(v, dict) else v for v in spec.get("versions") or []]
+    out["spec"] = spec
+    return out
+
+
 def manifests(directory, cluster):
     """[(file, doc)] of a cluster's folder (recursive, sorted); a missing folder is an empty cluster."""
     root = os.path.join(directory, cluster)
@@ -102,10 +141,19 @@ def manifests(directory, cluster):
                 raw = f.read()
             key = hashlib.sha256(raw).hexdigest()
             if key not in _PARSED:
-                # the same file (CRDs, samples) usually repeats in every cluster: parse it once
-                _PARSED[key] = list(yaml.load_all(raw.decode("utf-8"), Loader=Loader))
-            docs = clone(_PARSED[key])
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+                # the same file (CRDs, samples) usually repeats in every cluster: parse it once; JSON (Istio's
+                # CRDs) without the YAML parser, which takes about a second for them
+                docs = None
+                if path.endswith(".json") or raw.lstrip()[:1] == b"{":
+                    try:
+                        docs = [json.loads(raw)]
+                    except ValueError:
+                        docs = None   # YAML flow style that is not JSON: the YAML parser decides
+                if docs is None:
+                    docs = list(yaml.load_all(raw.decode("utf-8"), Loader=Loader))
+                _PARSED[key] = [_intern_schemas(d) for d in docs]
+            docs = [_fresh(d) for d in _PARSED[key]]
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
             raise ScenarioError("cluster %s: cannot parse %s: %s" % (cluster, path, e))
         for d in docs:
             if d is None:

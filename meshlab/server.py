@@ -522,18 +522,107 @@ class ApiServer:
             raise bad_request(str(e))
         return lsel, fsel
 
-    def list_obj(self, k, items):
+    def list_obj(self, k, items, meta=None):
         if k.crd is None:
             items = [{kk: vv for kk, vv in o.items() if kk not in ("kind", "apiVersion")} for o in items]
         return {"kind": k.kind + "List", "apiVersion": k.api_version,
-                "metadata": {"resourceVersion": str(self.store.rv)}, "items": items}
+                "metadata": meta or {"resourceVersion": str(self.store.rv)}, "items": items}
 
     def list(self, request, req, headers):
         lsel, fsel = self.selectors(request)
-        items = self.store.iter(req.kind, req.namespace, lsel, fsel)
+        items, meta = self.chunk(request, req, lsel, fsel)
         if self.wants_table(request):
-            return jresp(tables.table(req.kind, items, str(self.store.rv), self.include(request)), 200, headers)
-        return jresp(self.list_obj(req.kind, items), 200, headers)
+            t = tables.table(req.kind, items, meta["resourceVersion"], self.include(request))
+            t["metadata"] = meta
+            return jresp(t, 200, headers)
+        return jresp(self.list_obj(req.kind, items, meta), 200, headers)
+
+    def chunk(self, request, req, lsel, fsel):
+        """LIST with limit/continue as kube-apiserver 1.36 serves it (apiserver pkg/storage: continue.go
+        DecodeContinue/EncodeContinue/PrepareContinueToken, interfaces.go ValidateListOptions,
+        cacher/cacher.go GetList and computeListLimit, etcd3/errors.go handleCompactedErrorForPaging).
+
+        - limit is ignored for resourceVersion=0 (served whole from the watch cache);
+        - a page carries metadata.continue (base64url of {"v":"meta.k8s.io/v1","rv":<list rv>,"start":"<key>\\x00"})
+          while items remain after it, and metadata.remainingItemCount when no selector filters the list;
+        - every page of one list reads the store as it was at the first page's resourceVersion;
+        - a token that does not decode is 400 `invalid continue token: ...`; one whose revision is compacted
+          (ctl fault compact, or more changes than the store's history keeps) is 410 Expired with a fresh
+          token that continues from the latest revision (rv -1)."""
+        import base64
+        q = request.query
+        k = req.kind
+        store = self.store
+        cont = q.get("continue", "")
+        rv = q.get("resourceVersion", "")
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            limit = 0
+        ns = req.namespace if k.namespaced else None
+        with_ns = k.namespaced and not ns
+        start, at = "", store.rv
+        if cont:
+            try:
+                raw = base64.urlsafe_b64decode(cont + "=" * (-len(cont) % 4))
+                tok = json.loads(raw)
+                if not isinstance(tok, dict):
+                    raise ValueError("not an object")
+            except (ValueError, UnicodeDecodeError) as e:
+                raise bad_request("invalid continue token: continue key is not valid: %s" % e) from None
+            if tok.get("v") != "meta.k8s.io/v1":
+                raise bad_request("invalid continue token: continue key is not valid: server does not recognize "
+                                  "this encoded version %s" % tok.get("v", ""))
+            if not tok.get("rv"):
+                raise bad_request("invalid continue token: continue key is not valid: incorrect encoded start "
+                                  "resourceVersion (version meta.k8s.io/v1)")
+            if not tok.get("start"):
+                raise bad_request("invalid continue token: continue key is not valid: encoded start key empty "
+                                  "(version meta.k8s.io/v1)")
+            if rv not in ("", "0"):
+                raise bad_request("specifying resource version is not allowed when using continue")
+            start = str(tok["start"]).lstrip("/")
+            if int(tok["rv"]) > 0:
+                at = int(tok["rv"])
+        if limit <= 0 or rv == "0" and not cont:
+            items = store.iter(k, ns, lsel, fsel)
+            return items, {"resourceVersion": str(store.rv)}
+        bucket = store.snapshot(k, at)
+        if bucket is None:
+            fresh = base64.urlsafe_b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": -1, "start": start},
+                                                        separators=(",", ":")).encode()).decode().rstrip("=")
+            raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list "
+                           "result. You can start a new list without the continue parameter, or use the continue "
+                           "token in this response to retrieve the remainder of the results. Continuing with the "
+                           "provided token results in an inconsistent list - objects that were created, modified, "
+                           "or deleted between the time the first chunk was returned and now may show up in the "
+                           "list.", {}, {"continue": fresh})
+        from .store import _etcd_order, labels_match, fields_match
+        raw = []
+        for key, obj in sorted(bucket.items(), key=_etcd_order):
+            if ns and key[0] != ns:
+                continue
+            ek = _etcd_order((key, obj)) if with_ns or not k.namespaced else key[1]
+            if start and ek < start:
+                continue
+            raw.append((ek, obj))
+        out, last, more = [], None, False
+        for i, (ek, obj) in enumerate(raw):
+            md = obj["metadata"]
+            if (not lsel or labels_match(lsel, md.get("labels"))) and (not fsel or fields_match(fsel, obj)):
+                out.append(obj)
+                last = ek
+            if len(out) >= limit:
+                more = i < len(raw) - 1
+                break
+        meta = {"resourceVersion": str(at)}
+        if more:
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+                {"v": "meta.k8s.io/v1", "rv": at, "start": last + "\x00"}, separators=(",", ":")).encode()
+            ).decode().rstrip("=")
+            if not lsel and not fsel:
+                meta["remainingItemCount"] = len(raw) - limit
+        return out, meta
 
     async def watch(self, request, req):
         lsel, fsel = self.selectors(request)
@@ -798,6 +887,12 @@ class ApiServer:
                 raise bad_request(msg)
         if container not in names and container not in inits:
             raise bad_request("container %s is not valid for pod %s" % (container, req.name))
+        if what == "exec" and container in inits and not any(
+                c.get("name") == container and c.get("restartPolicy") == "Always"
+                for c in (pod.get("spec") or {}).get("initContainers") or []):
+            # an init container that ran to completion has no process to exec into (the kubelet's answer);
+            # a native sidecar (restartPolicy: Always) keeps running and takes exec like any container
+            raise bad_request('container not found ("%s")' % container)
         if (pod.get("status") or {}).get("phase", "Pending") == "Pending":
             # not started: what the kubelet answers for a container that never ran
             if what == "log":
@@ -810,7 +905,9 @@ class ApiServer:
                     reason = "trying and failing to pull image"
                 raise bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, req.name,
                                                                                           reason))
-            raise bad_request('unable to upgrade connection: container not found ("%s")' % container)
+            # kubectl prints it as `error: unable to upgrade connection: container not found ("x")`: client-go's
+            # upgrade (httpstream/spdy roundtripper) prefixes the Status message it got
+            raise bad_request('container not found ("%s")' % container)
         return pod, container
 
     async def exec(self, request, req, user):
@@ -957,7 +1054,8 @@ def builtin_exec(req):
     pod = req.pod
     env = {"HOSTNAME": pod["metadata"]["name"], "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "HOME": "/root"}
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    spec = pod.get("spec") or {}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         if c.get("name") == req.container:
             for e in c.get("env") or []:
                 if "value" in e:

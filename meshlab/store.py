@@ -33,16 +33,19 @@ def rand_suffix(n=5, rng=random):
 class ApiError(Exception):
     """An API failure carried as a Kubernetes Status."""
 
-    def __init__(self, code, reason, message, details=None):
+    def __init__(self, code, reason, message, details=None, metadata=None):
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.metadata = metadata or {}   # ListMeta of the Status (an expired continue carries a new token)
 
     def status(self):
-        s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message,
-             "reason": self.reason}
+        s = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.metadata), "status": "Failure",
+             "message": self.message}
+        if self.reason:   # omitempty: a webhook denial carries none
+            s["reason"] = self.reason
         if self.details is not None:
             s["details"] = self.details
         s["code"] = self.code
@@ -78,14 +81,20 @@ def bad_request(message):
 
 
 def invalid(kind, name, causes):
-    """causes: [(field, reason, message)] -> 422 Invalid as the API server words it."""
-    msgs = ["%s: %s" % (f, m) if f else m for f, _, m in causes]
+    """causes: [(field, reason, message)] -> 422 Invalid as the API server words it (apimachinery
+    pkg/api/errors NewInvalid: the GroupKind prints as Kind.group; ErrorList.ToAggregate drops repeats)."""
+    msgs = []
+    for f, _, m in causes:
+        s = "%s: %s" % (f if f is not None else "<nil>", m)
+        if s not in msgs:
+            msgs.append(s)
     joined = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
     details = {"name": name or "", "kind": kind.kind}
     if kind.group:
         details = {"name": name or "", "group": kind.group, "kind": kind.kind}
-    details["causes"] = [{"reason": r, "message": m, "field": f} for f, r, m in causes]
-    return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (kind.kind, name or "", joined), details)
+    details["causes"] = [{"reason": r, "message": m, "field": f if f is not None else "<nil>"} for f, r, m in causes]
+    gk = kind.kind + ("." + kind.group if kind.group else "")
+    return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (gk, name or "", joined), details)
 
 
 # ---- selectors ---------------------------------------------------------------------------------
@@ -272,6 +281,7 @@ class Store:
         self._pending = collections.deque()
         self._draining = False
         self.rng = random.Random(cluster.name)
+        self.compacted_rv = 0
 
     # ---- raw access ----------------------------------------------------------------------------
 
@@ -297,7 +307,7 @@ class Store:
         freqs = field_selector if isinstance(field_selector, list) else parse_field_selector(field_selector or "")
         bucket = self.data.get(k.key, {})
         out = []
-        for (ns, _), obj in sorted(bucket.items()):
+        for (ns, _), obj in sorted(bucket.items(), key=_etcd_order):
             if namespace and k.namespaced and ns != namespace:
                 continue
             md = obj["metadata"]
@@ -307,6 +317,37 @@ class Store:
                 continue
             out.append(obj)
         return out
+
+    # ---- chunked lists (limit/continue) ------------------------------------------------------------
+
+    def snapshot(self, kind, rv):
+        """{(ns, name): obj} of kind as it was at resourceVersion rv, rebuilt from the current objects and the
+        change history (etcd keeps old revisions until compaction); None when that revision is compacted or
+        older than the history the store keeps."""
+        cur = self.data.get(kind.key, {})
+        if rv >= self.rv:
+            return cur
+        if rv < self.compacted_rv or (self.history and self.history[0][0] > rv + 1) or \
+                (not self.history and rv < self.rv):
+            return None
+        snap = dict(cur)
+        for hrv, key, etype, obj, old in reversed(self.history):
+            if hrv <= rv:
+                break
+            if key != kind.key:
+                continue
+            md = (old if old is not None else obj)["metadata"]
+            k = (md.get("namespace", "") if kind.namespaced else "", md["name"])
+            if etype == "ADDED":
+                snap.pop(k, None)
+            else:   # MODIFIED, DELETED: what it was before
+                snap[k] = old
+        return snap
+
+    def compact(self):
+        """etcd compaction at the current revision: older revisions (and watch history) are gone."""
+        self.compacted_rv = self.rv
+        self.history.clear()
 
     def get(self, resource, namespace, name):
         o = self.peek(resource, namespace, name)
@@ -580,6 +621,8 @@ class Store:
 
     def replay(self, w, since_rv):
         """Queue the history after since_rv; False when that history is gone (410 Expired)."""
+        if since_rv < self.compacted_rv:
+            return False
         if self.history and self.history[0][0] > since_rv + 1 and since_rv < self.rv:
             oldest = self.history[0][0]
             if oldest > since_rv + 1:
@@ -588,6 +631,20 @@ class Store:
             if rv > since_rv and key == w.kind.key:
                 w.offer(etype, obj, old)
         return True
+
+
+def _etcd_order(item):
+    """etcd returns a range in key order: /registry/<resource>/<namespace>/<name> compares as one string, so
+    namespace "a-b" sorts before "a" ('-' < '/')."""
+    (ns, name), _ = item
+    return ns + "/" + name if ns else name
+
+
+def etcd_key(obj, namespaced, with_namespace):
+    md = obj["metadata"]
+    if namespaced and with_namespace:
+        return "%s/%s" % (md.get("namespace", ""), md["name"])
+    return md["name"]
 
 
 def _user_annotations(md):

@@ -11,6 +11,8 @@ def install(lab):
     b = IstioBehaviour(lab)
     admission = b.admission
     lab.hooks.admission.append(_kinds(admission, {"pods", "secrets", "endpoints", "configmaps"}))
+    if hasattr(lab.hooks, "validating"):
+        lab.hooks.validating.append(b.validate)
     lab.hooks.exec_handlers.append(b.exec)
     lab.hooks.log_providers.append(b.logs_for)
     lab.hooks.on_change.append(b.on_change)

@@ -133,7 +133,9 @@ class Failure:
 
 
 def is_injected(pod):
-    return any(c.get("name") == "istio-proxy" for c in (pod.get("spec") or {}).get("containers") or [])
+    """istio-proxy in either placement (a regular container, or a native sidecar in initContainers)."""
+    from .injection import proxy_container
+    return proxy_container(pod)[0] is not None
 
 
 class DataPlane:

@@ -36,7 +36,10 @@ def target_port(svc_port, pod):
         return tp
     if isinstance(tp, str) and tp.isdigit():
         return int(tp)
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    # k8s pkg/api/v1/pod FindPort: the containers, then sidecar (restartPolicy: Always) init containers
+    spec = pod.get("spec") or {}
+    for c in list(spec.get("containers") or []) + [i for i in spec.get("initContainers") or []
+                                                   if i.get("restartPolicy") == "Always"]:
         for p in c.get("ports") or []:
             if p.get("name") == tp:
                 return p.get("containerPort")

@@ -86,7 +86,8 @@ def render_config_dump(view, include_eds=True):
             cla["endpoints"] = eps
         dyn.append({"endpoint_config": cla})
     meta = {"CLUSTER_ID": "", "NETWORK": view.network}
-    for c in (view.pod.get("spec") or {}).get("containers") or []:
+    from .injection import proxy_container
+    for c in [proxy_container(view.pod)[0] or {}]:
         if c.get("name") == "istio-proxy":
             for e in c.get("env") or []:
                 if e.get("name", "").startswith("ISTIO_META_") and "value" in e:

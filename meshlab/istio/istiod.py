@@ -308,7 +308,8 @@ def process_remote_secrets(world, cluster, cluster_id, env, version):
 def discovery_address(world, cluster, pod=None):
     """The address a proxy dials: its injected PROXY_CONFIG, else the mesh default."""
     if pod is not None:
-        for c in (pod.get("spec") or {}).get("containers") or []:
+        from .injection import proxy_container
+        for c in [proxy_container(pod)[0] or {}]:
             if c.get("name") == "istio-proxy":
                 pc = _env(c).get("PROXY_CONFIG")
                 if pc:

@@ -36,6 +36,13 @@ class IstioBehaviour:
             return self._fill_pilot(obj) or obj
         return obj
 
+    def validate(self, cluster, op, obj, old=None):
+        """istiod's validation webhook (validation.istio.io) on Istio kinds."""
+        if "istio.io/" not in (obj.get("apiVersion") or ""):
+            return
+        from . import validation
+        validation.admit(self.world, cluster.name, op, obj)
+
     def on_ready(self, lab):
         self.ready = True
         for c in lab.clusters.values():

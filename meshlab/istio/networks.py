@@ -148,7 +148,8 @@ def endpoint_network(world, lab_cluster, registry_id, pod, mesh_nets):
 
 
 def proxy_network(pod):
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    from .injection import proxy_container
+    for c in [proxy_container(pod)[0] or {}]:
         if c.get("name") == "istio-proxy":
             for e in c.get("env") or []:
                 if e.get("name") == "ISTIO_META_NETWORK":

@@ -12,10 +12,11 @@ The meshlab.io annotations are removed once resolved, leaving what a real instal
 """
 
 import base64
-import copy
 import json
 
 import yaml
+
+from meshlab.patch import clone
 
 P_REMOTE = "meshlab.io/remote-secret-for"
 P_KEY = "meshlab.io/remote-secret-key"
@@ -70,7 +71,7 @@ def pending_remote_secret(secret):
 
 def fill_remote_secret(secret, server, ca_pem, token):
     """The materialised Secret (a copy); `server`/`ca_pem`/`token` are the peer's real values."""
-    s = copy.deepcopy(secret)
+    s = clone(secret)
     ann = s["metadata"].setdefault("annotations", {})
     peer = ann[P_REMOTE]
     key = ann.get(P_KEY) or peer
@@ -94,7 +95,7 @@ def pending_pilot(obj):
 
 
 def fill_pilot_address(obj, address):
-    o = copy.deepcopy(obj)
+    o = clone(obj)
     o["metadata"]["annotations"].pop(P_PILOT, None)
     if not o["metadata"]["annotations"]:
         del o["metadata"]["annotations"]

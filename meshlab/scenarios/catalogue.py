@@ -62,6 +62,49 @@ def healthy_single_network():
             [])
 
 
+# ---------------------------------------------------------------- sidecar placement (native or classic)
+
+_PLACEMENT = ("istiod decides where istio-proxy goes when it injects a pod (pkg/kube/inject/webhook.go "
+              "DetectNativeSidecar, Istio 1.27+): with ENABLE_NATIVE_SIDECARS unset (\"auto\") it is a native "
+              "sidecar, an init container with `restartPolicy: Always` listed in `initContainerStatuses`, when every "
+              "node's kubelet is 1.33 or later; otherwise a regular container in `spec.containers`. ")
+
+
+@scenario("healthy-classic-sidecars")
+def healthy_classic_sidecars():
+    m = Mesh(2)
+    for c in m.names:
+        m.cspec(c)["kubeletVersion"] = "v1.32.9"
+    return (m, "Istio 1.30 on Kubernetes 1.32 nodes: istio-proxy is a regular container (classic sidecar); healthy.",
+            _PLACEMENT + "Here every node runs kubelet v1.32.9, so the sleep and helloworld pods carry istio-proxy in "
+            "`spec.containers` (READY 2/2). Otherwise the same healthy two-network mesh as healthy-multinetwork.",
+            [])
+
+
+@scenario("healthy-native-sidecars")
+def healthy_native_sidecars():
+    m = Mesh(2)
+    for c in m.names:
+        m.cspec(c)["kubeletVersion"] = "v1.33.0"
+    return (m, "Istio 1.30 on Kubernetes 1.33 nodes: istio-proxy is a native sidecar (init container); healthy.",
+            _PLACEMENT + "Here every node runs kubelet v1.33.0, the first release where istiod's auto mode turns "
+            "native sidecars on: istio-proxy is `spec.initContainers[1]` (after istio-init) with "
+            "`restartPolicy: Always`, `kubectl exec -c istio-proxy` and `kubectl logs -c istio-proxy` reach it, "
+            "and `kubectl get pod` shows READY 2/2. The same healthy two-network mesh as healthy-multinetwork.",
+            [])
+
+
+@scenario("healthy-mixed-sidecars")
+def healthy_mixed_sidecars():
+    m = Mesh(2)
+    m.set_istiod_env("cluster2", "ENABLE_NATIVE_SIDECARS", "false")
+    return (m, "cluster1 injects native sidecars, cluster2's istiod has ENABLE_NATIVE_SIDECARS=false: both placements; healthy.",
+            _PLACEMENT + "Both clusters run kubelet v1.36.1; cluster1's istiod is left at auto (native: istio-proxy "
+            "in `initContainers`), cluster2's istiod sets `ENABLE_NATIVE_SIDECARS=false` (classic: istio-proxy in "
+            "`containers`). One mesh, two placements: every check, restart and exec must handle both.",
+            [])
+
+
 @scenario("demo")
 def demo():
     m = Mesh(2)

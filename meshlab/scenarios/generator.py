@@ -16,10 +16,12 @@ import shutil
 import yaml
 
 from meshlab.istio import pki
-from meshlab.scenarios.crds import istio_crds
+from meshlab.scenarios.crds import CRDS_FILE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ISTIO_VERSION = "1.30.3"
+# Nodes' kubelet: with Istio >= 1.27 on kubelets >= 1.33 istiod injects istio-proxy as a native sidecar
+KUBELET_VERSION = "v1.36.1"
 PILOT = "docker.io/istio/pilot:%s" % ISTIO_VERSION
 PROXY = "docker.io/istio/proxyv2:%s" % ISTIO_VERSION
 NS = "istio-system"
@@ -61,6 +63,7 @@ class Mesh:
             region = REGIONS[i % len(REGIONS)]
             self.spec["clusters"].append({
                 "name": c, "region": region, "zone": region + "-" + "abc"[i % 3], "nodes": 1,
+                "kubeletVersion": KUBELET_VERSION,
                 "podCIDR": "10.%d.0.0/16" % (10 + i), "serviceCIDR": "10.%d.0.0/16" % (100 + i),
                 "loadBalancer": {"pool": "172.18.%d.0/24" % (i + 1), "mode": "L4", "hostname": False}})
         if flat:
@@ -98,6 +101,10 @@ class Mesh:
 
     def set_mesh(self, cluster, mesh):
         self.find(cluster, "ConfigMap", "istio", NS)["data"]["mesh"] = yaml.safe_dump(mesh, sort_keys=False)
+
+    def set_istiod_env(self, cluster, name, value):
+        env = self.istiod_env(cluster)
+        env[:] = [e for e in env if e["name"] != name] + [{"name": name, "value": value}]
 
     def istiod_env(self, cluster):
         dep = self.find(cluster, "Deployment", "istiod", NS)
@@ -343,13 +350,15 @@ class Mesh:
             f.write("%s\n\n%s\n" % (summary, body.strip()))
         with open(os.path.join(out_dir, "expected.yaml"), "w") as f:
             yaml.safe_dump({"findings": findings}, f, sort_keys=False)
+        if not crds_link:
+            # one copy of Istio's CRDs (500 kB of JSON) per scenario, linked from every cluster's folder
+            os.makedirs(os.path.join(out_dir, "_common"))
+            shutil.copyfile(CRDS_FILE, os.path.join(out_dir, "_common", "istio-crds.json"))
+            crds_link = os.path.join("..", "_common", "istio-crds.json")
         for c in self.names:
             cdir = os.path.join(out_dir, c)
             os.makedirs(cdir)
-            if crds_link:
-                os.symlink(crds_link, os.path.join(cdir, "00-istio-crds.yaml"))
-            else:
-                _dump(os.path.join(cdir, "00-istio-crds.yaml"), istio_crds())
+            os.symlink(crds_link, os.path.join(cdir, "00-istio-crds.json"))
             groups = {"10-istio-system.yaml": [], "20-sample.yaml": []}
             for o in self.objects[c]:
                 ns = o["metadata"].get("namespace")
@@ -398,15 +407,13 @@ def build_catalogue():
 
 def write_bundled(only=None):
     from meshlab.scenarios.catalogue import SCENARIOS
-    common = os.path.join(HERE, "_common")
-    os.makedirs(common, exist_ok=True)
-    _dump(os.path.join(common, "istio-crds.yaml"), istio_crds())
+    # _common/istio-crds.json is data (Istio's own CRDs), not generated
     for name, build in SCENARIOS.items():
         if only and name not in only:
             continue
         mesh, summary, body, findings = build()
         mesh.write(os.path.join(HERE, name), name, summary, body, findings,
-                   crds_link=os.path.join("..", "..", "_common", "istio-crds.yaml"))
+                   crds_link=os.path.join("..", "..", "_common", "istio-crds.json"))
 
 
 def main(argv=None):

@@ -38,7 +38,8 @@ def _pod_networks(lab):
     pods = json.loads(kubectl(lab, "--context", "cluster2", "-n", "sample", "get", "pods", "-o", "json"))["items"]
     out = {}
     for pod in pods:
-        for c in pod["spec"]["containers"]:
+        # istio-proxy is a native sidecar (initContainers) on Istio 1.30 with kubelet 1.36 nodes, else a container
+        for c in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
             if c["name"] == "istio-proxy":
                 env = dict((e["name"], e.get("value")) for e in c.get("env") or [])
                 out[pod["metadata"]["name"]] = env.get("ISTIO_META_NETWORK")

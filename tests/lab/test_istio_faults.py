@@ -73,12 +73,18 @@ def test_healthy_endpoints_and_traffic(lab):
 
 
 def test_injection_and_root_config_map(lab):
-    env = kc(lab, "cluster2", "-n", "sample", "get", "pod", "-l", "app=sleep", "-o",
-             "jsonpath={.items[0].spec.containers[*].env[?(@.name=='ISTIO_META_NETWORK')].value}").stdout
-    assert env == "network2"
-    status = kc(lab, "cluster2", "-n", "sample", "get", "pod", "-l", "app=sleep", "-o",
-                "jsonpath={.items[0].metadata.annotations.sidecar\\.istio\\.io/status}").stdout
-    assert json.loads(status)["containers"] == ["istio-proxy"]
+    # Istio 1.30 on kubelet 1.36 nodes: istio-proxy is a native sidecar (an init container, restartPolicy Always)
+    pod = json.loads(kc(lab, "cluster2", "-n", "sample", "get", "pod", "-l", "app=sleep", "-o", "json").stdout)["items"][0]
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["sleep"]
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-init", "istio-proxy"]
+    proxy = pod["spec"]["initContainers"][1]
+    assert proxy["restartPolicy"] == "Always"
+    assert {e["name"]: e.get("value") for e in proxy["env"]}["ISTIO_META_NETWORK"] == "network2"
+    st = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert st["istio-proxy"]["ready"] is True and "running" in st["istio-proxy"]["state"]
+    assert "terminated" in st["istio-init"]["state"]
+    status = json.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])
+    assert status["containers"] is None and status["initContainers"] == ["istio-init", "istio-proxy"]
     root = kc(lab, "cluster1", "-n", "istio-system", "get", "secret", "cacerts", "-o",
               "jsonpath={.data.root-cert\\.pem}").stdout
     import base64
@@ -231,7 +237,7 @@ def test_injector_values_change_applies_only_after_restart(lab):
     values["global"]["network"] = "network9"
     patch = json.dumps({"data": {"values": json.dumps(values)}})
     kc(lab, "cluster1", "-n", "istio-system", "patch", "cm", "istio-sidecar-injector", "--type", "merge", "-p", patch)
-    jp = "jsonpath={.items[0].spec.containers[*].env[?(@.name=='ISTIO_META_NETWORK')].value}"
+    jp = "jsonpath={.items[0].spec.initContainers[*].env[?(@.name=='ISTIO_META_NETWORK')].value}"
     try:
         assert kc(lab, "cluster1", "-n", "sample", "get", "pod", "-l", "app=sleep", "-o", jp).stdout == old
         kc(lab, "cluster1", "-n", "sample", "delete", "pod", "-l", "app=sleep", "--wait=true")

@@ -147,4 +147,4 @@ def test_pending_pod_logs_and_exec_fail_like_the_kubelet():
             await srv.stop()
     log, ex = asyncio.run(go())
     assert log == (400, 'container "app" in pod "stuck" is waiting to start: ContainerCreating')
-    assert ex == (400, 'unable to upgrade connection: container not found ("app")')
+    assert ex == (400, 'container not found ("app")')

@@ -6,6 +6,7 @@ import base64
 import copy
 import glob
 import ipaddress
+import json
 import os
 
 import yaml
@@ -32,9 +33,14 @@ def _load(path):
     objects = {}
     for c in spec["clusters"]:
         objs = []
-        for fn in sorted(glob.glob(os.path.join(path, c["name"], "*.yaml"))):
+        for fn in sorted(glob.glob(os.path.join(path, c["name"], "*.yaml")) +
+                         glob.glob(os.path.join(path, c["name"], "*.json"))):
             with open(fn) as f:
-                objs += [d for d in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
+                if fn.endswith(".json"):
+                    d = json.load(f)
+                    objs += d["items"] if d.get("kind") == "List" else [d]
+                else:
+                    objs += [d for d in yaml.load_all(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
         objects[c["name"]] = objs
     return spec, objects
 
@@ -63,7 +69,8 @@ class Builder:
                         "topology.kubernetes.io/region": c.get("region", ""),
                         "topology.kubernetes.io/zone": c.get("zone", "")}},
                     "status": {"addresses": [{"type": "InternalIP", "address": "192.168.%d.%d" % (i + 1, n + 10)},
-                                             {"type": "ExternalIP", "address": "203.0.%d.%d" % (i + 1, n + 10)}]}})
+                                             {"type": "ExternalIP", "address": "203.0.%d.%d" % (i + 1, n + 10)}],
+                               "nodeInfo": {"kubeletVersion": c.get("kubeletVersion", "v1.36.1")}}})
         for c in spec["clusters"]:
             for o in objects[c["name"]]:
                 self.apply(c["name"], o)
