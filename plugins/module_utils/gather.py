@@ -561,7 +561,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=(), istio_version=Non
         except ClusterError as exc:
             return False, exc.detail or exc.message, 0
         try:
-            kc.list_object("/api/v1/pods", limit=1)
+            kc.get("/api/v1/pods", query=[("limit", 1)])   # one page of one pod: can these credentials list?
             return True, None, kc.requests
         except ClusterError as exc:
             if exc.status:

@@ -59,7 +59,7 @@ BAD_VALUES = {
     "bomb": (_b64(_bomb()), "alias bomb"),
     "recursive": (_b64("a: &a {b: *a}\n"), "recursive"),
     "shape": (_b64(yaml.safe_dump(dict(_kubeconfig("https://127.0.2.1:1"), clusters=["just-a-name"]))),
-              "clusters[0] is not an object"),
+              "cannot unmarshal"),   # istiod's own words (client-go's loader decodes into its types)
     "cadata": (_b64(yaml.safe_dump(_kubeconfig("https://127.0.2.1:1", ca="not base64!!"))), "is not base64"),
 }
 

@@ -133,7 +133,8 @@ def test_locality_keeps_traffic_local(up):
 def test_istiod_1_9_wording(up):
     lab = up("remote-secret-istiod-error")
     log = parse_log(kc(lab, "cluster1", "-n", "istio-system", "logs", "deploy/istiod"))
-    assert [(e["cluster"], e["wording"]) for e in log["errors"]] == [("cluster2", "<=1.9")]
+    # istiod 1.9.9: "Adding cluster_id=..." era wording (secretcontroller.go from 1.9.4 to 1.15; docs/istio-releases.md)
+    assert [(e["cluster"], e["wording"]) for e in log["errors"]] == [("cluster2", "1.9.4-1.15")]
 
 
 def test_duplicate_ids_ignored_in_log(up):

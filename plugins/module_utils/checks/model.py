@@ -699,7 +699,7 @@ class Mesh:
         """What the endpoint checks judge for the client proxy of ``c``: the probe service when it runs in
         more than one cluster, else the service of the mesh's own the proxy knows that does (most endpoints
         first). A Probe with ``skipped`` set says why nothing could be judged."""
-        if not c.has_section("proxy") or c.read_failed("pods"):
+        if not c.has_section("proxy") or c.read_failed("pods", "pods/exec"):
             return None   # the read that failed (cluster.forbidden / cluster.read_failed) says why
         proxy = c.facts.get("proxy")
         if not isinstance(proxy, dict):
