@@ -26,6 +26,10 @@ def kubeconfig_doc(lab):
             "certificate-authority-data": base64.b64encode(c.ca_pem).decode(), "server": c.url}})
         users.append({"name": "%s-admin" % c.name, "user": {"token": c.admin_token}})
         contexts.append({"name": c.name, "context": {"cluster": c.name, "user": "%s-admin" % c.name}})
+        for alias in c.spec.get("contextAliases") or []:
+            # another name for the same API server, as kubeconfigs merged from several tools have
+            # (say prod-east and the EKS ARN of that cluster)
+            contexts.append({"name": alias, "context": {"cluster": c.name, "user": "%s-admin" % c.name}})
     return {"apiVersion": "v1", "kind": "Config", "clusters": clusters, "contexts": contexts,
             "current-context": next(iter(lab.clusters)), "preferences": {}, "users": users}
 
@@ -39,6 +43,8 @@ def inventory_doc(lab, kubeconfig):
         if c.spec.get("eastwestGatewayIP"):
             # What an operator would put in the inventory for a cluster without LoadBalancer support.
             hosts[c.name]["meshmend_eastwest_gateway_ip"] = str(c.spec["eastwestGatewayIP"])
+        for alias in c.spec.get("contextAliases") or []:
+            hosts[alias] = dict(hosts[c.name], kube_context=alias)
     return {"all": {"hosts": hosts}}
 
 

@@ -655,3 +655,15 @@ def network_mesh_networks_invalid():
             "\"invalid mesh networks, using last known state\". Here the label-based east-west gateways still give "
             "each network its gateway, so traffic flows; a meshNetworks-only gateway would be lost.",
             [_f("network.mesh_networks_invalid", "cluster1")])
+
+
+@scenario("cluster-same-cluster")
+def cluster_same_cluster():
+    m = Mesh(2)
+    m.cspec("cluster2")["contextAliases"] = ["arn:aws:eks:us-west-2:123456789012:cluster/prod-west"]
+    return (m, "The inventory reaches cluster2 twice, also under its EKS ARN context: it is diagnosed once.",
+            "Kubeconfigs merged from several tools often hold two contexts for one API server (a short name and "
+            "the cloud's ARN). meshmend sees the same server and the same cluster ID, diagnoses the cluster once "
+            "under the name that is a valid Kubernetes name, and never reports a duplicate cluster ID or plans two "
+            "remote secrets for one peer.",
+            [_f("cluster.same_cluster", "arn:aws:eks:us-west-2:123456789012:cluster/prod-west", "cluster2")])
