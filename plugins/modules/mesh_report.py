@@ -152,7 +152,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: Every finding, sorted (errors first, then cluster, peer, id). Fields as in DESIGN.md section 5, plus C(key).
+  description: Every finding, sorted (errors first, then cluster, peer, id). Fields as in C(docs/findings.md), plus C(key).
   returned: always
   type: list
   elements: dict
