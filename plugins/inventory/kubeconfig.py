@@ -151,7 +151,12 @@ from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-from ansible.template import trust_as_template
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates inventory variables as they are: nothing to mark
+    def trust_as_template(value):
+        return value
 
 NETWORK_LABEL = "topology.istio.io/network"
 UNREACHABLE_GROUP = "unreachable"

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 import kubernetes_core
-import labutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -27,9 +26,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with labutil.start_lab("demo", str(tmp_path_factory.mktemp("moddefaults"))) as running:
-        yield running
+def lab(shared_lab):
+    return shared_lab("demo")  # check mode and refused credentials only: nothing is written
 
 
 def no_kubeconfig_inventory(lab, path):

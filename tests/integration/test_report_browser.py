@@ -13,7 +13,6 @@ import sys
 import pytest
 
 import browser
-import labutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -43,15 +42,15 @@ return 'covered by ' + top.tagName;
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, shared_lab):
     """diagnose on the bundled demo lab (a root cause with a symptom): the report dir and its JSON."""
     tmp = tmp_path_factory.mktemp("browser")
-    with labutil.start_lab("demo", str(tmp / "lab")) as lab:
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "diagnose.yml"),
-                               "-i", lab.inventory, "-e", "meshmend_report_dir=%s" % (tmp / "reports")],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    lab = shared_lab("demo")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "diagnose.yml"),
+                           "-i", lab.inventory, "-e", "meshmend_report_dir=%s" % (tmp / "reports")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]  # errors found: exit status 2
     with open(str(tmp / "reports" / "meshmend-report.json")) as handle:
         doc = json.load(handle)

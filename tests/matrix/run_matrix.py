@@ -142,7 +142,9 @@ def main():
     print("matrix summary (logs in tests/output/matrix/):")
     for version, core, ok, detail in results:
         print("  ansible-core %-8s %s  %s" % (core, "PASS" if ok else "FAIL", detail))
-    return 0 if results and all(ok for _v, _c, ok, _d in results) else 1
+    passed = sum(1 for _v, _c, ok, _d in results if ok)
+    print("matrix: %d passed, %d failed" % (passed, len(results) - passed))
+    return 0 if results and passed == len(results) else 1
 
 
 if __name__ == "__main__":
