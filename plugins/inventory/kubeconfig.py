@@ -108,31 +108,30 @@ seealso:
 """
 
 EXAMPLES = r"""
----
+# Three inventory sources, one per item: each item is the whole content of its own file, named as its comment says.
+
 # clusters.meshmend.yml: every context of ~/.kube/config (or $KUBECONFIG) becomes a host
-plugin: meshmend.multicluster.kubeconfig
+- plugin: meshmend.multicluster.kubeconfig
 
----
 # prod.meshmend.yml: only the prod contexts, grouped by region from the context name
-plugin: meshmend.multicluster.kubeconfig
-kubeconfig: ~/.kube/prod-config
-contexts:
-  - "prod-*"
-exclude:
-  - "~.*-sandbox$"
-group_by_context_pattern: '^prod-(?P<group>[a-z]+)-\d+$'
-group_prefix: region_
+- plugin: meshmend.multicluster.kubeconfig
+  kubeconfig: ~/.kube/prod-config
+  contexts:
+    - "prod-*"
+  exclude:
+    - "~.*-sandbox$"
+  group_by_context_pattern: '^prod-(?P<group>[a-z]+)-\d+$'
+  group_prefix: region_
 
----
 # mesh.meshmend.yml: group by the network label each cluster carries, and derive more vars
-plugin: meshmend.multicluster.kubeconfig
-kubeconfig: /etc/meshmend/kubeconfig
-group_by_network: true
-compose:
-  meshmend_eastwest_gateway_ip: "'203.0.113.' ~ (kube_context | regex_replace('^cluster', ''))"
-keyed_groups:
-  - key: kube_cluster
-    prefix: kubecluster
+- plugin: meshmend.multicluster.kubeconfig
+  kubeconfig: /etc/meshmend/kubeconfig
+  group_by_network: true
+  compose:
+    meshmend_eastwest_gateway_ip: "'203.0.113.' ~ (kube_context | regex_replace('^cluster', ''))"
+  keyed_groups:
+    - key: kube_cluster
+      prefix: kubecluster
 
 # Use it: ansible-playbook -i mesh.meshmend.yml meshmend.multicluster.diagnose
 """

@@ -104,8 +104,8 @@ def test_every_module_has_its_examples_run_against_a_lab():
 def test_state_changing_examples_fix_the_demo_lab(tmp_path):
     with start_lab("demo", str(tmp_path / "lab")) as lab:
         networks = tmp_path / "networks.yml"  # what the operator declares: each cluster's network
-        networks.write_text(yaml.safe_dump({"all": {"hosts": {c: {"meshmend_network": "network%s" % c[-1]}
-                                                             for c in lab.contexts}}}))
+        declared = dict((c, {"meshmend_network": "network%s" % c[-1]}) for c in lab.contexts)
+        networks.write_text(yaml.safe_dump({"all": {"hosts": declared}}))
         tasks, registered = [], []
         for module in WRITES:
             for task in examples(module):
@@ -156,11 +156,11 @@ def test_gather_report_and_connectivity_examples_on_a_healthy_lab(tmp_path):
     for host, got in results.items():
         assert got["cluster_info"]["facts"]["reachable"] is True and got["cluster_info"]["facts"]["cluster"] == host
         assert got["workload"]["site"]["cluster"] == host
-        assert [r for r in got["probe"]["results"]], host
+        assert got["probe"]["results"], host
     report = results["cluster1"]["mesh_report"]
     assert report["threshold_exceeded"] is False and report["summary"]["counts"]["error"] == 0
-    assert sorted(os.listdir(str(reports))) == ["meshmend-junit.xml", "meshmend-report.html", "meshmend-report.json",
-                                                 "meshmend-report.md"]
+    written = ["meshmend-junit.xml", "meshmend-report.html", "meshmend-report.json", "meshmend-report.md"]
+    assert sorted(os.listdir(str(reports))) == written
     with open(str(reports / "meshmend-report.json")) as handle:
         merged = json.load(handle)
     assert merged.get("connectivity") or [f for f in merged["findings"] if f["id"].startswith("connectivity.")] == []

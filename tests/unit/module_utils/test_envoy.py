@@ -10,6 +10,7 @@ FIXTURES = refdata.ENVOY
 CLUSTERS = os.path.join(FIXTURES, "envoy_clusters_format_json.istio-1.5.0.json")
 CONFIG_DUMP = os.path.join(FIXTURES, "envoy_config_dump_include_eds.json")
 
+
 def _read(path):
     with open(path) as f:
         return f.read()
