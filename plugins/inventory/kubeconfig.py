@@ -153,9 +153,18 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 try:
     from ansible.template import trust_as_template
-except ImportError:  # ansible-core < 2.19 templates inventory variables as they are: nothing to mark
+
+    def untrusted(value):
+        """ansible-core 2.19 and later never template a string a plugin did not mark trusted."""
+        return value
+except ImportError:  # ansible-core < 2.19 templates every string unless it is marked unsafe
+    from ansible.utils.unsafe_proxy import wrap_var
+
     def trust_as_template(value):
         return value
+
+    def untrusted(value):
+        return wrap_var(value)
 
 NETWORK_LABEL = "topology.istio.io/network"
 UNREACHABLE_GROUP = "unreachable"
@@ -390,7 +399,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     hostvars["meshmend_discovered_network"] = label
                     self._add_to_group(network_group(label), host)
             for key, value in hostvars.items():
-                self.inventory.set_variable(host, key, value)
+                # Names and paths read from the kubeconfig or the cluster are data, never templates.
+                self.inventory.set_variable(host, key, value if key == "ansible_python_interpreter" else untrusted(value))
             self._set_composite_vars(self.get_option("compose"), hostvars, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)
