@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import CHECKED_IDS
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import EXTRA_SEVERITIES
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE, DESIGN_IDS
 
 from checks_facts import NS, build_mesh, ids, run
 import refdata  # noqa: E402
@@ -267,6 +267,7 @@ def test_design_ids_are_in_the_catalogue_with_their_severity():
     rows = refdata.design_finding_ids()
     assert len(rows) == 36 and rows[0] == ("cluster.unreachable", "error")
     assert [(fid, CATALOGUE[fid][0]) for fid, _severity in rows if fid in CATALOGUE] == rows
+    assert list(DESIGN_IDS) == [fid for fid, _severity in rows]
 
 
 def test_every_design_id_has_a_check():
