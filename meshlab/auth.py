@@ -67,6 +67,12 @@ def _subject_matches(subj, user, binding_ns):
 
 
 def _rule_allows(rule, verb, group, resource, subresource, name):
+    """One PolicyRule against one request, as kube's rbac.RuleAllows (pkg/apis/rbac/v1/evaluation_helpers.go).
+
+    resources match exactly (``pods/exec``), ``*``, or ``*/<subresource>``; there is no ``pods/*``.
+    resourceNames, when present, must contain the request's name, so they never match a request without one
+    (list, watch, create, deletecollection).
+    """
     verbs = rule.get("verbs") or []
     if "*" not in verbs and verb not in verbs:
         return False
@@ -79,14 +85,12 @@ def _rule_allows(rule, verb, group, resource, subresource, name):
     for r in resources:
         if r == "*" or r == res:
             ok = True
-        elif subresource and r == resource + "/*":
-            ok = True
         elif subresource and r == "*/" + subresource:
             ok = True
     if not ok:
         return False
     names = rule.get("resourceNames") or []
-    if names and name not in names:
+    if names and (name or "") not in names:
         return False
     return True
 
@@ -138,9 +142,34 @@ def _cluster_role_rules(store, cr):
     return rules
 
 
+# Pod subresources a client opens with a WebSocket (an HTTP GET, hence verb ``get``). Since Kubernetes 1.35
+# (feature gate AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default) the pod registry also
+# authorizes ``create`` on them (pkg/registry/core/pod/rest/authorize.go, ensureAuthorizedForVerb), so a
+# WebSocket exec needs both verbs; SPDY (a POST) is ``create`` only. meshlab emulates 1.36 and serves exec,
+# attach and portforward over WebSocket only.
+CONNECT_SUBRESOURCES = ("exec", "attach", "portforward")
+
+
+def request_namespace(resource, namespace, name):
+    """The namespace RBAC sees: for the Namespace object itself it is its own name.
+
+    kube's RequestInfoFactory reads ``/api/v1/namespaces/NAME`` as namespace NAME, resource namespaces, name
+    NAME, so a RoleBinding in NAME grants get/patch/delete of the namespace NAME itself (not list, not create).
+    """
+    if resource == "namespaces" and not namespace and name:
+        return name
+    return namespace
+
+
 def authorize(store, user, verb, resource, namespace=None, group="", name=None, subresource=None,
-              path=None, superuser_groups=("system:masters",)):
-    """(allowed, message). message is the Status message of the 403 when denied."""
+              path=None, superuser_groups=("system:masters",), connect=None):
+    """(allowed, message). message is the Status message of the 403 when denied.
+
+    ``connect``: the request is a WebSocket upgrade of pods/exec|attach|portforward. None infers it: the API
+    server passes verb ``create`` with the pod's name for those (meshlab serves them over WebSocket only), and
+    such a request must be allowed ``get`` (what kube's RequestInfo calls a GET) and then ``create`` (the
+    registry's compound check). A SubjectAccessReview without a name is a plain single-verb question.
+    """
     if any(g in superuser_groups for g in user.groups):
         return True, ""
     if resource is None:
@@ -155,15 +184,28 @@ def authorize(store, user, verb, resource, namespace=None, group="", name=None, 
     if group == "authorization.k8s.io" and resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews") \
             and verb == "create":
         return True, ""
-    for rule in rules_for(store, user, namespace):
-        if rule.get("nonResourceURLs"):
-            continue
+    namespace = request_namespace(resource, namespace, name)
+    if connect is None:
+        connect = verb == "create" and resource == "pods" and subresource in CONNECT_SUBRESOURCES and bool(name)
+    rules = [r for r in rules_for(store, user, namespace) if not r.get("nonResourceURLs")]
+    if connect:
+        # 1. the authorization filter: the GET of the upgrade is verb get
+        if not any(_rule_allows(r, "get", group, resource, subresource, name) for r in rules):
+            return False, forbidden_message(user, "get", resource, namespace, group, name, subresource)
+        # 2. the registry's Connect: create, answered as NewForbidden(pods, name, reason) with RBAC's empty reason
+        if not any(_rule_allows(r, "create", group, resource, subresource, name) for r in rules):
+            qual = resource + ("." + group if group else "")
+            return False, '%s "%s" is forbidden: ' % (qual, name)
+        return True, ""
+    for rule in rules:
         if _rule_allows(rule, verb, group, resource, subresource, name):
             return True, ""
     return False, forbidden_message(user, verb, resource, namespace, group, name, subresource)
 
 
 def forbidden_message(user, verb, resource, namespace, group, name, subresource=None):
+    """The message of the authorization filter's 403 (k8s.io/apiserver endpoints/handlers/responsewriters)."""
+    namespace = request_namespace(resource, namespace, name)
     qual = resource + ("." + group if group else "")
     res = resource + ("/" + subresource if subresource else "")
     head = '%s "%s" is forbidden' % (qual, name) if name else "%s is forbidden" % qual

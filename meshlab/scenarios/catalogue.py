@@ -99,7 +99,9 @@ def istio_not_installed():
             "cluster2 was never installed (only the gateway and the samples were applied): no istiod Deployment, "
             "no istiod Service, no injector ConfigMap, so its pods run without sidecars. cluster1 still reads "
             "cluster2 and sees its uninjected helloworld pod, which it drops (no sidecar, other network).",
-            [_f("istio.not_installed", "cluster2")])
+            [_f("istio.not_installed", "cluster2"),
+             # cluster1's proxy has no other cluster with Istio to be compared with: said, under the cause
+             _f("endpoints.not_checked", "cluster1", caused_by=["istio.not_installed"])])
 
 
 @scenario("cluster-duplicate-id")
@@ -524,3 +526,89 @@ def locality_prefers_local():
             "balancing keeps each sleep on its local helloworld (istio#39477). This is by design; the guide: "
             "if the clusters are in different localities, it is working as intended.",
             [_f("locality.prefers_local", "cluster1", "cluster2"), _f("locality.prefers_local", "cluster2", "cluster1")])
+
+
+# ---------------------------------------------------------------- proxies that reach no istiod (issue 13)
+
+def _remote_symptoms(cause):
+    """What the remote's sleep holds when its proxies reach no istiod: no endpoint of cluster1, and not even its
+    own cluster's (those come through the primary's remote secret too)."""
+    return [_f("endpoints.remote_missing", "cluster2", "cluster1", [cause]),
+            _f("endpoints.remote_missing", "cluster2", None, [cause])]
+
+
+@scenario("primary-remote-control-plane-service-missing")
+def primary_remote_control_plane_service_missing():
+    m = Mesh(2, roles={"cluster1": "primary", "cluster2": "remote"})
+    m.remove("cluster2", "Service", "istiod", NS)
+    m.remove("cluster2", "Endpoints", "istiod", NS)
+    return (m, "Remote cluster2 lost its selector-less istiod Service: its proxies reach no istiod.",
+            "cluster2 was installed with the remote profile (remotePilotAddress set), then the Service istiod that "
+            "leads its proxies to cluster1's istiod was deleted. Istio is installed there; its wiring is broken. "
+            "The guide's primary-remote section: the remote's proxies read configuration from the primary through "
+            "that Service.",
+            [_f("primary_remote.control_plane_service_missing", "cluster2", "cluster1")]
+            + _remote_symptoms("primary_remote.control_plane_service_missing"))
+
+
+@scenario("primary-remote-control-plane-address-stale")
+def primary_remote_control_plane_address_stale():
+    m = Mesh(2, roles={"cluster1": "primary", "cluster2": "remote"})
+    ep = m.find("cluster2", "Endpoints", "istiod", NS)
+    ep["metadata"].pop("annotations", None)
+    for sub in ep.get("subsets") or []:
+        sub["addresses"] = [{"ip": "192.0.2.77"}]
+    return (m, "Remote cluster2's istiod Service leads to 192.0.2.77, no longer cluster1's east-west gateway.",
+            "The primary's east-west gateway got a new address; the Endpoints of cluster2's selector-less istiod "
+            "Service still hold the old one, so cluster2's proxies reach no istiod.",
+            [_f("primary_remote.control_plane_address_stale", "cluster2", "cluster1")]
+            + _remote_symptoms("primary_remote.control_plane_address_stale"))
+
+
+@scenario("primary-remote-istiod-not-exposed")
+def primary_remote_istiod_not_exposed():
+    m = Mesh(2, roles={"cluster1": "primary", "cluster2": "remote"})
+    m.remove("cluster1", "Gateway", "istiod-gateway", NS)
+    m.remove("cluster1", "VirtualService", "istiod-vs", NS)
+    return (m, "cluster1's east-west gateway does not pass 15012 through to istiod: remote cluster2 reaches no istiod.",
+            "samples/multicluster/expose-istiod.yaml was not applied (or deleted) on the primary: cluster2's istiod "
+            "Service leads to cluster1's gateway, which has no PASSTHROUGH server on 15012.",
+            [_f("primary_remote.istiod_not_exposed", "cluster1", "cluster2")]
+            + _remote_symptoms("primary_remote.istiod_not_exposed"))
+
+
+@scenario("istio-istiod-not-ready")
+def istio_istiod_not_ready():
+    m = Mesh(2)
+    m.find("cluster1", "Deployment", "istiod", NS)["spec"]["replicas"] = 0
+    return (m, "cluster1's istiod is scaled to zero: its proxies get no new configuration.",
+            "Someone scaled istiod down. A proxy that (re)starts now gets no configuration (the lab shows every proxy "
+            "that way: sleep in cluster1 holds no endpoint of cluster2) and new pods are not injected; istiod's log "
+            "and /debug/clusterz cannot be read, so the remote secrets are probed from the controller instead (and "
+            "are fine, so they are not blamed).",
+            [_f("istio.istiod_not_ready", "cluster1"),
+             _f("endpoints.remote_missing", "cluster1", "cluster2", ["istio.istiod_not_ready"])])
+
+
+@scenario("endpoints-not-checked")
+def endpoints_not_checked():
+    m = Mesh(2)
+    m.find("cluster2", "Namespace", "sample")["metadata"]["labels"].pop("istio-injection", None)
+    return (m, "cluster2 runs no injected workload: the endpoints a proxy holds cannot be checked anywhere.",
+            "The sample namespace of cluster2 is not labelled for injection, so no pod there has a sidecar: cluster2 "
+            "has no client proxy to ask, and cluster1's proxy knows no service that runs (with a sidecar) in more "
+            "than one cluster. meshmend says so rather than passing the check.",
+            [_f("endpoints.not_checked", "cluster1"), _f("endpoints.not_checked", "cluster2")])
+
+
+@scenario("network-mesh-networks-invalid")
+def network_mesh_networks_invalid():
+    m = Mesh(2)
+    cm = m.find("cluster1", "ConfigMap", "istio", NS)
+    cm["data"]["meshNetworks"] = yaml.safe_dump({"networks": {"network1": {
+        "endpoints": [{"fromRegistry": "Cluster_1"}], "gateways": [{"address": "172.18.1.10", "port": 15443}]}}})
+    return (m, "cluster1's meshNetworks names registry Cluster_1, which is no DNS-1123 label: istiod ignores it all.",
+            "istiod validates meshNetworks (pkg/config/validation/agent validateNetwork) and, on any error, logs "
+            "\"invalid mesh networks, using last known state\". Here the label-based east-west gateways still give "
+            "each network its gateway, so traffic flows; a meshNetworks-only gateway would be lost.",
+            [_f("network.mesh_networks_invalid", "cluster1")])

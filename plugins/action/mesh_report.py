@@ -22,7 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
     DEFAULT_DOCS_URL, MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
-    render_all, resolve_probe_peers,
+    render_all,
 )
 
 
@@ -64,17 +64,16 @@ class ActionModule(ActionBase):
         if inventory is None:
             inventory = list((task_vars.get("groups") or {}).get("all") or [])
         out_of_play = sorted(set(inventory) - set(hosts))
-        facts_by_cluster = resolve_probe_peers(facts_by_cluster)
 
         checks = _load_checks()
         options = dict(args["check_options"] or {})
         options.setdefault("out_of_play", out_of_play)
         try:
-            findings, timing = analyze(
-                facts_by_cluster, checks.run_checks, options, time_areas=args["time_areas"])
+            findings, timing, model = analyze(
+                facts_by_cluster, checks.diagnose, options, time_areas=args["time_areas"])
             # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
             report = build_report(facts_by_cluster, findings, out_of_play=out_of_play,
-                                  fail_on=args["fail_on"], timing=timing,
+                                  fail_on=args["fail_on"], timing=timing, model=model,
                                   previous_findings=args["previous_findings"], remediation=args["remediation"])
         except (FindingError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise AnsibleActionFail("mesh_report: analysis of %s failed: %s: %s"
@@ -88,6 +87,7 @@ class ActionModule(ActionBase):
         result.update(
             changed=False,
             findings=report["findings"],
+            model=model,
             summary=report["summary"],
             clusters=report["clusters"]["in_play"],
             out_of_play=out_of_play,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""remediation_plan: findings + facts -> the remediate role's plan (docs: remediation_plan.yml).
+"""remediation_plan: one diagnosis (findings + mesh model) -> the remediate role's plan (docs: remediation_plan.yml).
 
 A filter because the plan is pure computation on the controller: no module process, no
 cluster access. The logic lives in module_utils/remediation.py.
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
     PlanError, build_plan, compare_findings, outcome_from_result,
 )
@@ -44,31 +45,37 @@ def _host_value(hostvars, host, name):
         return None
 
 
-def remediation_plan(findings, facts=None, categories=None, gateway_addresses=None, force=False,
-                     hostvars=None, hosts=None, facts_var="cluster_info",
-                     address_var="meshmend_eastwest_gateway_ip", restart_workloads=False):
+def remediation_plan(diagnosis, model=None, categories=None, gateway_addresses=None, force=False,
+                     restart_workloads=False, facts=None, hostvars=None, hosts=None, facts_var="cluster_info",
+                     address_var="meshmend_eastwest_gateway_ip"):
     """See remediation_plan.yml."""
-    if isinstance(findings, Mapping) and "findings" in findings:
-        findings = findings["findings"]
+    findings = diagnosis
+    if isinstance(diagnosis, Mapping) and "findings" in diagnosis:
+        findings = diagnosis["findings"]
+        if model is None:
+            model = diagnosis.get("model")
     if not isinstance(findings, (list, tuple)):
-        raise AnsibleFilterError("remediation_plan: expected a list of findings, got %s" % type(findings).__name__)
-    facts = dict(_plain(facts or {}))
+        raise AnsibleFilterError("remediation_plan: expected the diagnose role's meshmend_diagnosis (or a list of "
+                                 "findings), got %s" % type(findings).__name__)
+    findings = _plain(findings)
     addresses = dict(_plain(gateway_addresses or {}))
-    if hostvars is not None:
+    if model is None:
+        # Findings without their model (1.0 style): the model of the facts registered by the gather.
+        facts = dict(_plain(facts or {}))
         for host in hosts or []:
             host = to_native(host)
-            if host not in facts:
+            if hostvars is not None and host not in facts:
                 registered = _plain(_host_value(hostvars, host, facts_var) or {})
                 if isinstance(registered, dict) and isinstance(registered.get("facts"), dict):
                     facts[host] = registered["facts"]
-            if host not in addresses:
+            if hostvars is not None and host not in addresses:
                 addr = _host_value(hostvars, host, address_var)
                 if addr:
                     addresses[host] = to_native(addr)
+        model = Mesh(facts).to_dict(findings)
     try:
-        return build_plan(_plain(findings), facts, categories=_plain(categories),
-                          gateway_addresses=addresses, force=bool(force),
-                          restart_workloads=bool(restart_workloads))
+        return build_plan(findings, _plain(model), categories=_plain(categories), gateway_addresses=addresses,
+                          force=bool(force), restart_workloads=bool(restart_workloads))
     except PlanError as exc:
         raise AnsibleFilterError("remediation_plan: %s" % exc)
 

@@ -15,6 +15,9 @@ author:
 description:
   - Reads a kubeconfig (or several, merged the way C(kubectl) merges C(KUBECONFIG)) and adds one host per context,
     named after the context, with the host variables meshmend's roles and modules expect.
+  - A context name that C(--limit) cannot select (an EKS ARN such as C(arn:aws:eks:us-east-1:123456789012:cluster/prod),
+    with C(:) and C(/)) gives a host named after its cluster part (C(prod)), or the name with every character outside
+    C([A-Za-z0-9._-]) replaced by C(-) when that is taken; C(kube_context) keeps the real context name.
   - Each host gets C(kube_context), C(kubeconfig) (absolute path, see O(set_kubeconfig_var)),
     C(ansible_connection=local) and C(ansible_python_interpreter={{ ansible_playbook_python }}),
     plus C(kube_cluster), C(kube_server) and C(kube_namespace) from the kubeconfig.
@@ -140,12 +143,6 @@ import fnmatch
 import os
 import re
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:  # ansible-core depends on PyYAML; kept guarded for sanity
-    HAS_YAML = False
-
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.module_utils.common.text.converters import to_native
@@ -166,7 +163,8 @@ except ImportError:  # ansible-core < 2.19 templates every string unless it is m
     def untrusted(value):
         return wrap_var(value)
 
-NETWORK_LABEL = "topology.istio.io/network"
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
+
 UNREACHABLE_GROUP = "unreachable"
 UNLABELED_GROUP = "network_unlabeled"
 FILE_SUFFIXES = (".meshmend.yml", ".meshmend.yaml")
@@ -195,27 +193,15 @@ def kubeconfig_paths(option, env=None, base_dir=None, home_default="~/.kube/conf
 
 
 def load_kubeconfig(path):
-    """Parse one kubeconfig file into a dict; KubeconfigError names the file and the problem."""
-    if not HAS_YAML:
+    """Parse one kubeconfig file into a dict through kubeconfig.py's loader (size and YAML alias limits);
+    KubeconfigError names the file and the problem, never the content."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
+    if not _kc.HAS_YAML:
         raise KubeconfigError("%s: PyYAML is not installed" % path)
     try:
-        with open(path, "rb") as handle:
-            data = yaml.safe_load(handle)
-    except (IOError, OSError) as exc:
-        raise KubeconfigError("kubeconfig %s cannot be read: %s" % (path, exc.strerror or exc))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = " at line %d" % (mark.line + 1) if mark is not None else ""
-        raise KubeconfigError("kubeconfig %s is not valid YAML%s: %s" % (
-            path, where, getattr(exc, "problem", None) or "parse error"))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise KubeconfigError("kubeconfig %s is not a mapping (kind: Config)" % path)
-    for key in ("clusters", "contexts", "users"):
-        if data.get(key) is not None and not isinstance(data.get(key), list):
-            raise KubeconfigError("kubeconfig %s: %s must be a list" % (path, key))
-    return data
+        return _kc.parse_document(_kc.read_limited(path), "kubeconfig %s" % path)
+    except _kc.KubeconfigFileError as exc:
+        raise KubeconfigError(str(exc))
 
 
 def _named_entries(data, key, path):
@@ -301,6 +287,25 @@ def network_group(label_value):
     return "network_%s" % label_value if label_value else UNLABELED_GROUP
 
 
+_EKS_ARN = re.compile(r"^arn:aws[a-z-]*:eks:[^:]+:\d+:cluster/(?P<name>.+)$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def host_name_for(context, taken):
+    """An inventory host name for ``context`` that ``--limit`` can select (host patterns split on ``:`` and ``,``
+    and treat ``*?[]!&~`` specially). ``taken`` (a set) is updated."""
+    name = context
+    if _UNSAFE.search(context):
+        arn = _EKS_ARN.match(context)
+        name = _UNSAFE.sub("-", arn.group("name")).strip("-") if arn else ""
+        if not name or name in taken:
+            name = _UNSAFE.sub("-", context).strip("-")
+    while name in taken:
+        name += "-"
+    taken.add(name)
+    return name
+
+
 def read_network_label(kubeconfig, context, namespace, timeout):
     """GET one Namespace on one cluster. Returns (label or None, error message or None); never raises."""
     # Imported here: the kubernetes library costs ~0.4 s to import and is only needed for this option.
@@ -371,9 +376,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                                          self.get_option("request_timeout"), self.get_option("parallel"))
 
         strict = self.get_option("strict")
+        taken = set()
         for name in names:
             info = contexts[name]
-            host = self.inventory.add_host(name)
+            host = self.inventory.add_host(host_name_for(name, taken))
             hostvars = {
                 "kube_context": name,
                 "kube_cluster": info["cluster"],

@@ -49,12 +49,6 @@ except ImportError as _exc:  # guarded: modules report missing_required_lib("kub
     KUBERNETES_IMPORT_ERROR = _exc
     ApiException = ConfigException = None
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
-
 
 def _env(*names):
     return {"fallback": (env_fallback, ["K8S_AUTH_%s" % n for n in names])}
@@ -619,24 +613,9 @@ def _bad_config(cluster, message):
                         detail=message)
 
 
-def _load_yaml_kubeconfig(value):
-    """A kubeconfig given inline as a YAML/JSON string."""
-    if not HAS_YAML:
-        return None
-    from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import YamlLimitError, safe_load
-    try:
-        data = safe_load(value)
-    except (yaml.YAMLError, YamlLimitError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _where(kubeconfig):
-    if isinstance(kubeconfig, str):
-        return " " + kubeconfig
-    if kubeconfig is None:
-        return " " + (os.environ.get("KUBECONFIG") or "~/.kube/config")
-    return ""
+def _where(where):
+    """" FILE" for messages; nothing for an inline kubeconfig (its text is never echoed)."""
+    return "" if not where or where == "inline kubeconfig" else " " + where
 
 
 def _set_authorization(cfg, value):
@@ -659,29 +638,25 @@ def build_configuration(params, cluster=None, module=None):
     kubeconfig = p.get("kubeconfig")
     context = p.get("context")
     if kubeconfig or context or not p.get("host"):
-        if isinstance(kubeconfig, str) and "\n" in kubeconfig:
-            parsed = _load_yaml_kubeconfig(kubeconfig)
-            if parsed is None:
-                raise _bad_config(label, "kubeconfig option is neither a file path nor a kubeconfig document")
-            kubeconfig = parsed
-        if isinstance(kubeconfig, list):
-            kubeconfig = os.pathsep.join(str(x) for x in kubeconfig)
+        # Every kubeconfig (file, KUBECONFIG list, inline text, dict) goes through kubeconfig.py's loader and
+        # its size / alias limits first: a YAML alias bomb is this cluster's error, not the controller's memory.
+        from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
         try:
-            if isinstance(kubeconfig, dict):
-                _redact(module, kubeconfig)
+            document, where = _kc.load_option(kubeconfig)
+        except _kc.KubeconfigFileError as exc:
+            raise _bad_config(label, str(exc))
+        single_file = where != "inline kubeconfig" and os.pathsep not in where
+        try:
+            _redact(module, document)
+            if not (p.get("persist_config") and single_file):
                 k8s_config.load_kube_config_from_dict(
-                    config_dict=copy.deepcopy(kubeconfig), context=context, client_configuration=cfg,
+                    config_dict=copy.deepcopy(document), context=context, client_configuration=cfg,
                     persist_config=False)
             else:
-                path = os.path.expanduser(kubeconfig) if kubeconfig else None
-                if path is None:
-                    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-                paths = [x for x in path.split(os.pathsep) if x]
-                if not any(os.path.exists(x) for x in paths):
-                    raise _bad_config(label, "kubeconfig file %s does not exist" % path)
+                # persist_config writes refreshed tokens back to the file: the library loads the file it has
+                # to write, now that the limits let it through.
                 k8s_config.load_kube_config(
-                    config_file=path, context=context, client_configuration=cfg,
-                    persist_config=bool(p.get("persist_config")))
+                    config_file=where, context=context, client_configuration=cfg, persist_config=True)
         except ClusterError:
             raise
         except ConfigException as exc:
@@ -691,9 +666,9 @@ def build_configuration(params, cluster=None, module=None):
             raise _bad_config(label, "invalid kubeconfig: %s" % text)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s: %s)"
-                              % (_where(kubeconfig), type(exc).__name__, exc))
-        except Exception as exc:  # yaml errors, exec plugin failures
-            raise _bad_config(label, "cannot load kubeconfig%s: %s: %s" % (_where(kubeconfig), type(exc).__name__, exc))
+                              % (_where(where), type(exc).__name__, exc))
+        except Exception as exc:  # exec plugin failures
+            raise _bad_config(label, "cannot load kubeconfig%s: %s: %s" % (_where(where), type(exc).__name__, exc))
     if p.get("host"):
         cfg.host = p["host"]
     # The client reads api_key["BearerToken"] first and a kubeconfig token installs a hook that
@@ -769,12 +744,10 @@ def _current_context(params):
     kubeconfig = params.get("kubeconfig")
     if params.get("host") and not kubeconfig:
         return None
-    if isinstance(kubeconfig, dict):
-        return kubeconfig.get("current-context") or None
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
     try:
-        path = kubeconfig_path(kubeconfig) if isinstance(kubeconfig, str) else None
-        _contexts, active = k8s_config.list_kube_config_contexts(config_file=path)
-        return (active or {}).get("name")
+        document, _where = _kc.load_option(kubeconfig)
+        return document.get("current-context") or None
     except Exception:  # naming only: never fail for it
         return None
 
@@ -794,21 +767,22 @@ def get_module_client(module, cluster=None):
 
 
 def client_from_kubeconfig_data(config, cluster, request_timeout=5.0, retries=0, module=None,
-                                client_cert_files=None):
+                                client_cert_files=None, resolved=None):
     """A KubeClient for a kubeconfig read out of a remote secret: built in memory.
 
     The kubernetes library's loader writes certificate data to temp files; remote-secret
     credentials must never touch disk, so the Configuration is built here from the
     already-validated pieces (see kubeconfig.resolve): server, CA data, token or basic auth.
     Client certificates use ``client_cert_files`` (paths the caller made in memory, e.g.
-    memfd) or are refused.
+    memfd) or are refused. ``resolved`` is the caller's kubeconfig.resolve(config, allowlist) result:
+    resolving again here would forget the allowlist istiod runs with.
     """
     from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import resolve
 
     if not HAS_KUBERNETES:
         raise _bad_config(cluster, "the kubernetes Python library is not installed")
     _redact(module, config)
-    r = resolve(config)
+    r = resolved if resolved is not None else resolve(config)
     if r.get("error"):
         raise _bad_config(cluster, r["error"])
     cfg = k8s_client.Configuration()

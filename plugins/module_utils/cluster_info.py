@@ -18,12 +18,13 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 
 try:
     from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import (
-        SCHEMA, gather_cluster,
+        DECLARED_KEYS, SCHEMA, gather_cluster,
     )
     GATHER_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - PyYAML / cryptography missing
     GATHER_IMPORT_ERROR = exc
     SCHEMA = None
+    DECLARED_KEYS = ("network", "cluster_id", "mesh_id", "role", "gateway_ip")
 
 
 class ClusterInfoError(ValueError):
@@ -45,7 +46,7 @@ def argument_spec():
         peers=dict(type="raw"),
         declared=dict(type="dict", options=dict(
             network=dict(type="str"), cluster_id=dict(type="str"), mesh_id=dict(type="str"),
-            role=dict(type="str", choices=["primary", "remote"]))),
+            role=dict(type="str", choices=["primary", "remote"]), gateway_ip=dict(type="str"))),
         exec_timeout=dict(type="float", default=10.0),
         sections=dict(type="list", elements="str",
                       choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
@@ -94,7 +95,7 @@ def unreachable_facts(name, params, exc):
     return {"schema": SCHEMA, "cluster": name, "context": params.get("context"), "server": params.get("host"),
             "reachable": False, "error": exc.message, "error_kind": exc.kind, "read_errors": [],
             "requests": 0, "probe_requests": 0, "duration_s": 0.0, "istio_namespace": params.get("istio_namespace"),
-            "declared": dict((k, (params.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role"))}
+            "declared": dict((k, (params.get("declared") or {}).get(k)) for k in DECLARED_KEYS)}
 
 
 def run(params, module):

@@ -20,10 +20,13 @@ __metaclass__ = type
 import re
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding, finding_key
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL  # noqa: F401 (re-exported)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (  # noqa: F401 (pod_ready re-exported)
+    pod_problem, pod_ready, selector_matches,
+)
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "meshmend-connectivity"
-NETWORK_LABEL = "topology.istio.io/network"
 GATEWAY_PORT_LABEL = "networking.istio.io/gatewayPort"
 DEFAULT_GATEWAY_PORT = 15443
 
@@ -174,42 +177,6 @@ def count_by(attempts, field):
 
 # --- what the workload module reads into a "site" ---------------------------------------------
 
-def pod_ready(pod):
-    """Running and the Ready condition True (what ``kubectl wait --for=condition=Ready`` checks)."""
-    status = (pod or {}).get("status") or {}
-    if status.get("phase") != "Running":
-        return False
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return str(cond.get("status")).lower() == "true"
-    return False
-
-
-def pod_problem(pod):
-    """Why a pod is not Ready, in kubectl's words (``ImagePullBackOff``, ``Pending``...)."""
-    status = (pod or {}).get("status") or {}
-    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        state = cs.get("state") or {}
-        for key in ("waiting", "terminated"):
-            if state.get(key):
-                reason = state[key].get("reason") or key
-                message = state[key].get("message")
-                return "%s: %s%s" % (cs.get("name"), reason, (" (%s)" % message) if message else "")
-        if not cs.get("ready"):
-            return "%s: not ready" % cs.get("name")
-    for cond in status.get("conditions") or []:
-        if str(cond.get("status")).lower() != "true" and (cond.get("reason") or cond.get("message")):
-            return "%s: %s" % (cond.get("type"), cond.get("message") or cond.get("reason"))
-    return status.get("phase") or "no status yet"
-
-
-def selector_matches(selector, labels):
-    labels = labels or {}
-    return all(labels.get(k) == v for k, v in (selector or {}).items())
-
-
 def deployment_readiness(deployments, pods):
     """For each Deployment: its Ready pods and, when short, why (pure view of a LIST of pods).
 
@@ -224,7 +191,7 @@ def deployment_readiness(deployments, pods):
         if replicas is None:
             replicas = 1
         selector = (spec.get("selector") or {}).get("matchLabels") or {}
-        mine = [p for p in pods if selector_matches(selector, (p.get("metadata") or {}).get("labels"))
+        mine = [p for p in pods if selector_matches((p.get("metadata") or {}).get("labels"), selector)
                 and not (p.get("metadata") or {}).get("deletionTimestamp")]
         ready = [p for p in mine if pod_ready(p)]
         problems = ["%s: %s" % (p["metadata"]["name"], pod_problem(p)) for p in mine if not pod_ready(p)]

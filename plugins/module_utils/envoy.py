@@ -9,11 +9,17 @@ Two inputs, both spellings:
   ``port_value``, ``health_status.eds_health_status``, ``failed_outlier_check``);
   ``istioctl ... -o json`` and old istioctl test data use lowerCamelCase (``hostStatuses``,
   ``socketAddress``, ``portValue``, ``healthStatus.edsHealthStatus``, ``failedOutlierCheck``).
-- ``GET config_dump?include_eds=true``: the EndpointsConfigDump (snake_case).
+- ``GET config_dump?include_eds=true``: the EndpointsConfigDump (snake_case); with
+  ``&resource=dynamic_endpoint_configs`` each config is one ``...EndpointsConfigDump.DynamicEndpointConfig``;
+  ``istioctl proxy-config endpoint --file ... -o json`` prints the bare list of ClusterLoadAssignments in
+  lowerCamelCase.
 
 Rules: boolean health flags appear only when true; ``eds_health_status`` UNKNOWN (enum 0) is
 omitted, so a missing value means UNKNOWN; an address is a socket address, a pipe or an
-envoy internal address. Pure functions.
+envoy internal address. An LbEndpoint may carry ``additional_addresses`` (Envoy 1.26+, dual-stack):
+each row keeps them, and ``addresses`` lists every address as istioctl's NAME column does
+(istioctl/pkg/writer/envoy/configdump/endpoint.go retrieveEndpointAddresses). The ``/clusters`` admin
+output has none: its HostStatus holds one ``address`` (api/envoy/admin/v3/clusters.proto). Pure functions.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -133,10 +139,24 @@ def _row(cluster, address, port, kind, status, outlier_failed, weight=None, loca
         "cluster": cluster,
         "weight": weight,
         "locality": locality,
+        "additional_addresses": [],
+        "addresses": [endpoint_string(address, port)],
     }
     if extra:
         row.update(extra)
     return row
+
+
+def additional_addresses(endpoint):
+    """Endpoint.additional_addresses[].address (either spelling) -> [{endpoint, address, port, address_kind}]."""
+    out = []
+    for item in field(endpoint, "additional_addresses") or []:
+        if not isinstance(item, dict):
+            continue
+        address, port, kind = address_of(item.get("address"))
+        out.append({"endpoint": endpoint_string(address, port), "address": address, "port": port,
+                    "address_kind": kind})
+    return out
 
 
 def rows_from_clusters(data):
@@ -165,44 +185,74 @@ def rows_from_clusters(data):
     return sort_rows(rows)
 
 
+def rows_from_load_assignment(cla):
+    """Rows of one ClusterLoadAssignment (either spelling)."""
+    rows = []
+    if not isinstance(cla, dict):
+        return rows
+    name = field(cla, "cluster_name")
+    for le in cla.get("endpoints") or []:
+        if not isinstance(le, dict):
+            continue
+        loc = _locality(le.get("locality"))
+        for lb in field(le, "lb_endpoints") or []:
+            if not isinstance(lb, dict):
+                continue
+            ep = lb.get("endpoint") or {}
+            address, port, kind = address_of(ep.get("address"))
+            status = field(lb, "health_status") or "UNKNOWN"
+            if isinstance(status, int):
+                status = HEALTH_STATUSES[status] if 0 <= status < len(HEALTH_STATUSES) else str(status)
+            meta = ((field(lb, "metadata") or {}).get("filter_metadata") or
+                    (field(lb, "metadata") or {}).get("filterMetadata") or {}).get("istio") or {}
+            workload = meta.get("workload")
+            extra = {"health_flags": [], "hostname": ep.get("hostname") or None}
+            if workload:
+                parts = workload.split(";")
+                extra["workload"] = {"name": parts[0] if parts else None,
+                                     "namespace": parts[1] if len(parts) > 1 else None,
+                                     "cluster_id": parts[4] if len(parts) > 4 and parts[4] else None}
+            more = additional_addresses(ep)
+            extra["additional_addresses"] = more
+            extra["addresses"] = [endpoint_string(address, port)] + [a["endpoint"] for a in more]
+            rows.append(_row(name, address, port, kind, status, False,
+                             weight=field(lb, "load_balancing_weight"), locality=loc, extra=extra))
+    return rows
+
+
 def rows_from_config_dump(data):
-    """Rows from ``config_dump?include_eds=true`` (EndpointsConfigDump)."""
+    """Rows from ``config_dump?include_eds=true`` (EndpointsConfigDump, or its per-resource entries)."""
     doc = _loads(data)
     if not isinstance(doc, dict) or "configs" not in doc:
         raise EnvoyParseError("config_dump: expected an object with configs")
     rows = []
     for cfg in doc.get("configs") or []:
-        t = cfg.get("@type", "")
-        if not t.endswith("EndpointsConfigDump"):
+        if not isinstance(cfg, dict):
             continue
-        for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
-            for ec in field(cfg, key) or []:
-                cla = field(ec, "endpoint_config") or {}
-                name = field(cla, "cluster_name")
-                for le in cla.get("endpoints") or []:
-                    loc = _locality(le.get("locality"))
-                    for lb in field(le, "lb_endpoints") or []:
-                        ep = lb.get("endpoint") or {}
-                        address, port, kind = address_of(ep.get("address"))
-                        status = field(lb, "health_status") or "UNKNOWN"
-                        meta = ((field(lb, "metadata") or {}).get("filter_metadata") or {}).get("istio") or {}
-                        workload = meta.get("workload")
-                        extra = {"health_flags": []}
-                        if workload:
-                            parts = workload.split(";")
-                            extra["workload"] = {"name": parts[0] if parts else None,
-                                                 "namespace": parts[1] if len(parts) > 1 else None,
-                                                 "cluster_id": parts[4] if len(parts) > 4 and parts[4] else None}
-                        rows.append(_row(name, address, port, kind, status, False,
-                                         weight=field(lb, "load_balancing_weight"), locality=loc, extra=extra))
+        t = cfg.get("@type", "")
+        if t.endswith("EndpointsConfigDump"):
+            for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
+                for ec in field(cfg, key) or []:
+                    rows.extend(rows_from_load_assignment(field(ec, "endpoint_config") or {}))
+        elif t.endswith("EndpointsConfigDump.DynamicEndpointConfig") or t.endswith(
+                "EndpointsConfigDump.StaticEndpointConfig"):
+            rows.extend(rows_from_load_assignment(field(cfg, "endpoint_config") or {}))
     return sort_rows(rows)
 
 
 def parse_endpoints(data):
-    """Rows from either document (detected by shape)."""
+    """Rows from any of the documents (detected by shape): ``clusters?format=json``, ``config_dump``,
+    and istioctl's ``-o json`` lists (ClusterStatus or ClusterLoadAssignment items)."""
     doc = _loads(data)
     if isinstance(doc, dict) and "configs" in doc:
         return rows_from_config_dump(doc)
+    if isinstance(doc, list):
+        if any(isinstance(x, dict) and field(x, "cluster_name") is not None for x in doc):
+            rows = []
+            for cla in doc:
+                rows.extend(rows_from_load_assignment(cla))
+            return sort_rows(rows)
+        return rows_from_clusters({"cluster_statuses": doc})
     return rows_from_clusters(doc)
 
 

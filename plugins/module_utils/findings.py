@@ -18,63 +18,13 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import (
+    CATALOGUE, REMEDIATE_CATEGORIES,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import resource_ref
+
 SEVERITIES = ("error", "warning", "info")
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-
-# The fixed catalogue (DESIGN.md section 5): id -> (severity, one-line meaning).
-# Ids are a contract: add new ones, never rename.
-CATALOGUE = {
-    "cluster.unreachable": ("error", "the controller cannot reach this cluster's API server"),
-    "cluster.forbidden": ("error", "the credentials lack a read the checks need"),
-    "istio.not_installed": ("error", "no istiod and no remote control-plane Service in istio-system"),
-    "cluster.duplicate_id": ("error", "two clusters share one cluster ID"),
-    "mesh.id_mismatch": ("error", "meshID differs between clusters"),
-    "remote_secret.missing": ("error", "no istio/multiCluster=true Secret in istiod's namespace provides the peer"),
-    "remote_secret.wrong_namespace": ("error", "a remote secret for the peer exists, but outside istiod's namespace"),
-    "remote_secret.key_mismatch": ("error", "a remote secret's data key is not the peer's cluster ID"),
-    "remote_secret.local_key": ("error", "a data key equals this cluster's own ID (istiod ignores it)"),
-    "remote_secret.invalid_kubeconfig": ("error", "empty, unparsable, or auth istiod refuses"),
-    "remote_secret.loopback_server": ("error", "the kubeconfig's server is a loopback address"),
-    "remote_secret.api_unreachable": ("error", "the kubeconfig's server or credentials fail"),
-    "remote_secret.istiod_error": ("error", "istiod's log holds a remote-cluster failure line"),
-    "remote_secret.not_synced": ("warning", "istiod reports the remote cluster not synced"),
-    "primary_remote.istiod_remote_missing": ("error", "a remote cluster's proxies talk to an in-cluster istiod"),
-    "network.namespace_label_missing": ("error", "multi-network mesh, istio-system lacks topology.istio.io/network"),
-    "network.namespace_label_mismatch": ("error", "istio-system's network label disagrees with the install or the declared network"),
-    "network.pod_network_unset": ("error", "sidecar pods without ISTIO_META_NETWORK, or one that disagrees with the cluster's network"),
-    "eastwest_gateway.missing": ("error", "multi-network mesh, no east-west gateway in this cluster"),
-    "eastwest_gateway.external_ip_pending": ("error", "gateway has no address: LoadBalancer pending, no externalIPs"),
-    "eastwest_gateway.hostname_only": ("warning", "only a hostname address (needs RESOLVE_HOSTNAME_GATEWAYS)"),
-    "eastwest_gateway.network_label_missing": ("error", "gateway Service lacks topology.istio.io/network"),
-    "eastwest_gateway.network_label_mismatch": ("error", "gateway Service's network label is not this cluster's network"),
-    "eastwest_gateway.port_missing": ("error", "gateway Service lacks 15443 (or its gatewayPort)"),
-    "eastwest_gateway.expose_gateway_missing": ("error", "no AUTO_PASSTHROUGH Gateway on 15443 selecting the east-west gateway"),
-    "trust.cacerts_missing": ("warning", "no plug-in CA: istiod signs with its own root"),
-    "trust.root_mismatch": ("error", "root certificates differ between clusters"),
-    "trust.chain_invalid": ("error", "ca-cert is not signed by root-cert, or a certificate is expired"),
-    "trust.cert_expiring": ("warning", "a CA certificate expires within 30 days"),
-    "endpoints.remote_missing": ("error", "a proxy holds only local endpoints of a service that runs in other clusters"),
-    "endpoints.remote_pod_ips": ("error", "a proxy in a multi-network mesh holds raw pod IPs of another network"),
-    "locality.prefers_local": ("info", "locality load balancing keeps traffic local by design"),
-    "connectivity.pod_to_pod_blocked": ("error", "an uninjected pod cannot reach a pod IP in the peer cluster"),
-    "connectivity.gateway_blocked": ("error", "the peer's east-west gateway address:15443 cannot be reached"),
-    "connectivity.tls_error": ("error", "mesh traffic to the peer fails with a TLS error"),
-    "connectivity.local_only": ("warning", "mesh traffic reached only local versions"),
-    # Added beyond DESIGN.md section 5 (same rule: add, never rename).
-    "cluster.read_failed": ("warning", "a read the checks need failed for another reason than RBAC"),
-    "cluster.declared_id_mismatch": ("error", "the cluster ID differs from the inventory's meshmend_cluster_id"),
-    "cluster.declared_role_mismatch": ("warning", "the cluster's role differs from the inventory's meshmend_cluster_role"),
-    "mesh.declared_id_mismatch": ("error", "the mesh ID differs from the inventory's meshmend_mesh_id"),
-    "remote_secret.unknown_cluster": ("info", "a remote secret names a cluster that is not in the inventory"),
-    "remote_secret.peers_out_of_play": ("info", "peers left out by --limit were not checked"),
-    "trust.root_not_in_use": ("warning", "cacerts holds a root istiod does not distribute (istio-ca-root-cert differs)"),
-}
-
-# The ids DESIGN.md section 5 fixes.
-DESIGN_IDS = tuple(CATALOGUE)[:36]
-
-# Remediate categories (DESIGN.md section 3).
-REMEDIATE_CATEGORIES = ("network_labels", "gateway_addresses", "remote_secrets")
 
 
 class FindingError(ValueError):
@@ -98,51 +48,61 @@ def finding_key(finding):
 
 
 class Finding:
-    """One finding. Fields are those of DESIGN.md section 5, plus ``category``.
+    """One finding: the fields of docs/findings.md.
 
-    - ``id``: a catalogue id (CATALOGUE) or a new one.
-    - ``severity``: error|warning|info; defaults to the catalogue's.
-    - ``cluster``: the cluster (inventory host) the finding is about.
-    - ``peer``: the other cluster for pairwise findings, else None.
-    - ``resource``: ``kind/namespace/name`` (``kind/name`` for cluster-scoped), or None.
-    - ``message``: one sentence in the guide's words.
-    - ``evidence``: dict of what was seen (never a credential: fingerprints only).
-    - ``remedy``: what to do, in words.
+    - ``id``: a catalogue id; ``severity``: error|warning|info (defaults to the catalogue's).
+    - ``cluster``: the cluster (inventory host) the finding is about; ``peer``: the other cluster of a
+      pairwise finding, else None.
+    - ``target``: the object it is about, ``{"kind", "namespace", "name"}`` (namespace None for
+      cluster-scoped objects), or None; ``resource`` is the same as ``Kind/namespace/name`` text.
+    - ``message``, ``remedy``: words for people (from the catalogue's templates).
+    - ``evidence``: what was seen, for people only (never a credential: fingerprints stand in).
     - ``category``: the remediate category that fixes it, or None (manual).
+    - ``fix``: what that category needs to fix it, set by the check (remediation plans from this,
+      never from the words or the evidence), or None.
     - ``caused_by``: finding keys of the causes.
     """
 
-    __slots__ = ("id", "severity", "cluster", "peer", "resource", "message",
-                 "evidence", "remedy", "category", "caused_by")
+    __slots__ = ("id", "severity", "cluster", "peer", "target", "message", "evidence", "remedy",
+                 "category", "fix", "caused_by", "fields")
 
-    def __init__(self, id, cluster, message, severity=None, peer=None, resource=None,
-                 evidence=None, remedy=None, category=None, caused_by=None):
+    def __init__(self, id, cluster, message, severity=None, peer=None, resource=None, evidence=None,
+                 remedy=None, category=None, caused_by=None, target=None, fix=None):
         if not id:
             raise FindingError("a finding needs an id")
         if severity is None:
             if id not in CATALOGUE:
                 raise FindingError("finding %s is not in the catalogue: give it a severity" % id)
-            severity = CATALOGUE[id][0]
+            severity = CATALOGUE[id].severity
         if severity not in SEVERITIES:
             raise FindingError("finding %s has severity %r, expected one of %s"
                                % (id, severity, ", ".join(SEVERITIES)))
         if category is not None and category not in REMEDIATE_CATEGORIES:
             raise FindingError("finding %s names remediate category %r, expected one of %s"
                                % (id, category, ", ".join(REMEDIATE_CATEGORIES)))
+        if target is None and resource:
+            target = parse_resource(resource)
         self.id = id
         self.severity = severity
         self.cluster = cluster
         self.peer = peer
-        self.resource = resource
+        self.target = dict(target) if target else None
         self.message = message
         self.evidence = dict(evidence or {})
         self.remedy = remedy
         self.category = category
+        self.fix = dict(fix) if fix else None
         self.caused_by = list(caused_by or [])
+        self.fields = None   # the catalogue template fields it was worded with (not part of the finding)
 
     @property
     def key(self):
         return finding_key(self)
+
+    @property
+    def resource(self):
+        t = self.target
+        return resource_ref(t["kind"], t.get("namespace"), t["name"]) if t else None
 
     def to_dict(self):
         return {
@@ -151,10 +111,12 @@ class Finding:
             "cluster": self.cluster,
             "peer": self.peer,
             "resource": self.resource,
+            "target": dict(self.target) if self.target else None,
             "message": self.message,
             "evidence": self.evidence,
             "remedy": self.remedy,
             "category": self.category,
+            "fix": dict(self.fix) if self.fix else None,
             "caused_by": list(self.caused_by),
             "key": self.key,
         }
@@ -164,8 +126,8 @@ class Finding:
         return cls(
             id=data.get("id"), cluster=data.get("cluster"), message=data.get("message"),
             severity=data.get("severity"), peer=data.get("peer"), resource=data.get("resource"),
-            evidence=data.get("evidence"), remedy=data.get("remedy"),
-            category=data.get("category"), caused_by=data.get("caused_by"),
+            evidence=data.get("evidence"), remedy=data.get("remedy"), category=data.get("category"),
+            caused_by=data.get("caused_by"), target=data.get("target"), fix=data.get("fix"),
         )
 
     def __repr__(self):
@@ -176,6 +138,42 @@ class Finding:
 
     def __hash__(self):
         return hash(self.key)
+
+
+def target(kind, namespace, name):
+    """A finding's ``target``: the object it is about."""
+    return {"kind": kind, "namespace": namespace or None, "name": name}
+
+
+def parse_resource(resource):
+    """``Kind/namespace/name`` or ``Kind/name`` -> a target dict (None when empty)."""
+    if not resource or not isinstance(resource, str):
+        return None
+    parts = resource.split("/")
+    if len(parts) >= 3:
+        return target(parts[0], parts[1], "/".join(parts[2:]))
+    if len(parts) == 2:
+        return target(parts[0], None, parts[1])
+    return target(None, None, parts[0])
+
+
+def make_finding(fid, cluster, peer=None, target=None, evidence=None, variant=None, remedy_variant=None,
+                 category="default", fix=None, caused_by=None, **fields):
+    """A finding whose message and remedy come from its catalogue entry's templates.
+
+    ``fields`` fill the templates, with ``cluster`` and ``peer`` always there. ``category``: the
+    entry's default unless the check decides otherwise (None: this instance is not safe to fix).
+    """
+    entry = CATALOGUE[fid]
+    values = dict(fields)
+    values.setdefault("cluster", cluster)
+    values.setdefault("peer", peer)
+    message = entry.render("message", variant, values)
+    remedy = entry.render("remedy", remedy_variant if remedy_variant is not None else variant, values)
+    finding = Finding(fid, cluster, message, peer=peer, target=target, evidence=evidence, remedy=remedy,
+                      category=entry.category if category == "default" else category, fix=fix, caused_by=caused_by)
+    finding.fields = values
+    return finding
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -23,7 +23,9 @@ __metaclass__ = type
 import ipaddress
 import json
 
-NETWORK_LABEL = "topology.istio.io/network"
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of, selector_matches
+
 GATEWAY_PORT_LABEL = "networking.istio.io/gatewayPort"
 NODE_SELECTOR_ANNOTATION = "traffic.istio.io/nodeSelector"
 EASTWEST_SELECTOR = ("istio", "eastwestgateway")
@@ -74,11 +76,6 @@ def _kind(value):
         return "hostname"
 
 
-def node_matches(node, selector):
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in (selector or {}).items())
-
-
 def node_addresses(node, kind):
     return [a.get("address") for a in ((node.get("status") or {}).get("addresses") or [])
             if a.get("type") == kind and a.get("address")]
@@ -125,7 +122,7 @@ def gateway_addresses(svc, nodes=None):
                 if p.get("port") == gw_port:
                     node_port = p.get("nodePort")
             for node in nodes or []:
-                if node_matches(node, selector):
+                if selector_matches(labels_of(node), selector):
                     for ip in node_addresses(node, "ExternalIP"):
                         add(ip, "node", port=node_port)
     return out

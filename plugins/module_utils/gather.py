@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """gather: one read-only pass over one cluster -> the facts of docs/facts.md.
 
-The shape is the speed (DESIGN.md section 6): 14 API requests on a healthy cluster, all
-LISTs with label selectors, no per-object GET loops:
+The shape is the speed: 14 API requests on a healthy primary, all LISTs with label selectors,
+no per-object GET loops:
 
   1 GET namespace istio-system          8 LIST pods security.istio.io/tlsMode=istio (all ns)
   2 LIST deployments in istio-system     9 LIST nodes
@@ -14,9 +14,11 @@ LISTs with label selectors, no per-object GET loops:
   6 GET secret cacerts                  13 exec istiod: pilot-discovery request GET /debug/clusterz
   7 LIST pods app=istiod                14 exec client proxy: pilot-agent request GET clusters?format=json
 
-The remote-secret probe (option) adds one request per probed kubeconfig, against *that*
-kubeconfig's server. I/O lives in :func:`gather_cluster`; :func:`build_facts` turns the raw
-API answers into facts and is pure (the unit tests feed it objects directly).
+A remote cluster (a selector-less istiod Service) adds one: LIST endpoints in istio-system, where that
+Service leads. The remote-secret probe (option) adds one request per probed kubeconfig, against
+*that* kubeconfig's server. I/O lives in :func:`gather_cluster`; :func:`build_facts` turns the raw
+API answers into facts and is pure (the unit tests feed it objects directly). Gather does not judge:
+what the facts mean is derived once, by the mesh model (checks/model.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,11 +32,6 @@ import re
 import time
 
 try:
-    from urllib.parse import urlparse
-except ImportError:  # pragma: no cover
-    from urlparse import urlparse  # noqa: F401
-
-try:
     import yaml
     HAS_YAML = True
 except ImportError:
@@ -43,16 +40,23 @@ except ImportError:
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     ClusterError, api_path, client_from_kubeconfig_data, kubeconfig_secret_values,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
+    CLUSTER_ANNOTATION, DEFAULT_CLUSTER_ID, ISTIOD_SELECTOR, MULTICLUSTER_SELECTOR, NETWORK_LABEL, SIDECAR_SELECTOR,
+    sidecar_container, sidecar_placement,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
+from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
     certs as _certs, envoy as _envoy, gateways as _gateways, istiod_log as _istiod_log, kubeconfig as _kubeconfig,
 )
 
 SCHEMA = 1
-MULTICLUSTER_LABEL = "istio/multiCluster=true"
-SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
-ISTIOD_SELECTOR = "app=istiod"
-NETWORK_LABEL = "topology.istio.io/network"
-DEFAULT_CLUSTER_ID = "Kubernetes"
+# What the inventory may declare about a cluster (host vars meshmend_network, meshmend_cluster_id,
+# meshmend_mesh_id, meshmend_cluster_role, meshmend_eastwest_gateway_ip).
+DECLARED_KEYS = ("network", "cluster_id", "mesh_id", "role", "gateway_ip")
 
 DEFAULT_OPTIONS = {
     "istio_namespace": "istio-system",
@@ -74,6 +78,12 @@ DEFAULT_OPTIONS = {
     "sections": None,             # default: ALL_SECTIONS (a standalone module reads less)
 }
 
+# Meshes without Istio's samples: the Services and proxy endpoints kept for the endpoint checks.
+MAX_MESH_SERVICES = 200
+MAX_PROXY_SERVICES = 20
+MAX_SERVICE_ROWS = 50
+GATEWAY_APP_LABELS = ("eastwestgateway", "ingressgateway", "egressgateway")
+
 # What gather can read; a section left out is not requested and its facts keys stay null.
 ALL_SECTIONS = ("istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods", "nodes",
                 "istio_crds", "log", "clusterz", "proxy")
@@ -82,51 +92,6 @@ OPTIONAL_SECTIONS = ("networkz",)
 
 
 # --------------------------------------------------------------------------- small helpers
-
-def _meta(obj):
-    return (obj or {}).get("metadata") or {}
-
-
-def _name(obj):
-    return _meta(obj).get("name")
-
-
-def _labels(obj):
-    return _meta(obj).get("labels") or {}
-
-
-def _annotations(obj):
-    return _meta(obj).get("annotations") or {}
-
-
-def _env_map(container):
-    """Plain env values only (valueFrom omitted: it may reference a secret)."""
-    return dict((e.get("name"), e.get("value")) for e in (container or {}).get("env") or []
-                if isinstance(e, dict) and e.get("name") and "value" in e and "valueFrom" not in e)
-
-
-def _container(pod_spec, name):
-    for key in ("containers", "initContainers"):
-        for c in (pod_spec or {}).get(key) or []:
-            if c.get("name") == name:
-                return c
-    return None
-
-
-def normalize_server(url):
-    """Comparable form of an API server URL: scheme://host:port (default port 443)."""
-    if not url:
-        return None
-    try:
-        u = urlparse(url if "://" in url else "https://" + url)
-        host = (u.hostname or "").lower()
-        port = u.port or (80 if u.scheme == "http" else 443)
-    except ValueError:
-        return url
-    if ":" in host:
-        host = "[%s]" % host
-    return "%s://%s:%d" % (u.scheme or "https", host, port)
-
 
 def peer_map(peers):
     """Option ``peers`` as normalized server URL -> cluster name.
@@ -186,36 +151,6 @@ def _b64(value):
         return None
 
 
-def _pod_running(pod):
-    return ((pod.get("status") or {}).get("phase")) == "Running" and not _meta(pod).get("deletionTimestamp")
-
-
-def _pod_ready(pod):
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return c.get("status") == "True"
-    return False
-
-
-def _selector_matches(labels, selector):
-    """Equality-based label selector ``a=b,c=d`` (and bare ``key`` for existence)."""
-    for part in [p.strip() for p in (selector or "").split(",") if p.strip()]:
-        if "!=" in part:
-            k, v = part.split("!=", 1)
-            if labels.get(k.strip()) == v.strip():
-                return False
-        elif "=" in part:
-            k, v = part.split("=", 1)
-            if labels.get(k.strip().rstrip("=")) != v.strip().lstrip("="):
-                return False
-        elif part.startswith("!"):
-            if part[1:] in labels:
-                return False
-        elif part not in labels:
-            return False
-    return True
-
-
 def parse_probe_client(value, default_ns="sample"):
     """``sample/app=sleep`` -> (namespace, selector); ``sample/sleep-abc`` (no =) -> (ns, pod name)."""
     value = value or ""
@@ -229,24 +164,25 @@ def parse_probe_client(value, default_ns="sample"):
 
 def istiod_facts(deployments, istiod_pods, namespace):
     """The istiod Deployment (istiod, else istiod-<rev>, else app=istiod) and its Running pods."""
-    cand = [d for d in deployments or [] if _name(d) == "istiod"]
-    cand += [d for d in deployments or [] if (_name(d) or "").startswith("istiod-") and _name(d) != "istiod-remote"]
-    cand += [d for d in deployments or [] if _labels(d).get("app") == "istiod" and d not in cand]
+    cand = [d for d in deployments or [] if name_of(d) == "istiod"]
+    cand += [d for d in deployments or [] if (name_of(d) or "").startswith("istiod-") and name_of(d) != "istiod-remote"]
+    cand += [d for d in deployments or [] if labels_of(d).get("app") == "istiod" and d not in cand]
     if not cand:
         return None
     dep = cand[0]
     spec = (dep.get("spec") or {}).get("template", {}).get("spec") or {}
-    cont = _container(spec, "discovery") or ((spec.get("containers") or [None])[0]) or {}
-    env = _env_map(cont)
-    template_labels = _get(dep, "spec", "template", "metadata", "labels") or {}
-    rev = _labels(dep).get("istio.io/rev") or template_labels.get("istio.io/rev")
-    pods = [p for p in istiod_pods or [] if _pod_running(p)
-            and (not rev or _labels(p).get("istio.io/rev") in (None, rev))]
-    pods.sort(key=lambda p: (not _pod_ready(p), _name(p)))
+    cont = [c for c in spec.get("containers") or [] if c.get("name") == "discovery"]
+    cont = cont[0] if cont else ((spec.get("containers") or [None])[0]) or {}
+    env = env_map(cont)
+    template_labels = dig(dep, "spec", "template", "metadata", "labels") or {}
+    rev = labels_of(dep).get("istio.io/rev") or template_labels.get("istio.io/rev")
+    pods = [p for p in istiod_pods or [] if pod_running(p)
+            and (not rev or labels_of(p).get("istio.io/rev") in (None, rev))]
+    pods.sort(key=lambda p: (not pod_ready(p), name_of(p)))
     status = dep.get("status") or {}
     return {
-        "name": _name(dep),
-        "namespace": _meta(dep).get("namespace") or namespace,
+        "name": name_of(dep),
+        "namespace": meta(dep).get("namespace") or namespace,
         "revision": rev if rev and rev != "default" else None,
         "image": cont.get("image"),
         "version": image_version(cont.get("image")),
@@ -255,23 +191,37 @@ def istiod_facts(deployments, istiod_pods, namespace):
         "env": env,
         "ready_replicas": status.get("readyReplicas") or 0,
         "replicas": (dep.get("spec") or {}).get("replicas", 1),
-        "pods": [_name(p) for p in pods],
-        "monitoring_port": int(_annotations(pods[0]).get("prometheus.io/port") or 15014) if pods else 15014,
+        "pods": [name_of(p) for p in pods],
+        "monitoring_port": int(annotations_of(pods[0]).get("prometheus.io/port") or 15014) if pods else 15014,
     }
 
 
-def control_plane_services(services, namespace):
+def control_plane_services(services, namespace, endpoints=None):
+    """Services named istiod, istiod-<rev> or istiod-remote in istiod's namespace. A selector-less one is how a
+    remote cluster's proxies reach the primary's istiod: its ``endpoints`` (the IPs of the Endpoints object of
+    that name, when read) say where it leads."""
+    by_name = {}
+    for ep in endpoints or []:
+        ips = [a.get("ip") for sub in (ep.get("subsets") or []) for a in (sub.get("addresses") or []) if a.get("ip")]
+        by_name[name_of(ep)] = ips
     out = []
     for s in services or []:
-        if _meta(s).get("namespace") != namespace:
+        if meta(s).get("namespace") != namespace:
             continue
-        n = _name(s) or ""
+        n = name_of(s) or ""
         if n == "istiod" or n == "istiod-remote" or n.startswith("istiod-"):
             spec = s.get("spec") or {}
-            out.append({"name": n, "selectorless": not spec.get("selector"), "type": spec.get("type") or "ClusterIP",
+            selectorless = not spec.get("selector")
+            out.append({"name": n, "selectorless": selectorless, "type": spec.get("type") or "ClusterIP",
                         "external_name": spec.get("externalName"),
-                        "ports": [p.get("port") for p in spec.get("ports") or []]})
+                        "ports": [p.get("port") for p in spec.get("ports") or []],
+                        "endpoints": by_name.get(n, []) if selectorless and endpoints is not None else None})
     return sorted(out, key=lambda x: x["name"])
+
+
+def has_selectorless_control_plane(services, namespace):
+    """True when istiod's namespace holds a selector-less istiod Service (a remote cluster's wiring)."""
+    return any(c["selectorless"] for c in control_plane_services(services, namespace))
 
 
 def _sane_values(values):
@@ -297,7 +247,7 @@ def _sane_values(values):
 
 def configmap_facts(configmaps, revision=None):
     """mesh_config, mesh_networks, injector_values, ca_root_cert from istio-system ConfigMaps."""
-    by_name = dict((_name(c), c) for c in configmaps or [])
+    by_name = dict((name_of(c), c) for c in configmaps or [])
     suffix = "-%s" % revision if revision else ""
     istio = by_name.get("istio" + suffix) or by_name.get("istio")
     injector = by_name.get("istio-sidecar-injector" + suffix) or by_name.get("istio-sidecar-injector")
@@ -317,21 +267,13 @@ def configmap_facts(configmaps, revision=None):
     return out
 
 
-def _get(d, *path):
-    for p in path:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(p)
-    return d
-
-
 def node_facts(nodes):
     out = []
     for n in nodes or []:
-        lb = _labels(n)
+        lb = labels_of(n)
         addrs = (n.get("status") or {}).get("addresses") or []
         out.append({
-            "name": _name(n),
+            "name": name_of(n),
             "region": lb.get("topology.kubernetes.io/region") or lb.get("failure-domain.beta.kubernetes.io/region"),
             "zone": lb.get("topology.kubernetes.io/zone") or lb.get("failure-domain.beta.kubernetes.io/zone"),
             "subzone": lb.get("topology.istio.io/subzone"),
@@ -341,47 +283,59 @@ def node_facts(nodes):
     return sorted(out, key=lambda x: x["name"] or "")
 
 
-def service_facts(services, namespaces):
-    out = []
+def service_facts(services, namespaces, sidecar_pods=None):
+    """The Services the endpoint checks compare with: those of ``namespaces`` (the probe service's) and,
+    for meshes that do not run Istio's samples, every Service that selects an injected pod (at most
+    MAX_MESH_SERVICES, by namespace and name)."""
+    pod_labels = {}
+    for p in sidecar_pods or []:
+        pod_labels.setdefault(meta(p).get("namespace"), []).append(labels_of(p))
+    wanted, mesh = [], []
     for s in services or []:
-        ns = _meta(s).get("namespace")
-        if namespaces is not None and ns not in namespaces:
-            continue
+        ns = meta(s).get("namespace")
         spec = s.get("spec") or {}
-        out.append({
-            "namespace": ns, "name": _name(s), "type": spec.get("type") or "ClusterIP",
-            "selector": spec.get("selector") or {}, "ports": [p.get("port") for p in spec.get("ports") or []],
+        selector = spec.get("selector") or {}
+        explicit = namespaces is not None and ns in namespaces
+        if not explicit and not (selector and any(selects(selector, labels) for labels in pod_labels.get(ns, ()))):
+            continue
+        (wanted if explicit else mesh).append({
+            "namespace": ns, "name": name_of(s), "type": spec.get("type") or "ClusterIP",
+            "selector": selector, "ports": [p.get("port") for p in spec.get("ports") or []],
             "headless": spec.get("clusterIP") == "None",
             "traffic_distribution": spec.get("trafficDistribution")
-            or _annotations(s).get("networking.istio.io/traffic-distribution"),
-            "labels": _labels(s),
+            or annotations_of(s).get("networking.istio.io/traffic-distribution"),
+            "labels": labels_of(s),
         })
-    return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
+
+    def order(svc):
+        return svc["namespace"] or "", svc["name"] or ""
+    return sorted(wanted, key=order) + sorted(mesh, key=order)[:MAX_MESH_SERVICES]
 
 
 def sidecar_pod_facts(pods):
     out = []
     for p in pods or []:
         spec = p.get("spec") or {}
-        proxy = _container(spec, "istio-proxy")
-        if proxy is None or not _pod_running(p):
+        proxy = sidecar_container(p)
+        if proxy is None or not pod_running(p):
             continue
-        env = _env_map(proxy)
-        ann = _annotations(p)
+        env = env_map(proxy)
+        ann = annotations_of(p)
         pcfg = _load_yaml(ann.get("proxy.istio.io/config")) if ann.get("proxy.istio.io/config") else None
         out.append({
-            "namespace": _meta(p).get("namespace"),
-            "name": _name(p),
-            "labels": _labels(p),
+            "namespace": meta(p).get("namespace"),
+            "name": name_of(p),
+            "labels": labels_of(p),
+            "sidecar": sidecar_placement(p),
             "pod_ip": (p.get("status") or {}).get("podIP"),
             "node": spec.get("nodeName"),
-            "ready": _pod_ready(p),
+            "ready": pod_ready(p),
             "network_env": env.get("ISTIO_META_NETWORK"),
             "cluster_id_env": env.get("ISTIO_META_CLUSTER_ID"),
             "mesh_id_env": env.get("ISTIO_META_MESH_ID"),
-            "network_label": _labels(p).get(NETWORK_LABEL),
+            "network_label": labels_of(p).get(NETWORK_LABEL),
             "discovery_address": pcfg.get("discoveryAddress") if isinstance(pcfg, dict) else None,
-            "locality_label": _labels(p).get("istio-locality"),
+            "locality_label": labels_of(p).get("istio-locality"),
         })
     return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
 
@@ -397,7 +351,7 @@ def istio_gateway_facts(items):
             port = s.get("port") or {}
             servers.append({"port": port.get("number"), "name": port.get("name"), "protocol": port.get("protocol"),
                             "tls_mode": (s.get("tls") or {}).get("mode"), "hosts": s.get("hosts") or []})
-        out.append({"namespace": _meta(g).get("namespace"), "name": _name(g), "selector": spec.get("selector") or {},
+        out.append({"namespace": meta(g).get("namespace"), "name": name_of(g), "selector": spec.get("selector") or {},
                     "servers": servers})
     return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
 
@@ -409,14 +363,14 @@ def destination_rule_facts(items):
     for d in items:
         spec = d.get("spec") or {}
         tp = spec.get("trafficPolicy") or {}
-        out.append({"namespace": _meta(d).get("namespace"), "name": _name(d), "host": spec.get("host"),
+        out.append({"namespace": meta(d).get("namespace"), "name": name_of(d), "host": spec.get("host"),
                     "outlier_detection": bool(tp.get("outlierDetection")),
                     "locality_lb": (tp.get("loadBalancer") or {}).get("localityLbSetting"),
                     "subsets": [s.get("name") for s in spec.get("subsets") or []]})
     return sorted(out, key=lambda x: (x["namespace"] or "", x["name"] or ""))
 
 
-def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
+def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version=None):
     """Every istio/multiCluster=true Secret, one entry per data key (no credential).
 
     Returns (facts, configs) where configs maps (namespace, name, key) -> parsed kubeconfig
@@ -424,30 +378,36 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None):
     """
     facts, configs = [], {}
     for s in secrets or []:
-        meta = _meta(s)
+        md = meta(s)
         entries = []
         data = s.get("data") if isinstance(s.get("data"), dict) else {}
         for key in sorted(data.keys()):
             raw = _kubeconfig.b64_strict(data.get(key) or "")
             if raw is None:
-                entry, config = _kubeconfig.summarize(key, b"", allowlist)
+                entry, config = _kubeconfig.summarize(key, b"", allowlist, istio_version)
                 entry["error"] = "kubeconfig cannot be loaded: the Secret's data value is not valid base64"
                 entry["error_stage"] = "load"
             else:
-                entry, config = _kubeconfig.summarize(key, raw, allowlist)
+                entry, config = _kubeconfig.summarize(key, raw, allowlist, istio_version)
             if config is not None:
                 if no_log_values is not None:
                     for v in kubeconfig_secret_values(config):
                         no_log_values.add(v)
-                configs[(meta.get("namespace"), meta.get("name"), key)] = config
+                configs[(md.get("namespace"), md.get("name"), key)] = config
             entries.append(entry)
-        facts.append({"namespace": meta.get("namespace"), "name": meta.get("name"), "labels": meta.get("labels") or {},
-                      "annotations": meta.get("annotations") or {}, "type": s.get("type"), "entries": entries})
+        # Annotations of a Secret may hold the Secret itself (kubectl's last-applied-configuration):
+        # only the one annotation istioctl sets, which names a cluster, is kept.
+        annotations = dict((k, v) for k, v in annotations_of(s).items() if k == CLUSTER_ANNOTATION)
+        facts.append({"namespace": md.get("namespace"), "name": md.get("name"), "labels": labels_of(s),
+                      "annotations": annotations, "type": s.get("type"), "entries": entries})
     return sorted(facts, key=lambda x: (x["namespace"] or "", x["name"] or "")), configs
 
 
 def effective_identity(facts):
-    """cluster_id, network, mesh_id, role, discovery_address (docs/facts.md rules)."""
+    """cluster_id, network, mesh_id, discovery_address, remote_pilot_address (docs/facts.md rules).
+
+    The cluster's role is not decided here: the mesh model derives it (checks/model.py), once.
+    """
     iv = facts.get("injector_values") if isinstance(facts.get("injector_values"), dict) else {}
     g = iv.get("global") if isinstance(iv.get("global"), dict) else {}
     istiod = facts.get("istiod")
@@ -456,41 +416,48 @@ def effective_identity(facts):
     if istiod and istiod.get("cluster_id_set"):
         cid = istiod["cluster_id"]
     else:
-        cid = _get(g, "multiCluster", "clusterName") or DEFAULT_CLUSTER_ID
+        cid = dig(g, "multiCluster", "clusterName") or DEFAULT_CLUSTER_ID
     network = ns_labels.get(NETWORK_LABEL) or g.get("network") or None
     mesh_id = g.get("meshID") or (mesh.get("meshId") if isinstance(mesh, dict) else None) or None
-    discovery = _get(mesh, "defaultConfig", "discoveryAddress") if isinstance(mesh, dict) else None
+    discovery = dig(mesh, "defaultConfig", "discoveryAddress") if isinstance(mesh, dict) else None
     remote_pilot = g.get("remotePilotAddress") or None
-    cps = facts.get("control_plane_services") or []
-    if discovery and str(discovery).startswith("istiod-remote.") or remote_pilot:
-        role = "remote"
-    elif istiod:
-        role = "primary"
-    elif any(c.get("selectorless") for c in cps):
-        role = "remote"
-    else:
-        role = None
     # Values of another type (YAML/JSON of the wrong shape) are not an identity: treat them as unset.
     cid = cid if isinstance(cid, str) else DEFAULT_CLUSTER_ID
     network = network if isinstance(network, str) else None
     mesh_id = mesh_id if isinstance(mesh_id, str) else None
     discovery = discovery if isinstance(discovery, str) else None
     remote_pilot = remote_pilot if isinstance(remote_pilot, str) else None
-    return {"cluster_id": cid, "network": network, "mesh_id": mesh_id, "role": role,
+    return {"cluster_id": cid, "network": network, "mesh_id": mesh_id,
             "discovery_address": discovery, "remote_pilot_address": remote_pilot}
 
 
-def proxy_endpoint_facts(raw_json, pod, service, port, network):
-    """The guide's ``istioctl proxy-config endpoint`` on the client pod, for the probe service."""
-    out = {"pod": pod, "service": _envoy.service_host(service), "port": port, "network": network,
-           "error": None, "endpoints": [], "clusters_seen": 0}
+def proxy_endpoint_facts(raw_json, pod, service, port, network, istio_namespace="istio-system"):
+    """The guide's ``istioctl proxy-config endpoint`` on the client pod: the probe service's endpoints, and
+    those of the other mesh services the proxy knows (``services``: host -> rows; at most
+    MAX_PROXY_SERVICES services, most endpoints first, MAX_SERVICE_ROWS rows each), so that a mesh that
+    runs no sample is checked on a service of its own."""
+    out = {"pod": pod, "service": _envoy.service_host(service) if service else None, "port": port,
+           "network": network, "error": None, "endpoints": [], "clusters_seen": 0, "services": {}}
     try:
         rows = _envoy.parse_endpoints(raw_json)
     except _envoy.EnvoyParseError as exc:
         out["error"] = str(exc)
         return out
     out["clusters_seen"] = len(set(r["cluster"] for r in rows))
-    out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
+    if service:
+        out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
+    by_host = {}
+    for row in rows:
+        parts = _envoy.parse_cluster_name(row.get("cluster"))
+        if not parts or parts["direction"] != "outbound" or parts["subset"]:
+            continue
+        host = parts["host"] or ""
+        labels = host.split(".")
+        if len(labels) < 3 or labels[2] != "svc" or labels[1] == istio_namespace or host == out["service"]:
+            continue
+        by_host.setdefault(host, []).append(row)
+    ranked = sorted(by_host.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_PROXY_SERVICES]
+    out["services"] = dict((host, found[:MAX_SERVICE_ROWS]) for host, found in ranked)
     return out
 
 
@@ -519,11 +486,11 @@ def build_facts(raw, options=None):
 
     nsobj = raw.get("namespace")
     f["namespace"] = part("namespaces", lambda: None if nsobj is None else {
-        "labels": _labels(nsobj), "annotations": _annotations(nsobj)})
+        "labels": labels_of(nsobj), "annotations": annotations_of(nsobj)})
     f["istiod"] = part("deployments", lambda: istiod_facts(raw.get("deployments"), raw.get("istiod_pods"), ns)
                        if raw.get("deployments") is not None else None, ns)
-    f["control_plane_services"] = part("services", lambda: control_plane_services(raw.get("services"), ns)
-                                       if raw.get("services") is not None else None, ns)
+    f["control_plane_services"] = part("services", lambda: control_plane_services(
+        raw.get("services"), ns, raw.get("control_plane_endpoints")) if raw.get("services") is not None else None, ns)
     rev = (f["istiod"] or {}).get("revision")
     empty_cm = {"mesh_config": None, "mesh_networks": None, "injector_values": None, "ca_root_cert": None}
     cm = part("configmaps", lambda: configmap_facts(raw.get("configmaps"), rev)
@@ -534,11 +501,16 @@ def build_facts(raw, options=None):
     f["nodes"] = part("nodes", lambda: node_facts(raw.get("nodes")) if raw.get("nodes") is not None else None)
     f["gateways"] = part("services", lambda: _gateways.gateways_from_services(raw.get("services"), raw.get("nodes"))
                          if raw.get("services") is not None else None)
+    # the gateways istiod learns from meshNetworks: fixed addresses, and Services of this registry it names
+    f["mesh_networks_gateways"] = part("configmaps", lambda: _mesh_networks.gateways_from_mesh_networks(
+        f["mesh_networks"], {f.get("cluster_id"): raw.get("services") or []},
+        {f.get("cluster_id"): raw.get("nodes") or []}, (f.get("istiod") or {}).get("version"))
+        if f.get("mesh_networks") else None, ns)
     svc_ns = opts.get("service_namespaces")
     if svc_ns is None:
         probe = opts.get("probe_service") or ""
         svc_ns = [probe.split(".")[1]] if probe.count(".") >= 1 else []
-    f["services"] = part("services", lambda: service_facts(raw.get("services"), svc_ns)
+    f["services"] = part("services", lambda: service_facts(raw.get("services"), svc_ns, raw.get("sidecar_pods"))
                          if raw.get("services") is not None else None)
     f["sidecar_pods"] = part("pods", lambda: sidecar_pod_facts(raw.get("sidecar_pods"))
                              if raw.get("sidecar_pods") is not None else None)
@@ -564,14 +536,17 @@ def _memfd(name, data):
     return fd, "/proc/self/fd/%d" % fd
 
 
-def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
+def probe_kubeconfig(config, label, timeout=5.0, allowlist=(), istio_version=None):
     """Try a remote secret's kubeconfig from here: list pods at cluster scope, limit=1.
 
     That is what istiod's informers need first. Returns (ok, error_words, requests).
     """
-    r = _kubeconfig.resolve(config, allowlist)
+    r = _kubeconfig.resolve(config, allowlist, istio_version)
     if r.get("error"):
         return False, r["error"], 0
+    if r.get("unprobeable"):
+        # istiod accepts it (the allowlist lets it through) but only istiod can use it: not a failure
+        return None, "not probed: %s" % r["unprobeable"], 0
     fds = []
     cert_files = None
     try:
@@ -584,7 +559,7 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=()):
             cert_files = (p1, p2)
         try:
             kc = client_from_kubeconfig_data(config, label, request_timeout=timeout, retries=0,
-                                             client_cert_files=cert_files)
+                                             client_cert_files=cert_files, resolved=r)
         except ClusterError as exc:
             return False, exc.detail or exc.message, 0
         try:
@@ -689,7 +664,7 @@ def gather_cluster(client, options=None):
         "schema": SCHEMA, "cluster": client.cluster, "context": client.context, "server": client.server,
         "reachable": True, "error": None, "error_kind": None, "read_errors": [], "requests": 0,
         "probe_requests": 0, "duration_s": 0.0, "kubernetes_version": None,
-        "declared": dict((k, (opts.get("declared") or {}).get(k)) for k in ("network", "cluster_id", "mesh_id", "role")),
+        "declared": dict((k, (opts.get("declared") or {}).get(k)) for k in DECLARED_KEYS),
         "istio_namespace": ns, "server_peer": peers.get(normalize_server(client.server)),
     }
     read = _Reader(client)
@@ -709,7 +684,10 @@ def gather_cluster(client, options=None):
     raw["services"] = want("services", lambda: client.list(api_path("services")), [])
     raw["configmaps"] = want("configmaps", lambda: client.list(api_path("configmaps", ns)), [])
     raw["secrets"] = want("remote_secrets", lambda: client.list(api_path("secrets"),
-                                                                label_selector=MULTICLUSTER_LABEL), [])
+                                                                label_selector=MULTICLUSTER_SELECTOR), [])
+    # a remote cluster: where its selector-less istiod Service leads (one more LIST, remotes only)
+    if raw["services"] and has_selectorless_control_plane(raw["services"], ns):
+        raw["control_plane_endpoints"] = want("services", lambda: client.list(api_path("endpoints", ns)), [])
     cacerts_errors = len(read.read_errors)
     raw["cacerts"] = want("cacerts", lambda: client.get(api_path("secrets", ns, "cacerts")))
     raw["cacerts_read"] = "cacerts" in sections and len(read.read_errors) == cacerts_errors and read.fatal is None
@@ -727,9 +705,15 @@ def gather_cluster(client, options=None):
         facts["kubernetes_version"] = ((nodes[0].get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")
 
     # remote secrets (configs stay in this frame: they hold credentials)
-    allow = opts.get("insecure_kubeconfig_options") or ()
+    # judged as this istiod judges them: its release, and its PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
+    # unless the option says otherwise (None: the release's default)
+    istiod_now = facts.get("istiod") or {}
+    env_allow = (istiod_now.get("env") or {}).get("PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS")
+    allow = opts.get("insecure_kubeconfig_options") or (
+        tuple(env_allow.split(",")) if isinstance(env_allow, str) else None)
     if raw.get("secrets") is not None:
-        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values)
+        facts["remote_secrets"], configs = remote_secret_facts(raw["secrets"], allow, no_log_values,
+                                                               istio_version=istiod_now.get("version"))
     else:
         facts["remote_secrets"], configs = None, {}
     for rs in facts["remote_secrets"] or []:
@@ -778,11 +762,19 @@ def gather_cluster(client, options=None):
     if "proxy" in sections and opts.get("read_proxy") and facts.get("sidecar_pods") is not None:
         pns, sel = parse_probe_client(opts.get("probe_client"))
         cands = [p for p in facts["sidecar_pods"] if p["namespace"] == pns and
-                 (_selector_matches(p["labels"], sel) if "=" in sel else p["name"] == sel)]
+                 (selector_matches(p["labels"], sel) if "=" in sel else p["name"] == sel)]
         cands.sort(key=lambda p: (not p["ready"], p["name"]))
+        client_from = "probe_client"
         if not cands:
-            facts["proxy_note"] = "no Running injected pod matches %s" % opts.get("probe_client")
-        else:
+            # A mesh without Istio's samples: ask the proxy of one of its own workloads (not a gateway).
+            cands = sorted([p for p in facts["sidecar_pods"] if p["namespace"] != ns and p["ready"]
+                            and p["labels"].get("istio") not in GATEWAY_APP_LABELS],
+                           key=lambda p: (p["namespace"], p["name"]))
+            client_from = "auto"
+            facts["proxy_note"] = "no Running injected pod matches %s%s" % (
+                opts.get("probe_client"), (": asked %s/%s instead" % (cands[0]["namespace"], cands[0]["name"]))
+                if cands else " and no other Ready injected pod runs outside %s" % ns)
+        if cands:
             cp = cands[0]
             ref = "%s/%s" % (cp["namespace"], cp["name"])
             before = len(read.read_errors)
@@ -793,7 +785,8 @@ def gather_cluster(client, options=None):
                 out, err, rc = res
                 if rc == 0:
                     facts["proxy"] = proxy_endpoint_facts(out, ref, opts.get("probe_service"),
-                                                          opts.get("probe_port"), cp["network_env"])
+                                                          opts.get("probe_port"), cp["network_env"], ns)
+                    facts["proxy"]["client_from"] = client_from
                 else:
                     facts["proxy"] = {"pod": ref, "service": _envoy.service_host(opts.get("probe_service")),
                                       "port": opts.get("probe_port"), "network": cp["network_env"],
@@ -817,7 +810,8 @@ def gather_cluster(client, options=None):
                                                    has_istiod=bool(facts.get("istiod"))):
                 continue
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
-                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow)
+                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow,
+                                          istio_version=istiod_now.get("version"))
             facts["probe_requests"] += n
             e["probe"] = {"ok": ok, "tried_from": "controller", "error": err,
                           "cluster": e.get("server_cluster"), "server": e["server"]}

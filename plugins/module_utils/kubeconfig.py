@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import base64
 import ipaddress
+import os
 
 try:
     from urllib.parse import urlparse
@@ -36,6 +37,7 @@ except ImportError:
     HAS_YAML = False
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
+from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig_istiod as _istiod
 
 # The server names istioctl create-remote-secret warns about.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -98,19 +100,180 @@ def _expanded_size(root):
     return sizes.get(id(root)) or 0
 
 
-def safe_load(text):
+def safe_load(text, max_bytes=None):
     """``yaml.safe_load`` with limits: raises YamlLimitError (size, aliases, depth) or yaml.YAMLError."""
+    limit = MAX_YAML_BYTES if max_bytes is None else max_bytes
     if isinstance(text, bytes):
         size = len(text)
     else:
         size = len(text.encode("utf-8", "replace"))
-    if size > MAX_YAML_BYTES:
+    if size > limit:
         raise YamlLimitError("%d bytes, more than the %d a kubeconfig or Istio ConfigMap value can be"
-                             % (size, MAX_YAML_BYTES))
+                             % (size, limit))
     try:
         return yaml.load(text, Loader=_LimitedLoader)  # nosec: a SafeLoader subclass
     except RecursionError:
         raise YamlLimitError("YAML nested too deeply")
+
+
+# --------------------------------------------------------------------------- the one loader for files
+
+# A kubeconfig file holds every context of a user (certificates embedded): far larger than a remote secret,
+# still far below what an alias bomb expands to. The node and alias limits are those of safe_load.
+MAX_KUBECONFIG_FILE_BYTES = 4 * 1024 * 1024
+
+
+class KubeconfigFileError(ValueError):
+    """A kubeconfig that cannot be used; the message names the file (or "inline kubeconfig"), never its content."""
+
+
+def read_limited(path, limit=MAX_KUBECONFIG_FILE_BYTES):
+    """The bytes of ``path``, refusing a file over ``limit`` without reading it all."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except (IOError, OSError) as exc:
+        raise KubeconfigFileError("kubeconfig %s cannot be read: %s" % (path, getattr(exc, "strerror", None) or exc))
+    if len(data) > limit:
+        raise KubeconfigFileError("kubeconfig %s is refused: more than %d bytes" % (path, limit))
+    return data
+
+
+def parse_document(data, where):
+    """YAML/JSON text of a kubeconfig -> dict, with the size and alias limits. ``where`` names it in errors."""
+    if not HAS_YAML:
+        raise KubeconfigFileError("%s: PyYAML is not installed on the controller" % where)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KubeconfigFileError("%s is not UTF-8 text" % where)
+    limit = max(MAX_YAML_BYTES, MAX_KUBECONFIG_FILE_BYTES)
+    if len(data.encode("utf-8", "replace")) > limit:
+        raise KubeconfigFileError("%s is refused: more than %d bytes" % (where, limit))
+    try:
+        doc = safe_load(data, max_bytes=limit)
+    except YamlLimitError as exc:
+        raise KubeconfigFileError("%s is refused: %s" % (where, exc))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = " at line %d" % (mark.line + 1) if mark is not None else ""
+        raise KubeconfigFileError("%s is not valid YAML%s: %s" % (where, at, getattr(exc, "problem", None) or
+                                                                  "parse error"))
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise KubeconfigFileError("%s is not a mapping (kind: Config)" % where)
+    for key in ("clusters", "contexts", "users"):
+        if doc.get(key) is not None and not isinstance(doc.get(key), list):
+            raise KubeconfigFileError("%s: %s must be a list" % (where, key))
+    return doc
+
+
+def load_file(path):
+    """One kubeconfig file through the limits. Relative file references are made absolute against the
+    file's folder, as client-go's ResolveLocalPaths does (certificate-authority, client-certificate,
+    client-key, tokenFile, an exec command holding a path separator)."""
+    doc = parse_document(read_limited(path), "kubeconfig %s" % path)
+    base = os.path.dirname(os.path.abspath(path))
+    for key, inner, fields in (("clusters", "cluster", ("certificate-authority",)),
+                               ("users", "user", ("client-certificate", "client-key", "tokenFile"))):
+        for item in doc.get(key) or []:
+            body = item.get(inner) if isinstance(item, dict) else None
+            if not isinstance(body, dict):
+                continue
+            for field in fields:
+                value = body.get(field)
+                if isinstance(value, str) and value and not os.path.isabs(value):
+                    body[field] = os.path.join(base, value)
+            ex = body.get("exec") if inner == "user" else None
+            if isinstance(ex, dict) and isinstance(ex.get("command"), str) and os.sep in ex["command"] \
+                    and not os.path.isabs(ex["command"]):
+                ex["command"] = os.path.join(base, ex["command"])
+    return doc
+
+
+def merge(documents):
+    """kubectl's merge of several files (KUBECONFIG): for each name the first file wins; the first
+    current-context set wins."""
+    out = {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": [], "preferences": {}}
+    seen = {"clusters": set(), "contexts": set(), "users": set()}
+    for doc in documents:
+        for key in ("clusters", "contexts", "users"):
+            for item in doc.get(key) or []:
+                if not isinstance(item, dict):
+                    continue
+                name = item.get("name")
+                if name in seen[key]:
+                    continue
+                seen[key].add(name)
+                out[key].append(item)
+        if not out.get("current-context") and doc.get("current-context"):
+            out["current-context"] = doc["current-context"]
+    return out
+
+
+def option_paths(kubeconfig, env=None):
+    """The files a kubeconfig option names: a path, a KUBECONFIG-style list, or None ($KUBECONFIG, ~/.kube/config)."""
+    env = os.environ if env is None else env
+    if isinstance(kubeconfig, (list, tuple)):
+        raw = os.pathsep.join(str(x) for x in kubeconfig)
+    else:
+        raw = kubeconfig or env.get("KUBECONFIG") or "~/.kube/config"
+    return [os.path.expanduser(x) for x in str(raw).split(os.pathsep) if x]
+
+
+def load_option(kubeconfig, env=None):
+    """THE loader for a kubeconfig option (file, KUBECONFIG list, inline YAML text or dict). Returns
+    (document, where). Raises KubeconfigFileError naming the file (or "inline kubeconfig"), never content."""
+    if isinstance(kubeconfig, dict):
+        return kubeconfig, "inline kubeconfig"
+    if isinstance(kubeconfig, str) and "\n" in kubeconfig:
+        return parse_document(kubeconfig, "inline kubeconfig"), "inline kubeconfig"
+    paths = option_paths(kubeconfig, env)
+    existing = [x for x in paths if os.path.exists(x)]
+    if not existing:
+        raise KubeconfigFileError("kubeconfig file %s does not exist" % os.pathsep.join(paths))
+    docs = [load_file(x) for x in existing]
+    return (docs[0] if len(docs) == 1 else merge(docs)), os.pathsep.join(existing)
+
+
+def essentials(text):
+    """(server, ca_data_b64, token, auth_kind) of a kubeconfig text's current context; Nones when absent.
+
+    For comparing secrets (never returned to users): goes through the same limits as every other read.
+    """
+    if not text:
+        return None, None, None, None
+    try:
+        config = parse_document(text, "kubeconfig")
+    except KubeconfigFileError:
+        return None, None, None, None
+    contexts = dict((c.get("name"), c.get("context") or {}) for c in config.get("contexts") or [] if isinstance(c, dict))
+    ctx = contexts.get(config.get("current-context")) or (list(contexts.values())[0] if len(contexts) == 1 else {})
+    ctx = _d(ctx)
+    cluster = _d((_named(config.get("clusters"), ctx.get("cluster")) or {}).get("cluster"))
+    user = _d((_named(config.get("users"), ctx.get("user")) or {}).get("user"))
+    auth = None
+    for name in ("token", "exec", "client-key-data", "client-key", "client-certificate-data",
+                 "client-certificate", "tokenFile", "auth-provider"):
+        if user.get(name):
+            auth = name
+            break
+    return cluster.get("server"), cluster.get("certificate-authority-data"), user.get("token"), auth or "none"
+
+
+def diff_summary(text):
+    """Credential-free view of a kubeconfig text for diffs and results: server, auth kind, fingerprints."""
+    server, ca, token, auth = essentials(text)
+    ca_bytes = _b64(ca) if isinstance(ca, str) else None
+    return {
+        "server": server,
+        "auth": auth,
+        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
+        "ca_fingerprint": fingerprint(ca_bytes if ca_bytes is not None else ca) if ca else None,
+        "fingerprint": fingerprint(text),
+    }
 
 
 def _b64(value):
@@ -131,16 +294,19 @@ def b64_strict(value):
 
 
 def load(raw):
-    """Parse a kubeconfig value (bytes or str). Returns (config_dict, error_in_istiod_words)."""
-    if raw is None:
+    """Parse a kubeconfig value (bytes or str). Returns (document, error_in_istiod_words).
+
+    Only the YAML layer (with the limits): an empty value is istiod's ``kubeconfig is empty``
+    (``len(value) == 0``); a value of blanks parses to an empty document, which istiod's
+    clientcmd.Validate then calls empty (see :func:`judge`).
+    """
+    if raw is None or (isinstance(raw, (bytes, str)) and len(raw) == 0):
         return None, "kubeconfig is empty"
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None, "kubeconfig cannot be loaded: the value is not UTF-8 text"
-    if not raw.strip():
-        return None, "kubeconfig is empty"
     if not HAS_YAML:
         return None, "kubeconfig cannot be loaded: PyYAML is not installed on the controller"
     try:
@@ -152,17 +318,30 @@ def load(raw):
         where = " (line %d)" % (mark.line + 1) if mark is not None else ""
         return None, "kubeconfig cannot be loaded: yaml: %s%s" % (getattr(exc, "problem", None) or "parse error", where)
     if data is None:
-        return None, "kubeconfig is empty"
+        return {}, None
     if not isinstance(data, dict):
-        return None, "kubeconfig cannot be loaded: couldn't get version/kind; json parse error: not an object"
-    kind = data.get("kind")
-    if kind not in (None, "Config"):
-        return None, "kubeconfig cannot be loaded: no kind \"%s\" is registered for version \"%s\"" % (
-            kind, data.get("apiVersion", "v1"))
-    for key in ("clusters", "contexts", "users"):
-        if data.get(key) is not None and not isinstance(data.get(key), list):
-            return None, "kubeconfig cannot be loaded: %s must be a list" % key
+        try:
+            _istiod.decode(data)
+        except _istiod.LoadError as exc:
+            return None, "kubeconfig cannot be loaded: %s" % exc
     return data, None
+
+
+def judge(raw, istio_version=None, allowlist=None, files=None):
+    """istiod's verdict on a remote-secret value (bytes/str): see kubeconfig_istiod.judge_config.
+
+    Returns (verdict, document): verdict ``{stage, error, errors, hint, rules, allowlist}`` where stage
+    is None | empty | load | validate | not_allowed | client | placeholder; ``allowlist`` None means
+    the release's default PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS.
+    """
+    data, err = load(raw)
+    if err:
+        r = _istiod.rules(istio_version)
+        stage = "empty" if err == "kubeconfig is empty" else "load"
+        return {"stage": stage, "error": err, "errors": [err], "hint": None, "rules": r,
+                "allowlist": list(allowlist if allowlist is not None else (r["default_allowlist"] or ()))}, None
+    verdict, _cfg = _istiod.judge_config(data, istio_version, allowlist, files)
+    return verdict, data
 
 
 def _d(value):
@@ -203,96 +382,31 @@ def _auth_kinds(user):
 
 
 def refused_auth(config, allowlist=()):
-    """istiod's sanitizeKubeConfig: the first refusal, in its words, or None.
+    """istiod's sanitizeKubeConfig: the first refusal (document order), in its words, or None.
 
     Every user is checked (not only the current context's), as istiod does.
     """
-    allow = set(allowlist or ())
-    for entry in config.get("users") or []:
-        user = (entry or {}).get("user") if isinstance(entry, dict) else None
-        if not isinstance(user, dict):
-            continue
-        ap = user.get("auth-provider")
-        if isinstance(ap, dict) and ap.get("name") and ap.get("name") != "oidc" and ap.get("name") not in allow:
-            return "auth provider %s is not allowed" % ap.get("name")
-        if user.get("client-key") and "clientKey" not in allow:
-            return "clientKey is not allowed"
-        if user.get("client-certificate") and "clientCertificate" not in allow:
-            return "clientCertificate is not allowed"
-        if user.get("tokenFile") and "tokenFile" not in allow:
-            return "tokenFile is not allowed"
-        if user.get("exec") and "exec" not in allow:
-            return "exec is not allowed"
-    return None
-
-
-def validate(config):
-    """clientcmd.Validate, the parts that apply to an in-memory kubeconfig. Error text or None."""
-    errors = []
-    clusters = config.get("clusters") or []
-    contexts = config.get("contexts") or []
-    users = config.get("users") or []
-    current = config.get("current-context") or ""
-    if not clusters and not contexts and not users and not current:
-        return "invalid configuration: no configuration has been provided"
-    # clientcmd.Load decodes into typed structs: an entry or its body of another type fails there.
-    for key, inner in (("clusters", "cluster"), ("contexts", "context"), ("users", "user")):
-        for i, item in enumerate(config.get(key) or []):
-            if not isinstance(item, dict):
-                errors.append("%s[%d] is not an object" % (key, i))
-            elif item.get(inner) is not None and not isinstance(item.get(inner), dict):
-                errors.append("%s[%d].%s is not an object" % (key, i, inner))
-    if current and not isinstance(current, str):
-        errors.append("current-context is not a string")
-        current = ""
-    if current and _named(contexts, current) is None:
-        errors.append("context was not found for specified context: %s" % current)
-    for ctx in contexts:
-        if not isinstance(ctx, dict):
-            continue
-        c = _d(ctx.get("context"))
-        name = ctx.get("name")
-        if c.get("user") and _named(users, c.get("user")) is None:
-            errors.append("user %r was not found for context %r" % (c.get("user"), name))
-        if not c.get("cluster"):
-            errors.append("context %s has no cluster" % name) if name == current else None
-        elif _named(clusters, c.get("cluster")) is None:
-            errors.append("cluster %r was not found for context %r" % (c.get("cluster"), name))
-    for cl in clusters:
-        if not isinstance(cl, dict):
-            continue
-        info = _d(cl.get("cluster"))
-        if not info.get("server"):
-            errors.append("no server found for cluster %r" % cl.get("name"))
-        elif not isinstance(info.get("server"), str):
-            errors.append("server of cluster %r is not a string" % cl.get("name"))
-        for key in ("certificate-authority-data", "tls-server-name"):
-            if info.get(key) is not None and not isinstance(info.get(key), str):
-                errors.append("%s of cluster %r is not a string" % (key, cl.get("name")))
-        if info.get("certificate-authority-data") and _b64(info.get("certificate-authority-data")) is None:
-            errors.append("certificate-authority-data of cluster %r is not base64" % cl.get("name"))
-    for u in users:
-        if not isinstance(u, dict):
-            continue
-        user = _d(u.get("user"))
-        for key in ("token", "username", "password", "client-certificate-data", "client-key-data"):
-            if user.get(key) is not None and not isinstance(user.get(key), str):
-                errors.append("%s of user %r is not a string" % (key, u.get("name")))
-        methods = []
-        if user.get("token") or user.get("tokenFile"):
-            methods.append("token")
-        if user.get("username") or user.get("password"):
-            methods.append("basicAuth")
-        if len(methods) > 1:
-            errors.append("more than one authentication method found for %s; found %s, only one is allowed"
-                          % (u.get("name"), methods))
-    if not current:
-        errors.append("no current context is set")
-    if not errors:
+    try:
+        cfg = _istiod.decode(config)
+    except _istiod.LoadError:
         return None
-    if len(errors) == 1:
-        return "invalid configuration: %s" % errors[0]
-    return "invalid configuration: [%s]" % ", ".join(errors)
+    found = _istiod.refusals(cfg, tuple(allowlist or ()))
+    return found[0][1] if found else None
+
+
+def validate(config, istio_version=None, files=None):
+    """client-go clientcmd.Validate as istiod runs it (files are looked up in istiod's container).
+
+    Error text (``invalid configuration: ...``) or None; a document clientcmd.Load refuses gives the
+    load error.
+    """
+    try:
+        cfg = _istiod.decode(config)
+    except _istiod.LoadError as exc:
+        return "cannot be loaded: %s" % exc
+    errs = _istiod.validate_errors(cfg, _istiod.rules(istio_version),
+                                   _istiod.ISTIOD_FILES if files is None else frozenset(files))
+    return "invalid configuration: %s" % _istiod.aggregate(errs) if errs else None
 
 
 def is_loopback_server(server):
@@ -322,18 +436,32 @@ def _current(config):
     return c, cluster, user
 
 
-def resolve(config, allowlist=()):
-    """Everything a probe needs from a kubeconfig dict. HOLDS SECRETS: never return or log it."""
-    err = validate(config)
-    if err:
-        return {"error": "kubeconfig is not valid: %s" % err}
-    refused = refused_auth(config, allowlist)
-    if refused:
-        return {"error": "kubeconfig is not allowed: %s" % refused}
+def resolve(config, allowlist=(), istio_version=None):
+    """Everything a probe needs from a kubeconfig dict. HOLDS SECRETS: never return or log it.
+
+    ``allowlist`` None means the default PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS of ``istio_version``.
+
+    ``error`` is istiod's refusal; ``unprobeable`` says why the controller cannot act as istiod would
+    although istiod accepts the kubeconfig (a token or certificate read from a file in istiod's
+    container, an exec plugin run there).
+    """
+    if not isinstance(config, dict):
+        return {"error": "kubeconfig cannot be loaded: not a mapping"}
+    verdict, _cfg = _istiod.judge_config(config, istio_version, None if allowlist is None else tuple(allowlist))
+    if verdict["stage"] not in (None, "placeholder"):
+        return {"error": verdict["error"]}
     _c, cluster, user = _current(config)
+    unprobeable = None
+    if user.get("exec"):
+        unprobeable = "the exec plugin %s runs inside istiod's container" % _d(user.get("exec")).get("command")
+    elif user.get("tokenFile") and not user.get("token"):
+        unprobeable = "the token is read from %s in istiod's container (tokenFile)" % user.get("tokenFile")
+    elif user.get("client-certificate") or user.get("client-key"):
+        unprobeable = "the client certificate is read from files in istiod's container"
     ca = cluster.get("certificate-authority-data")
     out = {
         "error": None,
+        "unprobeable": unprobeable,
         "server": cluster.get("server"),
         "ca_data": (_b64(ca) or b"").decode("utf-8", "replace") if ca else None,
         "insecure": bool(cluster.get("insecure-skip-tls-verify")),
@@ -350,22 +478,23 @@ def resolve(config, allowlist=()):
     return out
 
 
-def summarize(key, raw, allowlist=()):
+def summarize(key, raw, allowlist=None, istio_version=None, files=None):
     """One ``remote_secrets[].entries[]`` item of docs/facts.md: no credential, fingerprints only.
 
-    Never raises for what the value holds: a document of an unexpected shape is an entry error.
+    ``allowlist`` is istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as a list (None: the
+    default of ``istio_version``). Never raises for what the value holds.
     """
     try:
-        return _summarize(key, raw, allowlist)
+        return _summarize(key, raw, allowlist, istio_version, files)
     except (TypeError, AttributeError, ValueError, KeyError) as exc:
         raw_bytes = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
         return {"key": key, "fingerprint": fingerprint(raw_bytes) if raw_bytes else None, "size": len(raw_bytes),
                 "error": "kubeconfig cannot be loaded: unexpected document structure (%s)" % type(exc).__name__,
                 "error_stage": "load", "server": None, "loopback": False, "auth": None, "auth_methods": [],
-                "user": None, "ca_fingerprint": None, "insecure": False, "probe": None}, None
+                "user": None, "ca_fingerprint": None, "insecure": False, "probe": None, "hint": None}, None
 
 
-def _summarize(key, raw, allowlist=()):
+def _summarize(key, raw, allowlist=None, istio_version=None, files=None):
     if isinstance(raw, str):
         raw_bytes = raw.encode("utf-8")
     else:
@@ -375,7 +504,7 @@ def _summarize(key, raw, allowlist=()):
         "fingerprint": fingerprint(raw_bytes) if raw_bytes else None,
         "size": len(raw_bytes),
         "error": None,
-        "error_stage": None,   # empty | load | validate | not_allowed (istiod's four steps)
+        "error_stage": None,   # empty | load | validate | not_allowed | client | placeholder
         "server": None,
         "loopback": False,
         "auth": None,
@@ -384,11 +513,12 @@ def _summarize(key, raw, allowlist=()):
         "ca_fingerprint": None,
         "insecure": False,
         "probe": None,
+        "hint": None,
     }
-    config, err = load(raw_bytes)
-    if err:
-        entry["error"] = err
-        entry["error_stage"] = "empty" if err == "kubeconfig is empty" else "load"
+    verdict, config = judge(raw_bytes, istio_version, allowlist, files)
+    if config is None:
+        entry["error"] = verdict["error"]
+        entry["error_stage"] = verdict["stage"]
         return entry, None
     # What the current context points at, even when istiod would refuse it (say why, precisely).
     c, cluster, user = _current(config)
@@ -401,17 +531,14 @@ def _summarize(key, raw, allowlist=()):
     primary = [m for m in methods if m in refused_order or m.startswith("auth_provider:")]
     entry["auth"] = (primary or methods or ["none"])[0]
     ca = cluster.get("certificate-authority-data")
-    if ca:
+    if ca and isinstance(ca, str):
         dec = _b64(ca)
         entry["ca_fingerprint"] = fingerprint(dec) if dec else None
     entry["insecure"] = bool(cluster.get("insecure-skip-tls-verify"))
-    verr = validate(config)
-    if verr:
-        entry["error"] = "kubeconfig is not valid: %s" % verr
-        entry["error_stage"] = "validate"
-        return entry, config
-    refused = refused_auth(config, allowlist)
-    if refused:
-        entry["error"] = "kubeconfig is not allowed: %s" % refused
-        entry["error_stage"] = "not_allowed"
+    entry["hint"] = verdict.get("hint")
+    if verdict["stage"]:
+        entry["error"] = verdict["error"]
+        if verdict.get("hint") and verdict["stage"] != "placeholder":
+            entry["error"] += " (%s)" % verdict["hint"]
+        entry["error_stage"] = verdict["stage"]
     return entry, config

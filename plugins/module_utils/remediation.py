@@ -1,20 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Remediation planning: findings + facts -> a plan of safe fixes (pure, no I/O).
+"""Remediation planning: findings + the mesh model -> a plan of safe fixes (pure, no I/O).
 
-The plan is what the ``remediate`` role executes. It is built on the controller from the
-findings of one diagnosis and the facts of every cluster, so the same input always gives
-the same plan, and it is tested without any cluster.
+The plan is what the ``remediate`` role executes. It is built on the controller from one
+diagnosis (its findings, whose ``fix`` says what each needs, and its mesh model), so the same
+input always gives the same plan, and it is tested without any cluster.
 
-Only three categories are ever fixed automatically (DESIGN.md section 3):
+Only three categories are ever fixed automatically:
 
 - ``network_labels``: ``topology.istio.io/network`` on istiod's namespace and on the
   east-west gateway Service(s), set to the cluster's network;
 - ``gateway_addresses``: ``spec.externalIPs`` on a gateway Service with no address;
-- ``remote_secrets``: ``istio-remote-secret-<peer>`` created or re-keyed in a primary.
+- ``remote_secrets``: ``istio-remote-secret-<peer cluster ID>`` created or re-keyed in a primary.
 
-Everything else becomes a *manual* step with the guide's instructions: a plan never
+Everything else becomes a *manual* step with the finding's remedy: a plan never
 contains a delete, never touches certificates, never changes an install's values.
 
 The module also holds the pure helpers of the remote secret module (kubeconfig built the
@@ -36,122 +36,16 @@ except ImportError:  # pragma: no cover
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    REMEDIATE_CATEGORIES,
+from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import REMEDIATE_CATEGORIES, natural_key
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
+    CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
+    remote_secret_name, sidecar_container, sidecar_env,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import owner_deployment
 
-NETWORK_LABEL = "topology.istio.io/network"
-MULTICLUSTER_LABEL = "istio/multiCluster"
-CLUSTER_ANNOTATION = "networking.istio.io/cluster"
-READER_SERVICE_ACCOUNT = "istio-reader-service-account"
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
-DEFAULT_ISTIO_NAMESPACE = "istio-system"
-
-# Which category fixes which finding id. Findings may carry their own ``category``
-# (the checks set it); this map is the fallback and the single place that says what is safe.
-FIXED_BY = {
-    "network.namespace_label_missing": "network_labels",
-    "network.namespace_label_mismatch": "network_labels",
-    "eastwest_gateway.network_label_missing": "network_labels",
-    "eastwest_gateway.network_label_mismatch": "network_labels",
-    "eastwest_gateway.external_ip_pending": "gateway_addresses",
-    "remote_secret.missing": "remote_secrets",
-    "remote_secret.wrong_namespace": "remote_secrets",
-    "remote_secret.key_mismatch": "remote_secrets",
-    "remote_secret.invalid_kubeconfig": "remote_secrets",
-    "remote_secret.loopback_server": "remote_secrets",
-    "remote_secret.local_key": "remote_secrets",
-}
-
-_NAMESPACE_LABEL_IDS = ("network.namespace_label_missing", "network.namespace_label_mismatch")
-_GATEWAY_LABEL_IDS = ("eastwest_gateway.network_label_missing", "eastwest_gateway.network_label_mismatch")
-
-# The guide's manual steps for what no category fixes (or what a category could not).
-MANUAL_STEPS = {
-    "cluster.unreachable": [
-        "Check the kubeconfig and context of this host (host vars kubeconfig / kube_context) and that the API server answers.",
-    ],
-    "cluster.forbidden": [
-        "Grant the credentials read access to the resource named in the evidence (get/list), then diagnose again.",
-    ],
-    "istio.not_installed": [
-        "Install Istio in this cluster (istioctl install with values.global.meshID, multiCluster.clusterName and network set).",
-    ],
-    "cluster.duplicate_id": [
-        "Give every cluster its own cluster ID: reinstall istiod with values.global.multiCluster.clusterName=<unique name>.",
-        "Then regenerate the remote secrets that name the old ID (remediate category remote_secrets).",
-    ],
-    "mesh.id_mismatch": [
-        "Reinstall Istio so every cluster has the same values.global.meshID.",
-    ],
-    "remote_secret.local_key": [
-        "The secret's data key is this cluster's own ID, so istiod ignores it: make the cluster IDs unique,"
-        " or regenerate the secret with istioctl create-remote-secret --name=<peer cluster ID> against the peer.",
-    ],
-    "remote_secret.api_unreachable": [
-        "Make the peer's API server reachable from istiod (firewall, address in the kubeconfig, credentials);"
-        " the evidence says where it was tried from.",
-    ],
-    "remote_secret.istiod_error": [
-        "Read the istiod log line in the evidence; fix the remote secret it names, then restart nothing: istiod retries.",
-    ],
-    "remote_secret.not_synced": [
-        "istiod cannot list the remote cluster: check that its API server is reachable from istiod and the token is valid.",
-    ],
-    "primary_remote.istiod_remote_missing": [
-        "Install the remote cluster with values.global.remotePilotAddress=<primary's east-west gateway address>"
-        " (istioctl install -f remote.yaml), so its proxies reach the primary's istiod.",
-        "Expose istiod on the primary: kubectl apply -n istio-system -f samples/multicluster/expose-istiod.yaml.",
-    ],
-    "network.pod_network_unset": [
-        "Set values.global.network on the install, then restart the workloads so injection sets ISTIO_META_NETWORK.",
-    ],
-    "eastwest_gateway.missing": [
-        "Install the east-west gateway: samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install -y -f -.",
-    ],
-    "eastwest_gateway.hostname_only": [
-        "Keep RESOLVE_HOSTNAME_GATEWAYS on (Istio >= 1.13) and make the hostname resolvable from istiod,"
-        " or give the gateway an IP (spec.externalIPs, remediate category gateway_addresses with force).",
-    ],
-    "eastwest_gateway.port_missing": [
-        "Add port 15443 (name tls) to the gateway Service, or set label networking.istio.io/gatewayPort to the port it exposes.",
-    ],
-    "eastwest_gateway.expose_gateway_missing": [
-        "Expose services through the gateway: kubectl apply -n istio-system -f samples/multicluster/expose-services.yaml.",
-    ],
-    "trust.cacerts_missing": [
-        "Plug in a shared CA: create Secret cacerts in istio-system from the same root in every cluster, then restart istiod.",
-    ],
-    "trust.root_mismatch": [
-        "Give every cluster intermediate certificates signed by one root (Plug-in Certs), create Secret cacerts in each,"
-        " restart istiod, then restart the workloads so they get new certificates.",
-    ],
-    "trust.chain_invalid": [
-        "Regenerate cacerts: ca-cert.pem must be signed by root-cert.pem and not expired; restart istiod.",
-    ],
-    "trust.cert_expiring": [
-        "Rotate the intermediate CA in cacerts before it expires; restart istiod.",
-    ],
-    "endpoints.remote_missing": [
-        "Fix its causes (remote secrets, primary-remote layout); istiod then sends the remote endpoints.",
-    ],
-    "endpoints.remote_pod_ips": [
-        "Fix its causes (gateway address, network labels); istiod then routes remote endpoints through the gateway.",
-    ],
-    "connectivity.pod_to_pod_blocked": [
-        "Open the firewall between the clusters' pod networks (single-network mesh), or declare separate networks.",
-    ],
-    "connectivity.gateway_blocked": [
-        "Open port 15443 to the peer's east-west gateway address.",
-    ],
-    "connectivity.tls_error": [
-        "Check for an L7 load balancer in front of 15443 (use an L4 one) and for a root of trust mismatch.",
-    ],
-    "connectivity.local_only": [
-        "See the endpoints findings: traffic only reaches local versions.",
-    ],
-}
 
 
 class PlanError(ValueError):
@@ -173,41 +67,9 @@ def _key(finding):
 
 
 def category_of(finding):
-    """The remediate category that fixes ``finding``, or None (manual).
-
-    A finding that carries a ``category`` key decides for itself (None: the check judged it
-    unsafe, e.g. a remote secret that duplicate cluster IDs would make useless); the map is
-    the fallback for findings made without one.
-    """
-    if isinstance(finding, dict) and "category" in finding:
-        category = finding.get("category")
-        return category if category in REMEDIATE_CATEGORIES else None
+    """The remediate category the check judged safe for ``finding``, or None (manual)."""
     category = _get(finding, "category")
-    if category in REMEDIATE_CATEGORIES:
-        return category
-    return FIXED_BY.get(_get(finding, "id"))
-
-
-def _evidence_services(finding, key):
-    """Service refs (``ns/name``) listed in a gateway finding's evidence (one finding covers them all)."""
-    refs = []
-    for item in ((_get(finding, "evidence") or {}).get(key) or []):
-        ref = item.get("service") if isinstance(item, dict) else item
-        if isinstance(ref, str) and "/" in ref and ref not in refs:
-            refs.append(ref)
-    return refs
-
-
-def parse_resource(resource):
-    """``kind/namespace/name`` or ``kind/name`` -> (kind, namespace, name); Nones when absent."""
-    if not resource or not isinstance(resource, str):
-        return None, None, None
-    parts = resource.split("/")
-    if len(parts) >= 3:
-        return parts[0], parts[1], "/".join(parts[2:])
-    if len(parts) == 2:
-        return parts[0], None, parts[1]
-    return None, None, parts[0]
+    return category if category in REMEDIATE_CATEGORIES else None
 
 
 def normalize_categories(categories):
@@ -241,99 +103,65 @@ def validate_gateway_address(address):
     return None
 
 
-def _cluster_network(facts):
-    """(network, source): the declared network wins, else the install's values.global.network."""
-    declared = (facts.get("declared") or {}).get("network")
-    if declared:
-        return declared, "declared"
-    values = facts.get("injector_values") or {}
-    network = (values.get("global") or {}).get("network")
-    if network:
-        return network, "values.global.network"
-    return None, None
+def _skip(finding, category, reason, partial=False):
+    return {"key": _key(finding), "id": _get(finding, "id"), "cluster": _get(finding, "cluster"),
+            "peer": _get(finding, "peer"), "category": category, "reason": reason, "partial": partial}
 
 
-def _gateway_entry(facts, namespace, name):
-    for gw in facts.get("gateways") or []:
-        if gw.get("name") == name and (namespace is None or gw.get("namespace") == namespace):
-            return gw
-    return None
+def _fix(finding):
+    fix = _get(finding, "fix")
+    return fix if isinstance(fix, dict) else None
 
 
-def _plan_network_labels(cluster, facts, findings, force, actions, skipped):
-    network, source = _cluster_network(facts)
-    if not network:
-        for f in findings:
-            skipped.append(_skip(f, "network_labels",
-                                 "the network of %s is unknown: set host var meshmend_network "
-                                 "(or values.global.network in the install)" % cluster))
-        return
-    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
-    # Replacing a different value is explicit: the operator declared the network, or asked for force.
-    may_replace = bool(force) or source == "declared"
-    label_namespace = False
-    gateways = []
-    fixes = []
+def _ref(obj):
+    return "%s/%s" % (obj.get("namespace"), obj.get("name")) if obj.get("namespace") else obj.get("name")
+
+
+def _plan_network_labels(cluster, view, findings, force, actions, skipped):
+    istio_ns = view.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
+    label_namespace, gateways, fixes, network, source = False, [], [], None, None
     for f in findings:
-        fid = _get(f, "id")
-        if fid in _NAMESPACE_LABEL_IDS:
-            current = ((facts.get("namespace") or {}).get("labels") or {}).get(NETWORK_LABEL)
-            if current and current != network and not may_replace:
-                skipped.append(_skip(f, "network_labels",
-                                     "namespace %s in %s holds %s=%s, the install says %s: set host var "
-                                     "meshmend_network or meshmend_remediate_force=true to replace it"
-                                     % (istio_ns, cluster, NETWORK_LABEL, current, network)))
+        fix = _fix(f)
+        if fix is None or not fix.get("value"):
+            skipped.append(_skip(f, "network_labels", "the network of %s is unknown: set host var meshmend_network "
+                                                      "(or values.global.network in the install)" % cluster))
+            continue
+        network, source = fix["value"], fix.get("value_from") or ""
+        # Replacing a different value is explicit: the operator declared the network, or asked for force.
+        may_replace = bool(force) or source.startswith("declared")
+        objects = [o for o in fix.get("objects") or [] if isinstance(o, dict)]
+        refused = ["%s %s in %s holds %s=%s" % (o.get("kind"), _ref(o), cluster, NETWORK_LABEL, o["current"])
+                   for o in objects if o.get("current") and o["current"] != network and not may_replace]
+        if refused:
+            skipped.append(_skip(f, "network_labels",
+                                 "%s, the install says %s: set host var meshmend_network or "
+                                 "meshmend_remediate_force=true to replace it" % ("; ".join(refused), network),
+                                 partial=len(refused) < len(objects)))
+            if len(refused) == len(objects):
                 continue
-            label_namespace = True
-            fixes.append(_key(f))
-        elif fid in _GATEWAY_LABEL_IDS:
-            refs = _evidence_services(f, "services")
-            if not refs:
-                _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
-                if gw_name:
-                    refs = ["%s/%s" % (gw_ns or istio_ns, gw_name)]
-            if not refs:
-                skipped.append(_skip(f, "network_labels", "the finding names no gateway Service"))
+        for o in objects:
+            if o.get("current") and o["current"] != network and not may_replace:
                 continue
-            refused = []
-            for ref in refs:
-                gw_ns, gw_name = ref.split("/", 1)
-                current = ((_gateway_entry(facts, gw_ns, gw_name) or {}).get("labels") or {}).get(NETWORK_LABEL)
-                if current and current != network and not may_replace:
-                    refused.append("Service %s in %s holds %s=%s" % (ref, cluster, NETWORK_LABEL, current))
-                elif ref not in gateways:
-                    gateways.append(ref)
-            if refused:
-                skipped.append(_skip(f, "network_labels",
-                                     "%s, the install says %s: set host var meshmend_network or "
-                                     "meshmend_remediate_force=true to replace it" % ("; ".join(refused), network),
-                                     partial=len(refused) < len(refs)))
-                if len(refused) == len(refs):
-                    continue
-            fixes.append(_key(f))
+            if o.get("kind") == "Namespace":
+                label_namespace = True
+            elif _ref(o) not in gateways:
+                gateways.append(_ref(o))
+        fixes.append(_key(f))
     if not fixes:
         return
+    may_replace = bool(force) or (source or "").startswith("declared")
+    what = " and ".join(x for x in (("namespace %s" % istio_ns) if label_namespace else "",
+                                    ("Service " + ", ".join(gateways)) if gateways else "") if x)
     actions.append({
-        "cluster": cluster,
-        "category": "network_labels",
-        "module": "network_label_fix",
-        "params": {
-            "network": network,
-            "namespace": istio_ns,
-            "label_namespace": label_namespace,
-            "gateway_services": gateways,
-            "force": may_replace,
-        },
-        "network_source": source,
-        "fixes": fixes,
-        "description": "label %s%s with %s=%s (%s)" % (
-            ("namespace %s" % istio_ns) if label_namespace else "",
-            ((" and " if label_namespace else "") + "Service " + ", ".join(gateways)) if gateways else "",
-            NETWORK_LABEL, network, source),
+        "cluster": cluster, "category": "network_labels", "module": "network_label_fix",
+        "params": {"network": network, "namespace": istio_ns, "label_namespace": label_namespace,
+                   "gateway_services": gateways, "force": may_replace},
+        "network_source": source, "fixes": fixes,
+        "description": "label %s with %s=%s (%s)" % (what, NETWORK_LABEL, network, source),
     })
 
 
-def _plan_gateway_addresses(cluster, facts, findings, address, force, actions, skipped):
+def _plan_gateway_addresses(cluster, findings, address, force, actions, skipped):
     if not address:
         for f in findings:
             skipped.append(_skip(f, "gateway_addresses",
@@ -345,119 +173,94 @@ def _plan_gateway_addresses(cluster, facts, findings, address, force, actions, s
             skipped.append(_skip(f, "gateway_addresses",
                                  "host var meshmend_eastwest_gateway_ip of %s is unusable: %s" % (cluster, why)))
         return
-    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
     targets = {}
     for f in findings:
-        refs = _evidence_services(f, "gateways")
-        if not refs:
-            _kind, gw_ns, gw_name = parse_resource(_get(f, "resource"))
-            if gw_name:
-                refs = ["%s/%s" % (gw_ns or istio_ns, gw_name)]
-        if not refs:
+        services = [s for s in (_fix(f) or {}).get("services") or [] if isinstance(s, dict) and s.get("name")]
+        if not services:
             skipped.append(_skip(f, "gateway_addresses", "the finding names no gateway Service"))
             continue
-        for ref in refs:
-            targets.setdefault(ref, []).append(f)
+        for svc in services:
+            targets.setdefault(_ref(svc), (svc, []))[1].append(f)
     if len(targets) > 1:
         # One host var, one address: giving the same IP to two gateways would be wrong.
-        for fs in targets.values():
-            for f in fs:
+        for f in findings:
+            if (_fix(f) or {}).get("services"):
                 skipped.append(_skip(f, "gateway_addresses",
                                      "%d gateway Services in %s have no address and host var "
                                      "meshmend_eastwest_gateway_ip gives one: set them by hand (%s)"
                                      % (len(targets), cluster, ", ".join(sorted(targets)))))
         return
-    for ref, fs in targets.items():
-        gw_ns, gw_name = ref.split("/", 1)
+    for ref, (svc, fs) in targets.items():
         actions.append({
-            "cluster": cluster,
-            "category": "gateway_addresses",
-            "module": "eastwest_gateway_address",
-            "params": {"namespace": gw_ns, "name": gw_name, "address": str(address).strip(),
+            "cluster": cluster, "category": "gateway_addresses", "module": "eastwest_gateway_address",
+            "params": {"namespace": svc.get("namespace"), "name": svc["name"], "address": str(address).strip(),
                        "force": bool(force)},
             "fixes": [_key(f) for f in fs],
             "description": "set spec.externalIPs of Service %s to [%s]" % (ref, str(address).strip()),
         })
 
 
-def _plan_remote_secrets(cluster, facts, findings, facts_by_cluster, actions, skipped):
-    istio_ns = facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE
-    if facts.get("role") not in (None, "primary"):
+def _plan_remote_secrets(cluster, view, findings, model, actions, skipped):
+    role = view.get("role")
+    if role not in (None, "primary"):
         for f in findings:
             skipped.append(_skip(f, "remote_secrets",
-                                 "%s is a %s cluster: only primaries read remote secrets" % (cluster, facts.get("role"))))
+                                 "%s is a %s cluster: only primaries read remote secrets" % (cluster, role)))
         return
     by_peer = {}
     for f in findings:
-        peer = _get(f, "peer")
-        if not peer:
+        fix = _fix(f)
+        if fix is None or not fix.get("peer"):
             skipped.append(_skip(f, "remote_secrets", "the finding names no peer cluster"))
             continue
-        by_peer.setdefault(peer, []).append(f)
-    for peer in sorted(by_peer):
+        by_peer.setdefault(fix["peer"], []).append(f)
+    clusters = model.get("clusters") or {}
+    for peer in sorted(by_peer, key=natural_key):
         fs = by_peer[peer]
-        peer_facts = facts_by_cluster.get(peer)
-        if not peer_facts:
+        peer_view = clusters.get(peer)
+        if not peer_view:
             for f in fs:
-                skipped.append(_skip(f, "remote_secrets",
-                                     "peer %s is not in play (not in the inventory or --limit): its token cannot be read" % peer))
+                skipped.append(_skip(f, "remote_secrets", "peer %s is not in play (not in the inventory or --limit): "
+                                                          "its token cannot be read" % peer))
             continue
-        if not peer_facts.get("reachable", True):
+        if peer_view.get("state") != "full":
             for f in fs:
-                skipped.append(_skip(f, "remote_secrets",
-                                     "peer %s is unreachable: its token cannot be read" % peer))
+                skipped.append(_skip(f, "remote_secrets", "peer %s is unreachable: its token cannot be read" % peer))
             continue
-        # The key the checks expect (the peer's cluster ID as the check judged it), else the facts'.
-        peer_id = None
-        for f in fs:
-            peer_id = peer_id or (_get(f, "evidence") or {}).get("expected_key")
-        peer_id = peer_id or peer_facts.get("cluster_id") or peer
-        if peer_id == facts.get("cluster_id"):
-            for f in fs:
-                skipped.append(_skip(f, "remote_secrets",
-                                     "%s and %s share cluster ID %s, so istiod would ignore the secret: "
-                                     "make the cluster IDs unique first" % (cluster, peer, peer_id)))
-            continue
-        secret_name = "istio-remote-secret-%s" % peer
-        for f in fs:
-            # Re-key or regenerate the very secret the finding names when it is in istiod's namespace.
-            if _get(f, "id") in ("remote_secret.key_mismatch", "remote_secret.invalid_kubeconfig",
-                                 "remote_secret.loopback_server", "remote_secret.local_key"):
-                _kind, ns, name = parse_resource(_get(f, "resource"))
-                if name and ns == istio_ns:
-                    secret_name = name
+        fixes = [_fix(f) for f in fs]
+        # the secret to write: one a finding names (to re-key or regenerate in place), else the new one
+        default = fixes[0]["name"]
+        named = [x["name"] for x in fixes if x.get("name") and x["name"] != remote_secret_name(x["key"])]
+        name = named[0] if named else default
+        key, namespace = fixes[0]["key"], fixes[0].get("namespace") or DEFAULT_ISTIO_NAMESPACE
         actions.append({
-            "cluster": cluster,
-            "category": "remote_secrets",
-            "module": "remote_secret",
-            "peer": peer,
-            "params": {"peer_name": peer, "cluster_id": peer_id, "namespace": istio_ns,
-                       "name": secret_name,
-                       "peer_namespace": peer_facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
+            "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
+            "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": name,
+                       "peer_namespace": fixes[0].get("peer_namespace") or DEFAULT_ISTIO_NAMESPACE},
             "fixes": [_key(f) for f in fs],
             "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
-                           % (istio_ns, secret_name, cluster, peer, peer_id),
+                           % (namespace, name, cluster, peer, key),
         })
         for f in fs:
             if _get(f, "id") == "remote_secret.wrong_namespace":
-                _kind, ns, name = parse_resource(_get(f, "resource"))
+                stray = _get(f, "target") or {}
                 skipped.append(_skip(f, "remote_secrets",
                                      "a correct secret is created in %s; the stray Secret %s/%s is left in place"
-                                     " (remediate never deletes): delete it by hand" % (istio_ns, ns, name),
-                                     partial=True))
+                                     " (remediate never deletes): delete it by hand"
+                                     % (namespace, stray.get("namespace"), stray.get("name")), partial=True))
 
 
-def _plan_restarts(findings, facts_by_cluster, actions, skipped):
+def _plan_restarts(findings, model, actions, skipped):
     """Restart stale sidecars only where injection now gives the right network (else it changes nothing)."""
+    clusters = model.get("clusters") or {}
     for f in findings:
-        if _get(f, "id") != "network.pod_network_unset":
+        fix = _fix(f)
+        if _get(f, "id") != "network.pod_network_unset" or not fix or not fix.get("restart"):
             continue
         cluster = _get(f, "cluster")
-        facts = facts_by_cluster.get(cluster) or {}
-        if not facts.get("reachable", True):
+        if (clusters.get(cluster) or {}).get("state") != "full":
             continue
-        network, source = _cluster_network(facts)
-        injected = ((facts.get("injector_values") or {}).get("global") or {}).get("network")
+        network, injected = fix.get("network"), fix.get("injected_network")
         if not network or injected != network:
             skipped.append(_skip(f, "network_labels",
                                  "restarting would not help: values.global.network of %s is %s, not %s; fix the "
@@ -465,13 +268,9 @@ def _plan_restarts(findings, facts_by_cluster, actions, skipped):
                                  % (cluster, injected or "unset", network or "(unknown)")))
             continue
         actions.append({
-            "cluster": cluster,
-            "category": "network_labels",
-            "module": "deployment_restart",
-            "params": {"network": network,
-                       "istio_namespace": facts.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
-            "network_source": source,
-            "fixes": [_key(f)],
+            "cluster": cluster, "category": "network_labels", "module": "deployment_restart",
+            "params": {"network": network, "istio_namespace": fix.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
+            "network_source": fix.get("value_from"), "fixes": [_key(f)],
             "description": "restart the Deployments whose sidecars lack ISTIO_META_NETWORK=%s" % network,
         })
 
@@ -487,91 +286,80 @@ def stale_network_pods(pods, network):
         meta = pod.get("metadata") or {}
         if (pod.get("status") or {}).get("phase") not in (None, "Running") or meta.get("deletionTimestamp"):
             continue
-        proxy = [c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == "istio-proxy"]
-        if not proxy:
+        if sidecar_container(pod) is None:
             continue
-        env = dict((e.get("name"), e.get("value")) for e in proxy[0].get("env") or [] if isinstance(e, dict))
-        value = env.get("ISTIO_META_NETWORK") or None
+        value = sidecar_env(pod).get("ISTIO_META_NETWORK") or None
         if value == network:
             continue
-        ns = meta.get("namespace")
-        deployment = None
-        pth = (meta.get("labels") or {}).get("pod-template-hash")
-        for ref in meta.get("ownerReferences") or []:
-            rs = ref.get("name") or ""
-            if ref.get("kind") == "ReplicaSet" and pth and rs.endswith("-" + pth):
-                deployment = "%s/%s" % (ns, rs[:-len(pth) - 1])
-        ref = "%s/%s" % (ns, meta.get("name"))
+        deployment = owner_deployment(pod)
+        ref = "%s/%s" % (meta.get("namespace"), meta.get("name"))
         stale.append({"pod": ref, "network_env": value, "deployment": deployment})
         if deployment is None:
             unowned.append(ref)
     return stale, unowned
 
 
-def _skip(finding, category, reason, partial=False):
-    return {"key": _key(finding), "id": _get(finding, "id"), "cluster": _get(finding, "cluster"),
-            "peer": _get(finding, "peer"), "category": category, "reason": reason, "partial": partial}
-
-
-def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=None, force=False,
-               restart_workloads=False):
+def build_plan(findings, model, categories=None, gateway_addresses=None, force=False, restart_workloads=False):
     """Turn one diagnosis into a plan.
 
-    - ``findings``: finding dicts (or Finding objects) of every cluster.
-    - ``facts_by_cluster``: cluster name -> facts (docs/facts.md).
+    - ``findings``: finding dicts (or Finding objects) of every cluster; a finding's ``category`` says whether
+      it is safe to fix and its ``fix`` what the category needs (set by the check; the words and the
+      evidence are never read).
+    - ``model``: the mesh model of the same diagnosis (``checks.diagnose(...).model``): clusters' state and
+      role, and each cluster's declared gateway address (host var ``meshmend_eastwest_gateway_ip``).
     - ``categories``: the categories asked for (None: all three).
-    - ``gateway_addresses``: cluster -> host var ``meshmend_eastwest_gateway_ip`` (None when unset).
-    - ``force``: replace a different existing label or address (host var / role var).
+    - ``gateway_addresses``: cluster -> address, overriding the model's declared ones.
+    - ``force``: replace a different existing label or address.
     - ``restart_workloads``: with ``network_labels`` asked, restart the Deployments whose sidecars carry a
       stale ISTIO_META_NETWORK (``network.pod_network_unset``) once the install's values.global.network is right.
 
     Returns a JSON-safe dict: ``actions`` (one per cluster and category, or per cluster and
     peer for remote secrets), ``by_cluster`` (cluster -> actions, what each host runs),
     ``not_asked`` (fixable findings of a category not asked), ``skipped`` (fixable but not safely:
-    the reason says what to set), ``manual`` (everything else, with the guide's steps).
+    the reason says what to set), ``manual`` (everything else, with the remedy's words).
     """
     asked = normalize_categories(categories)
-    facts_by_cluster = facts_by_cluster or {}
-    gateway_addresses = gateway_addresses or {}
+    model = model if isinstance(model, dict) else {}
+    clusters = model.get("clusters") or {}
+    addresses = dict((name, (view.get("declared") or {}).get("gateway_ip")) for name, view in clusters.items())
+    addresses.update(gateway_addresses or {})
     findings = list(findings or [])
 
     grouped = {}
     not_asked = []
-    manual = []
     for f in findings:
         category = category_of(f)
-        cluster = _get(f, "cluster")
         if category is None:
             continue
         if category not in asked:
             not_asked.append(_skip(f, category, "category %s was not asked for" % category))
             continue
-        grouped.setdefault((cluster, category), []).append(f)
+        grouped.setdefault((_get(f, "cluster"), category), []).append(f)
 
-    actions = []
-    skipped = []
-    for (cluster, category) in sorted(grouped, key=lambda k: (k[0] or "", REMEDIATE_CATEGORIES.index(k[1]))):
+    actions, skipped = [], []
+    for (cluster, category) in sorted(grouped, key=lambda k: (natural_key(k[0]), REMEDIATE_CATEGORIES.index(k[1]))):
         fs = grouped[(cluster, category)]
-        facts = facts_by_cluster.get(cluster)
-        if not facts or not facts.get("reachable", True):
+        view = clusters.get(cluster) or {}
+        if view.get("state") != "full":
             for f in fs:
                 skipped.append(_skip(f, category, "no facts for %s (unreachable or not in play)" % cluster))
             continue
         if category == "network_labels":
-            _plan_network_labels(cluster, facts, fs, force, actions, skipped)
+            _plan_network_labels(cluster, view, fs, force, actions, skipped)
         elif category == "gateway_addresses":
-            _plan_gateway_addresses(cluster, facts, fs, gateway_addresses.get(cluster), force, actions, skipped)
+            _plan_gateway_addresses(cluster, fs, addresses.get(cluster), force, actions, skipped)
         else:
-            _plan_remote_secrets(cluster, facts, fs, facts_by_cluster, actions, skipped)
+            _plan_remote_secrets(cluster, view, fs, model, actions, skipped)
 
     if restart_workloads and "network_labels" in asked:
-        _plan_restarts(findings, facts_by_cluster, actions, skipped)
+        _plan_restarts(findings, model, actions, skipped)
 
     planned = set()
     for a in actions:
         planned.update(a["fixes"])
     listed = set(s["key"] for s in skipped + not_asked if not s.get("partial"))
     partial = dict((s["key"], s["reason"]) for s in skipped if s.get("partial"))
+    manual = []
     for f in findings:
         key = _key(f)
         if _get(f, "severity") == "info" or key in listed:
@@ -579,13 +367,10 @@ def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=No
         if key in planned and key not in partial:
             continue
         causes = list(_get(f, "caused_by") or [])
-        steps = list(MANUAL_STEPS.get(_get(f, "id")) or ([_get(f, "remedy")] if _get(f, "remedy") else []))
-        if key in partial:
-            steps = [partial[key]]
         manual.append({
             "key": key, "id": _get(f, "id"), "cluster": _get(f, "cluster"), "peer": _get(f, "peer"),
             "severity": _get(f, "severity"), "message": _get(f, "message"),
-            "steps": steps,
+            "steps": [partial[key]] if key in partial else ([_get(f, "remedy")] if _get(f, "remedy") else []),
             "caused_by": causes,
             # A symptom whose causes are all planned is expected to clear with them.
             "resolved_by_plan": bool(causes) and all(c in planned for c in causes),
@@ -608,13 +393,8 @@ def build_plan(findings, facts_by_cluster, categories=None, gateway_addresses=No
         "skipped": skipped,
         "not_asked": not_asked,
         "manual": manual,
-        "summary": {
-            "actions": len(actions),
-            "fixes": len(planned),
-            "skipped": len(skipped),
-            "not_asked": len(not_asked),
-            "manual": len(manual),
-        },
+        "summary": {"actions": len(actions), "fixes": len(planned), "skipped": len(skipped),
+                    "not_asked": len(not_asked), "manual": len(manual)},
     }
 
 
@@ -653,49 +433,17 @@ def parse_kubeconfig_essentials(text):
     """(server, ca_data_b64, token, auth_kind) of a kubeconfig's current context; Nones when absent.
 
     Only for comparing an existing secret with the one we would write: values are never
-    returned to the user, only their fingerprints (see summarize_kubeconfig).
+    returned to the user, only their fingerprints (see summarize_kubeconfig). A thin wrapper of
+    kubeconfig.essentials, which reads through the one loader with its size and alias limits.
     """
-    if not HAS_YAML or not text:
-        return None, None, None, None
-    try:
-        config = yaml.safe_load(text)
-    except Exception:  # any YAML error: the secret is invalid and will be rewritten
-        return None, None, None, None
-    if not isinstance(config, dict):
-        return None, None, None, None
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or [] if isinstance(c, dict)}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or [] if isinstance(c, dict)}
-    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or [] if isinstance(u, dict)}
-    ctx = contexts.get(config.get("current-context")) or (list(contexts.values())[0] if len(contexts) == 1 else {})
-    cluster = clusters.get(ctx.get("cluster")) or {}
-    user = users.get(ctx.get("user")) or {}
-    auth = None
-    for name in ("token", "exec", "client-key-data", "client-key", "client-certificate-data",
-                 "client-certificate", "tokenFile", "auth-provider"):
-        if user.get(name):
-            auth = name
-            break
-    return (cluster.get("server"), cluster.get("certificate-authority-data"),
-            user.get("token"), auth or "none")
-
-
-def _b64decode(value):
-    try:
-        return base64.b64decode(value)
-    except Exception:  # not base64: fingerprint the text itself
-        return value
+    return _kubeconfig.essentials(text)
 
 
 def summarize_kubeconfig(text):
-    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints."""
-    server, ca, token, auth = parse_kubeconfig_essentials(text)
-    return {
-        "server": server,
-        "auth": auth,
-        "token_fingerprint": fingerprint(token) if token else None,  # None: no token (yet)
-        "ca_fingerprint": fingerprint(_b64decode(ca)) if ca else None,
-        "fingerprint": fingerprint(text),
-    }
+    """Credential-free view of a kubeconfig for diffs and results: server, auth kind, fingerprints.
+
+    A thin wrapper of kubeconfig.diff_summary (the one loader, with its limits)."""
+    return _kubeconfig.diff_summary(text)
 
 
 def decode_secret_data(secret):

@@ -99,30 +99,21 @@ def guide_order_key(f):
 # ---------------------------------------------------------------------------
 # Facts summary (whitelisted fields only)
 
-def _entry_target(entry, facts_by_cluster):
-    """Which inventory cluster a remote-secret entry points at, or None.
+def _targets_of(model, cluster):
+    """{(secret namespace, name, key): peer} of the remote-secret entries the model matched in ``cluster``."""
+    return dict(((e["namespace"], e["name"], e["key"]), e["target"]) for e in model.get("remote_secrets") or []
+                if e.get("cluster") == cluster and e.get("target"))
 
-    The probe names it when it ran; else the data key names a cluster ID, else the
-    server URL is one of the clusters' API servers.
+
+def summarize_facts(facts, view=None, targets=None):
+    """Compact, credential-free summary of one cluster's facts for the reports.
+
+    ``view`` is the cluster's entry of the mesh model (role, identity as the checks derived them);
+    ``targets`` maps (secret namespace, name, key) to the peer the model matched the entry to.
     """
-    probe = entry.get("probe") or {}
-    if probe.get("cluster"):
-        return probe["cluster"]
-    key = entry.get("key")
-    server = entry.get("server")
-    for name, facts in facts_by_cluster.items():
-        if server and facts.get("server") == server:
-            return name
-    for name, facts in facts_by_cluster.items():
-        if key and (facts.get("cluster_id") == key or name == key):
-            return name
-    return None
-
-
-def summarize_facts(facts, facts_by_cluster=None):
-    """Compact, credential-free summary of one cluster's facts for the reports."""
     facts = facts or {}
-    facts_by_cluster = facts_by_cluster or {}
+    view = view or {}
+    targets = targets or {}
     istiod = facts.get("istiod") or {}
     summary = {
         "cluster": facts.get("cluster"),
@@ -135,7 +126,7 @@ def summarize_facts(facts, facts_by_cluster=None):
         "cluster_id": facts.get("cluster_id"),
         "network": facts.get("network"),
         "mesh_id": facts.get("mesh_id"),
-        "role": facts.get("role"),
+        "role": view.get("role"),
         "declared": facts.get("declared"),
         "istiod": ({"name": istiod.get("name"), "version": istiod.get("version"),
                     "ready_replicas": istiod.get("ready_replicas"), "replicas": istiod.get("replicas")}
@@ -169,7 +160,7 @@ def summarize_facts(facts, facts_by_cluster=None):
                 "server": entry.get("server"),
                 "auth": entry.get("auth"),
                 "error": entry.get("error"),
-                "target": _entry_target(entry, facts_by_cluster),
+                "target": targets.get((sec.get("namespace"), sec.get("name"), entry.get("key"))),
                 "probe_ok": probe.get("ok") if entry.get("probe") else None,
                 "probe_error": probe.get("error") if entry.get("probe") else None,
             })
@@ -207,7 +198,7 @@ def severity_counts(findings):
 
 
 def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", timing=None,
-                 generated_at=None, areas=None, previous_findings=None, remediation=None):
+                 generated_at=None, areas=None, previous_findings=None, remediation=None, model=None):
     """The JSON-safe report document every renderer reads.
 
     ``findings``: finding dicts (``Finding.to_dict()``). ``timing``: ``{"analysis_s": x,
@@ -224,7 +215,13 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
     in_play = sorted(facts_by_cluster, key=natural_key)
     counts = severity_counts(findings)
     counts["total"] = len(findings)
-    summaries = dict((name, summarize_facts(facts_by_cluster[name], facts_by_cluster)) for name in in_play)
+    if model is None:
+        # the model of these facts, its links' states set by these findings
+        from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
+        model = Mesh(facts_by_cluster, {"out_of_play": out_of_play or []}).to_dict(findings)
+    views = model.get("clusters") or {}
+    summaries = dict((name, summarize_facts(facts_by_cluster[name], views.get(name), _targets_of(model, name)))
+                     for name in in_play)
     requests = dict((name, summaries[name]["requests"]) for name in in_play)
     req_values = [v for v in requests.values() if isinstance(v, (int, float))]
     timing = dict(timing or {})
@@ -250,6 +247,9 @@ def build_report(facts_by_cluster, findings, out_of_play=None, fail_on="error", 
         "findings": findings,
         "facts": summaries,
         "timing": timing,
+        # the mesh model the checks derived (roles, identities, networks, remote-secret links); the
+        # per-entry list stays out (the facts summaries carry each entry with its target)
+        "model": dict((k, v) for k, v in model.items() if k != "remote_secrets"),
         "requests": {"per_cluster": requests, "total": sum(req_values),
                      "max": max(req_values) if req_values else None},
     }
@@ -777,36 +777,10 @@ def _e(text):
 
 
 def mesh_links(report):
-    """Remote-secret links ``A -> B`` (istiod in A reads B) with their state.
-
-    From the secrets present (entries resolved to a cluster) and from remote_secret.*
-    findings with a peer (a missing secret is a link that should exist). State: ``error``
-    when an error finding names the pair, ``warning`` for warnings, else ``ok``.
-    """
-    links = {}
-    for name in report["clusters"]["in_play"]:
-        for sec in report["facts"][name].get("remote_secrets") or []:
-            for entry in sec["keys"]:
-                target = entry.get("target")
-                if target and target != name:
-                    link = links.setdefault((name, target), {"source": name, "target": target,
-                                                             "state": "ok", "ids": [], "secret": None})
-                    link["secret"] = "%s/%s" % (sec["namespace"], sec["name"])
-    for f in report["findings"]:
-        if area_of(f["id"]) not in ("remote_secret", "primary_remote") or not f.get("peer") or not f.get("cluster"):
-            continue
-        link = links.setdefault((f["cluster"], f["peer"]),
-                                {"source": f["cluster"], "target": f["peer"], "state": "ok", "ids": [], "secret": None})
-        if f["id"] not in link["ids"]:
-            link["ids"].append(f["id"])
-        if f["severity"] == "error":
-            link["state"] = "error"
-        elif f["severity"] == "warning" and link["state"] == "ok":
-            link["state"] = "warning"
-    for link in links.values():
-        if link["secret"] is None and link["state"] == "ok":
-            link["state"] = "warning"
-    return [links[k] for k in sorted(links)]
+    """Remote-secret links ``A -> B`` (istiod in A reads B) with their state, as the checks' model has them:
+    a link exists where a secret provides B or a remote-secret finding names the pair; ``error`` when an
+    error finding names it, ``warning`` for warnings or no secret, else ``ok``."""
+    return list((report.get("model") or {}).get("links") or [])
 
 
 _CSS = """
@@ -1276,49 +1250,18 @@ def facts_from_result(cluster, result):
     return facts
 
 
-def resolve_probe_peers(facts_by_cluster):
-    """Name the inventory cluster each probed remote-secret server is, when gather could not.
-
-    gather runs per host and only knows the peers it was told; the controller sees every
-    cluster's API server URL, so it fills ``probe.cluster`` by URL. Returns new facts dicts
-    (the inputs are not changed).
-    """
-    by_server = dict((f.get("server"), name) for name, f in facts_by_cluster.items() if f.get("server"))
-    out = {}
-    for name, facts in facts_by_cluster.items():
-        changed = False
-        secrets = []
-        for sec in facts.get("remote_secrets") or []:
-            entries = []
-            for entry in sec.get("entries") or []:
-                probe = entry.get("probe")
-                if isinstance(probe, dict) and not probe.get("cluster") and entry.get("server") in by_server:
-                    entry = dict(entry, probe=dict(probe, cluster=by_server[entry["server"]]))
-                    changed = True
-                entries.append(entry)
-            secrets.append(dict(sec, entries=entries))
-        out[name] = dict(facts, remote_secrets=secrets) if changed else facts
-    return out
-
-
 def _finding_dict(f):
     return f.to_dict() if hasattr(f, "to_dict") else dict(f)
 
 
-def analyze(facts_by_cluster, run_checks, options=None, time_areas=True, clock=None):
-    """Run the check catalogue ONCE over every cluster.
+def analyze(facts_by_cluster, diagnose, options=None, time_areas=True, clock=None):
+    """Run the check catalogue ONCE over every cluster (``diagnose``: ``checks.diagnose``).
 
-    The findings come from one full ``run_checks`` call, so ``caused_by`` links across
-    areas are intact; run_checks fills ``options["timings"]`` with seconds per area.
-    Returns ``(finding dicts, {"analysis_s": x, "areas": {area: s}})``.
+    Returns ``(finding dicts, {"analysis_s": x, "areas": {area: s}}, model)``.
     """
     import time
     clock = clock or time.perf_counter
-    options = dict(options or {})
-    filled = {}
     start = clock()
-    findings = [_finding_dict(f) for f in run_checks(facts_by_cluster, dict(options, timings=filled))]
-    timing = {"analysis_s": round(clock() - start, 6), "areas": {}}
-    if time_areas:
-        timing["areas"] = dict(filled)
-    return findings, timing
+    result = diagnose(facts_by_cluster, dict(options or {}))
+    timing = {"analysis_s": round(clock() - start, 6), "areas": dict(result.timings) if time_areas else {}}
+    return [_finding_dict(f) for f in result.findings], timing, result.model

@@ -24,6 +24,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import ClusterError
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of
 
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "meshmend"
@@ -139,10 +140,6 @@ def ensure_object(client, collection_path, name, build, what, check_mode=False, 
                 continue
             raise
     raise WriteConflict(_cluster(client), what, attempts)
-
-
-def labels_of(obj):
-    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})
 
 
 def label_patch(obj, key, value, force, what):

@@ -98,6 +98,11 @@ options:
         description: Intended role (C(meshmend_cluster_role)).
         type: str
         choices: [primary, remote]
+      gateway_ip:
+        description:
+          - The address an operator gives this cluster's east-west gateway (C(meshmend_eastwest_gateway_ip)); the
+            remedies name it and remediation writes it to a pending gateway's C(spec.externalIPs).
+        type: str
   exec_timeout:
     description:
       - Seconds an exec (istiod clusterz, client proxy) may take.

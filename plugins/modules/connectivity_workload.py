@@ -208,9 +208,11 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client, kubeconfig_path,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, NETWORK_LABEL, ConnectivityError, build_site, controller_pid,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, ConnectivityError, build_site, controller_pid,
     deployment_readiness, expand_lists, select_manifests,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL, sidecar_container
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import KubeconfigFileError, load_option
 
 # kind -> (group, version, plural) for the objects a test workload needs.
 KINDS = {
@@ -335,7 +337,11 @@ def start_guard(module, namespace, uid, watch):
     if watch is None:
         return None
     if not isinstance(kubeconfig, dict):
-        kubeconfig = kubeconfig_path(kubeconfig)
+        # the guard gets the document read through kubeconfig.py's limits, not a path it would parse again
+        try:
+            kubeconfig = load_option(kubeconfig)[0]
+        except KubeconfigFileError:
+            kubeconfig = kubeconfig_path(kubeconfig)
     cfg = {"kubeconfig": kubeconfig, "context": p.get("context"), "validate_certs": p.get("validate_certs"),
            "namespace": namespace, "uid": uid, "pid": watch, "max_life": p["guard_max_life"]}
     # The launcher forks the guard away and returns at once; the configuration travels on stdin.
@@ -462,8 +468,7 @@ def present(module, client, cluster):
         created.append(_create(client, cluster, namespace, obj))
     deployments = [d for d in p["definitions"] if isinstance(d, dict) and d.get("kind") == "Deployment"]
     pods, report = _wait_ready(client, cluster, namespace, deployments, deadline)
-    injected = [pd["metadata"]["name"] for pd in pods
-                if any(c.get("name") == "istio-proxy" for c in (pd.get("spec") or {}).get("containers") or [])]
+    injected = [pd["metadata"]["name"] for pd in pods if sidecar_container(pd) is not None]
     if injected:
         raise WorkloadError("%s: pods in %s got an istio-proxy sidecar (%s): the test needs pods without Istio; "
                             "is injection enabled for every namespace?" % (cluster, namespace, ", ".join(injected)))

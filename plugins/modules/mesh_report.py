@@ -152,7 +152,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: Every finding, sorted (errors first, then cluster, peer, id). Fields as in C(docs/findings.md), plus C(key).
+  description:
+    - Every finding, sorted (errors first, then cluster, peer, id). Fields as in docs/findings.md, plus C(key).
+    - C(target) is the object the finding is about; C(fix), set where a remediate C(category) can fix it, is what
+      that category needs (the remediation_plan filter reads it; evidence and words are for people).
   returned: always
   type: list
   elements: dict
@@ -162,12 +165,31 @@ findings:
       cluster: cluster2
       peer: cluster1
       resource: Secret/istio-system/istio-remote-secret-cluster1
-      message: no remote secret for cluster1 in cluster2
-      evidence: {secrets: []}
-      remedy: create the remote secret with istioctl create-remote-secret
+      target: {kind: Secret, namespace: istio-system, name: istio-remote-secret-cluster1}
+      message: No remote secret in cluster2/istio-system provides cluster1
+      evidence: {expected_key: cluster1, expected_key_from: cluster}
+      remedy: "If the secret is missing, create it: istioctl create-remote-secret ..."
       category: remote_secrets
+      fix: {peer: cluster1, key: cluster1, namespace: istio-system, name: istio-remote-secret-cluster1,
+            peer_namespace: istio-system}
       caused_by: []
       key: remote_secret.missing@cluster2->cluster1
+model:
+  description:
+    - >-
+      The mesh model the checks derived, once (docs/architecture.md). C(clusters) (per cluster C(state), C(installed),
+      C(role), C(cluster_id), C(expected_id), C(network), C(serving), C(declared), C(alias_of), C(endpoints_probe)),
+      C(networks) with their C(gateway_addresses), C(multi_network), C(duplicate_ids), C(remote_secrets) (every data
+      key of every remote secret with the peer it is meant for) and C(links) (C(source) to C(target), meaning istiod
+      in source reads target, with C(state) and the finding C(ids) on the pair).
+  returned: always
+  type: dict
+  sample:
+    clusters:
+      cluster1: {state: full, installed: true, role: primary, cluster_id: cluster1, network: network1, serving: [cluster1]}
+    multi_network: true
+    networks: {network1: {clusters: [cluster1], gateway_addresses: [172.18.1.10]}}
+    links: [{source: cluster2, target: cluster1, state: error, ids: [remote_secret.missing], secret: null}]
 summary:
   description: Counts by severity (C(counts)), worst severity, cluster count, unreachable clusters and counts per cluster.
   returned: always

@@ -129,9 +129,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import NETWORK_LABEL
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
-    RefusedChange, WriteConflict, label_patch, labels_of, patch_object,
+    RefusedChange, WriteConflict, label_patch, patch_object,
 )
 
 

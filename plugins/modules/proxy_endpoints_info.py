@@ -171,6 +171,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import pod_ready, pod_running
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import (
     EnvoyParseError, filter_rows, format_table, parse_endpoints,
 )
@@ -197,20 +198,14 @@ def argument_spec():
     return spec
 
 
-def _ready(pod):
-    st = pod.get("status") or {}
-    return st.get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
-
-
 def pick_pod(pods):
     """First Running+Ready pod by name, else first Running one."""
     pods = sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name") or "")
     for p in pods:
-        if _ready(p):
+        if pod_ready(p):
             return p
     for p in pods:
-        if (p.get("status") or {}).get("phase") == "Running":
+        if pod_running(p):
             return p
     return None
 

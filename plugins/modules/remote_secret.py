@@ -211,9 +211,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, api_path, get_client, get_module_client,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, fingerprint, summarize_secret,
+    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, summarize_secret,
     wanted_remote_secret,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (

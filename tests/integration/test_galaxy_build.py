@@ -20,7 +20,11 @@ FQCN = "%s.%s" % (NAMESPACE, NAME)
 
 # What a user needs, and what must never ship (the lab, local environments, generated trees).
 REQUIRED = ("plugins/", "roles/", "playbooks/", "docs/", "meta/runtime.yml", "MANIFEST.json", "FILES.json",
-            "README.md", "changelogs/changelog.yaml")
+            "README.md", "changelogs/changelog.yaml",
+            # the shipped RBAC (issue 16): installed with the collection, where the remedies point
+            "docs/rbac/README.md", "docs/rbac/meshmend-diagnose/10-clusterrole.yaml",
+            "docs/rbac/meshmend-remediate/10-role-istio-system.yaml", "docs/rbac/meshmend-connectivity/10-clusterrole.yaml",
+            "docs/rbac/meshmend-rbac.py", "plugins/module_utils/rbac.py")
 FORBIDDEN_TOP = ("meshlab", ".venv", "collections", ".git", ".cache", ".lab", "reports", ".pytest_cache", ".ansible")
 FORBIDDEN_PATHS = ("tests/output/",)
 

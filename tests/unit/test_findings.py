@@ -1,7 +1,8 @@
 import pytest
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import DESIGN_IDS
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    CATALOGUE, DESIGN_IDS, Finding, FindingError, finding_key, should_fail, sort_findings, worst_severity,
+    CATALOGUE, Finding, FindingError, finding_key, should_fail, sort_findings, worst_severity,
 )
 
 

@@ -3,13 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The check catalogue: pure functions over the facts of every cluster in play.
 
-``run_checks(facts_by_cluster, options)`` is the one entry point (diagnose, the standalone
-modules and the tests call it). Areas run in the order of the guide's decision tree, causes
-first, so that symptoms (endpoints.*) can link to the findings that explain them
-(``caused_by`` holds finding keys ``id@cluster[->peer]``).
+``diagnose(facts_by_cluster, options)`` is the one entry point: it builds the mesh model
+(``model.Mesh``: roles, identities, networks, remote-secret targets, derived once), runs every
+registered check over it (``registry``; one small function per finding id, in any order), links
+each finding to its causes (the guide's decision tree, ``caused_by`` keys ``id@cluster[->peer]``)
+and returns the findings with the model that reports and remediation read.
+``run_checks`` returns the findings only.
 
-Facts are those of docs/facts.md; a peer may be partial (``{"cluster", "cluster_id",
-"partial": True}``) and is then only used for what it holds. An unreachable cluster yields
+Facts are those of docs/facts.md; a peer may be partial (``{"cluster", "cluster_id", "partial":
+True}``) and is then only used for what it holds. An unreachable cluster yields
 ``cluster.unreachable`` and nothing else.
 """
 
@@ -19,50 +21,40 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    CATALOGUE, sort_findings,
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import CATALOGUE, DESIGN_IDS
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh, parse_time
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import (  # noqa: F401
+    AREA_NAMES, PREFIX_AREA, REGISTRY, area_of, link_causes,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    EXTRA_SEVERITIES, Mesh, parse_time,
-)
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import (
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import sort_findings
+# Importing the areas registers their checks.
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import (  # noqa: F401 pylint: disable=unused-import
     cluster, endpoints, gateway, locality, network, primary_remote, remote_secret, trust,
 )
-
-# Area name -> module, in run order (causes before the symptoms that link to them).
-AREAS = (
-    ("cluster", cluster),
-    ("primary_remote", primary_remote),
-    ("remote_secret", remote_secret),
-    ("network", network),
-    ("gateway", gateway),
-    ("trust", trust),
-    ("locality", locality),
-    ("endpoints", endpoints),
-)
-AREA_NAMES = tuple(name for name, _mod in AREAS)
-
-# Finding id prefix -> area (``areas`` may name either).
-_PREFIX_AREA = {
-    "cluster": "cluster", "istio": "cluster", "mesh": "cluster",
-    "primary_remote": "primary_remote", "remote_secret": "remote_secret", "network": "network",
-    "eastwest_gateway": "gateway", "trust": "trust", "locality": "locality", "endpoints": "endpoints",
-}
 
 # Always reported whatever ``areas`` says: they explain why other checks were skipped.
 _ALWAYS = ("cluster.unreachable", "cluster.forbidden", "cluster.read_failed")
 
-# Every id these checks can raise (the catalogue minus connectivity.*, plus the additions).
-CHECKED_IDS = tuple(sorted(
-    [i for i in CATALOGUE if not i.startswith("connectivity.")] + list(EXTRA_SEVERITIES)))
+# Every id the checks can raise (the catalogue minus connectivity.*, which the active tests raise).
+CHECKED_IDS = tuple(sorted(fid for c in REGISTRY for fid in c.ids))
+# Ids added to the catalogue since the fixed set, with their severities.
+EXTRA_SEVERITIES = dict((fid, CATALOGUE[fid].severity) for fid in CATALOGUE if fid not in DESIGN_IDS)
 
 
 class ChecksError(ValueError):
-    """Bad input to run_checks (the message names what is wrong)."""
+    """Bad input to the checks (the message names what is wrong)."""
 
 
-def area_of(finding_id):
-    return _PREFIX_AREA.get(str(finding_id).split(".", 1)[0])
+class Diagnosis:
+    """What one analysis found: ``findings`` (sorted Finding objects), ``model`` (the mesh model as a
+    JSON-safe dict, see model.Mesh.to_dict) and ``timings`` (seconds per area and for the model)."""
+
+    __slots__ = ("findings", "model", "timings")
+
+    def __init__(self, findings, model, timings):
+        self.findings = findings
+        self.model = model
+        self.timings = timings
 
 
 def _normalize_areas(areas):
@@ -72,21 +64,14 @@ def _normalize_areas(areas):
         areas = [a for a in areas.replace(",", " ").split() if a]
     wanted = set()
     for a in areas:
-        name = _PREFIX_AREA.get(a, a)
+        name = PREFIX_AREA.get(a, a)
         if name not in AREA_NAMES:
             raise ChecksError("unknown check area %r: expected some of %s" % (a, ", ".join(AREA_NAMES)))
         wanted.add(name)
     return wanted
 
 
-def run_checks(facts_by_cluster, options=None):
-    """Findings (sorted, one per id/cluster/peer) for the facts of every cluster in play.
-
-    options: ``areas`` (names of AREAS or finding id prefixes, default all), ``out_of_play``
-    (cluster names known but not gathered), ``now`` (datetime for expiry), ``expiry_days``
-    (default 30), ``probe_service`` (default helloworld.sample, when no proxy was probed),
-    ``timings`` (a dict filled with seconds per area, for the report's per-check timing).
-    """
+def _validate(facts_by_cluster, options):
     if not isinstance(facts_by_cluster, dict):
         raise ChecksError("facts_by_cluster must be a dict of cluster name -> facts, not %s"
                           % type(facts_by_cluster).__name__)
@@ -96,7 +81,6 @@ def run_checks(facts_by_cluster, options=None):
     if options is not None and not isinstance(options, dict):
         raise ChecksError("options must be a dict, not %s" % type(options).__name__)
     options = dict(options or {})
-    wanted = _normalize_areas(options.get("areas"))
     if options.get("now") is not None and parse_time(options["now"]) is None:
         raise ChecksError("option now must be a datetime or an ISO 8601 timestamp, not %r" % (options["now"],))
     try:
@@ -108,21 +92,44 @@ def run_checks(facts_by_cluster, options=None):
     out_of_play = options.get("out_of_play")
     if out_of_play is not None and not isinstance(out_of_play, (list, tuple, set)):
         raise ChecksError("option out_of_play must be a list of cluster names, not %s" % type(out_of_play).__name__)
-    timings = options.get("timings") if isinstance(options.get("timings"), dict) else None
+    return options
+
+
+def diagnose(facts_by_cluster, options=None):
+    """Findings and the mesh model for the facts of every cluster in play.
+
+    options: ``areas`` (names of AREA_NAMES or finding id prefixes, default all), ``out_of_play``
+    (cluster names known but not gathered), ``now`` (datetime for expiry), ``expiry_days``
+    (default 30), ``probe_service`` (default helloworld.sample, when no proxy was probed).
+    """
+    options = _validate(facts_by_cluster, options)
+    wanted = _normalize_areas(options.get("areas"))
     clock = time.perf_counter
+    timings = {}
     start = clock()
     mesh = Mesh(facts_by_cluster, options)
-    if timings is not None:
-        timings["mesh_model"] = round(clock() - start, 6)
+    timings["mesh_model"] = round(clock() - start, 6)
     found = {}
-    for name, module in AREAS:
-        # every area runs: later areas need the earlier findings as causes
+    for name in AREA_NAMES:
+        timings[name] = 0.0
+    for registered in REGISTRY:
         start = clock()
-        for finding in module.check(mesh, found):
+        for finding in registered.fn(mesh):
             found.setdefault(finding.key, finding)
-        if timings is not None:
-            timings[name] = round(clock() - start, 6)
-    kept = {k: f for k, f in found.items() if f.id in _ALWAYS or area_of(f.id) in wanted}
+        timings[registered.area] = round(timings[registered.area] + clock() - start, 6)
+    link_causes(found)
+    kept = dict((k, f) for k, f in found.items() if f.id in _ALWAYS or area_of(f.id) in wanted)
     for f in kept.values():
-        f.caused_by = [k for k in f.caused_by if k in kept and k != f.key]
-    return sort_findings(list(kept.values()))
+        f.caused_by = [k for k in f.caused_by if k in kept]
+    findings = sort_findings(list(kept.values()))
+    return Diagnosis(findings, mesh.to_dict(findings), timings)
+
+
+def run_checks(facts_by_cluster, options=None):
+    """The findings of :func:`diagnose` (sorted, one per id/cluster/peer). ``options["timings"]``, a
+    dict, is filled with seconds per area."""
+    result = diagnose(facts_by_cluster, dict((k, v) for k, v in (options or {}).items() if k != "timings")
+                      if isinstance(options, dict) else options)
+    if isinstance(options, dict) and isinstance(options.get("timings"), dict):
+        options["timings"].update(result.timings)
+    return result.findings

@@ -7,15 +7,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    DEFAULT_CLUSTER_ID, as_dict, as_list, listed, make, resource,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import DEFAULT_CLUSTER_ID
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
+from ansible_collections.meshmend.multicluster.plugins.module_utils import rbac
 
-
+MAX_LISTED = 20
+REASON_LIMIT = 300
 _KIND_WORDS = {"unreachable": "connection failed", "tls": "TLS failure", "unauthorized": "401 Unauthorized",
                "timeout": "timeout", "bad_config": "unusable kubeconfig", "server": "server error",
                "forbidden": "403 Forbidden"}
-REASON_LIMIT = 300
+_KINDS = {"secrets": "Secret", "pods": "Pod", "services": "Service", "configmaps": "ConfigMap",
+          "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace", "gateways": "Gateway",
+          "destinationrules": "DestinationRule", "endpointslices": "EndpointSlice"}
+
+
+def listed(items):
+    """At most MAX_LISTED items of a list, for evidence that stays readable."""
+    return list(items)[:MAX_LISTED]
 
 
 def _reason(c):
@@ -32,40 +42,21 @@ def _reason(c):
     return err if not kind or kind.lower() in err.lower() else "%s: %s" % (kind, err)
 
 
-def check_unreachable(mesh):
-    out = []
+@check("cluster.unreachable")
+def unreachable(mesh):
     for c in mesh.all():
         if c.state != "unreachable":
             continue
-        reason = _reason(c)
-        if c.stopped:
-            message = ("The API server of %s stopped answering part way through the gather (%s): what was read "
-                       "is incomplete, so nothing else is judged about it." % (c.name, reason))
-        else:
-            message = ("The controller cannot reach the API server of %s (%s): nothing else is known about it."
-                       % (c.name, reason))
-        evidence = {"server": c.server, "context": c.facts.get("context"),
-                    "error": c.facts.get("error"), "error_kind": c.facts.get("error_kind"),
-                    "gather_stopped": c.stopped}
+        evidence = {"server": c.server, "context": c.facts.get("context"), "error": c.facts.get("error"),
+                    "error_kind": c.facts.get("error_kind"), "gather_stopped": c.stopped}
         if c.stopped:
             errors = [as_dict(e) for e in as_list(c.facts.get("read_errors"))]
             evidence["failed_reads"] = [
                 {"verb": e.get("verb"), "resource": e.get("resource"), "namespace": e.get("namespace"),
                  "code": e.get("code"), "reason": e.get("reason")} for e in listed(errors)]
-        out.append(make(
-            "cluster.unreachable", c.name, message,
-            resource=None,
-            evidence=evidence,
-            remedy="Check the kubeconfig/context of %s, that the API server runs and that the controller "
-                   "can reach %s; its peers' checks against it are limited to what they hold." % (
-                       c.name, c.server or "it"),
-        ))
-    return out
-
-
-_KINDS = {"secrets": "Secret", "pods": "Pod", "services": "Service", "configmaps": "ConfigMap",
-          "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace", "gateways": "Gateway",
-          "destinationrules": "DestinationRule", "endpointslices": "EndpointSlice"}
+        yield make_finding("cluster.unreachable", c.name, evidence=evidence,
+                           variant="stopped" if c.stopped else None,
+                           reason=_reason(c), server=c.server or "it")
 
 
 def _kind(plural):
@@ -82,202 +73,175 @@ def _permission(err):
     return "%s %s %s" % (verb, res, where)
 
 
-def check_read_errors(mesh):
-    out = []
+def _read_errors(c):
+    return [as_dict(e) for e in as_list(c.facts.get("read_errors"))]
+
+
+@check("cluster.forbidden")
+def forbidden(mesh):
     for c in mesh.full():
-        errors = [as_dict(e) for e in as_list(c.facts.get("read_errors"))]
-        forbidden = [e for e in errors if e.get("code") == 403]
-        other = [e for e in errors if e.get("code") != 403]
-        if forbidden:
-            perms = [_permission(e) for e in forbidden]
-            first = forbidden[0]
-            out.append(make(
-                "cluster.forbidden", c.name,
-                "The credentials used for %s cannot %s: the checks that need it were skipped." % (
-                    c.name, "; ".join(perms)),
-                resource=resource(_kind(first.get("resource")), first.get("namespace"), first.get("name") or "*"),
-                evidence={"missing_permissions": [
-                    {"verb": e.get("verb"), "resource": e.get("resource"), "group": e.get("group") or "",
-                     "namespace": e.get("namespace"), "message": e.get("message")} for e in listed(forbidden)],
-                    "count": len(forbidden)},
-                remedy="Grant the identity of context %s read access (%s), e.g. a ClusterRole with "
-                       "get/list on those resources bound to it; then diagnose again." % (
-                           c.facts.get("context") or c.name, ", ".join(perms)),
-            ))
-        if other:
-            out.append(make(
-                "cluster.read_failed", c.name,
-                "Some reads of %s failed, so the checks that need them were skipped." % c.name,
-                evidence={"failed_reads": [
-                    {"verb": e.get("verb"), "resource": e.get("resource"), "namespace": e.get("namespace"),
-                     "code": e.get("code"), "reason": e.get("reason"), "message": e.get("message")}
-                    for e in listed(other)], "count": len(other)},
-                remedy="Look at the API server of %s for the errors listed and diagnose again." % c.name,
-            ))
-    return out
-
-
-def check_istio_installed(mesh):
-    out = []
-    for c in mesh.full():
-        if c.istio_installed is False:
-            mesh.not_installed.add(c.name)
-            ns = c.istio_namespace
-            out.append(make(
-                "istio.not_installed", c.name,
-                "Istio is not installed in %s: no istiod Deployment and no remote control-plane Service "
-                "in %s." % (c.name, ns),
-                resource=resource("Deployment", ns, "istiod"),
-                evidence={"istio_namespace": ns, "namespace_exists": c.facts.get("namespace") is not None,
-                          "istiod": None,
-                          "control_plane_services": [s.get("name") for s in
-                                                     as_list(c.facts.get("control_plane_services"))]},
-                remedy="Install Istio in %s (istioctl install with the primary or remote profile and "
-                       "values.global.meshID/multiCluster.clusterName/network), or remove it from the "
-                       "inventory. Manual." % c.name,
-            ))
-    return out
-
-
-def _known_ids(mesh):
-    """name -> cluster ID read from the cluster (full) or given (partial peers)."""
-    out = {}
-    for c in mesh.all():
-        if c.state in ("full", "partial") and c.cluster_id:
-            if c.name in mesh.not_installed:
-                continue
-            out[c.name] = c.cluster_id
-    return out
-
-
-def check_duplicate_ids(mesh):
-    out = []
-    ids = _known_ids(mesh)
-    groups = {}
-    for name, cid in ids.items():
-        groups.setdefault(cid, []).append(name)
-    for cid, names in sorted(groups.items()):
-        if len(names) < 2:
+        denied = [e for e in _read_errors(c) if e.get("code") == 403]
+        if not denied:
             continue
-        names = sorted(names)
-        # one finding per pair, on the first cluster we gathered (partial peers only carry an ID)
+        perms = [_permission(e) for e in denied]
+        first = denied[0]
+        # the shipped least-privilege RBAC (docs/rbac) under the names this cluster uses
+        client_ns = str(as_dict(c.facts.get("proxy")).get("pod") or "sample/").split("/", 1)[0] or "sample"
+        names = {"istio-system": c.istio_namespace, "sample": client_ns}
+        shipped = rbac.remedy(denied, c.context, "diagnose", names)
+        yield make_finding(
+            "cluster.forbidden", c.name,
+            target=target(_kind(first.get("resource")), first.get("namespace"), first.get("name") or "*"),
+            evidence={"missing_permissions": [
+                {"verb": e.get("verb"), "resource": e.get("resource"), "group": e.get("group") or "",
+                 "namespace": e.get("namespace"), "message": e.get("message"),
+                 "rule": (rbac.needed_rule(e, "diagnose", names) or (None, None))[1]} for e in listed(denied)],
+                "count": len(denied)},
+            variant="rbac" if shipped else None,
+            permissions="; ".join(perms), permissions_list=", ".join(perms), ctx=c.context, rbac=shipped)
+
+
+@check("cluster.read_failed")
+def read_failed(mesh):
+    for c in mesh.full():
+        other = [e for e in _read_errors(c) if e.get("code") != 403]
+        if other:
+            yield make_finding("cluster.read_failed", c.name, evidence={"failed_reads": [
+                {"verb": e.get("verb"), "resource": e.get("resource"), "namespace": e.get("namespace"),
+                 "code": e.get("code"), "reason": e.get("reason"), "message": e.get("message")}
+                for e in listed(other)], "count": len(other)})
+
+
+@check("istio.not_installed")
+def not_installed(mesh):
+    for c in mesh.full():
+        if c.installed is not False:
+            continue
+        ns = c.istio_namespace
+        yield make_finding(
+            "istio.not_installed", c.name, target=target("Deployment", ns, "istiod"),
+            evidence={"istio_namespace": ns, "namespace_exists": c.facts.get("namespace") is not None,
+                      "istiod": None,
+                      "control_plane_services": [s.get("name") for s in as_list(c.facts.get("control_plane_services"))]},
+            ns=ns)
+
+
+@check("cluster.duplicate_id")
+def duplicate_id(mesh):
+    for cid, names in sorted(mesh.duplicate_ids.items()):
+        # one finding per pair, on the first cluster gathered (partial peers only carry an ID)
         owners = [n for n in names if mesh.clusters[n].full]
         if not owners:
             continue
-        name = owners[0]
-        c = mesh.clusters[name]
-        default = cid == DEFAULT_CLUSTER_ID
+        c = mesh.clusters[owners[0]]
         for peer in names:
-            if peer == name:
+            if peer == c.name:
                 continue
-            out.append(make(
-                "cluster.duplicate_id", name,
-                "%s and %s share the cluster ID %r%s: istiod cannot tell them apart and ignores a remote "
-                "secret keyed by its own ID." % (
-                    name, peer, cid,
-                    " (Istio's default, values.global.multiCluster.clusterName was not set)" if default else ""),
-                peer=peer,
-                resource=resource("Deployment", c.istio_namespace, as_dict(c.istiod).get("name") or "istiod"),
+            yield make_finding(
+                "cluster.duplicate_id", c.name, peer=peer,
+                target=target("Deployment", c.istio_namespace, c.istiod_name),
                 evidence={"cluster_id": cid, "clusters": names,
                           "istiod_env_CLUSTER_ID": as_dict(as_dict(c.istiod).get("env")).get("CLUSTER_ID"),
                           "values_clusterName": as_dict(c.injector_global.get("multiCluster")).get("clusterName")},
-                remedy="Give every cluster a unique ID: reinstall Istio in %s (or %s) with "
-                       "--set values.global.multiCluster.clusterName=<unique id> (istiod CLUSTER_ID follows), "
-                       "restart the workloads, and recreate the remote secrets with that name. Manual." % (
-                           peer, name),
-            ))
-    return out
+                cluster_id=cid,
+                default_note=" (Istio's default, values.global.multiCluster.clusterName was not set)"
+                if cid == DEFAULT_CLUSTER_ID else "")
 
 
-def check_mesh_ids(mesh):
-    out = []
+def _mesh_ids(mesh):
+    """{cluster: meshID or None} of the installed clusters whose ConfigMaps were read."""
     values = {}
-    for c in mesh.installed():
-        if c.name in mesh.not_installed:
-            continue
-        if not c.has_section("configmaps") or c.read_failed("configmaps"):
-            continue   # the meshID lives in ConfigMaps that were not read
-        values[c.name] = c.facts.get("mesh_id")
+    for c in mesh.judged():
+        if c.has_section("configmaps") and not c.read_failed("configmaps"):
+            values[c.name] = c.facts.get("mesh_id")
+    return values
+
+
+@check("mesh.id_mismatch")
+def mesh_id_mismatch(mesh):
+    values = _mesh_ids(mesh)
     distinct = set(v for v in values.values() if v)
-    if len(distinct) > 1 or (distinct and None in values.values()):
-        groups = {}
-        for name, mid in values.items():
-            groups.setdefault(mid, []).append(name)
-
-        def rank(item):
-            mid, names = item
-            return (mid is None, -len(names), sorted(names)[0])
-
-        reference_mid, reference_names = sorted(groups.items(), key=rank)[0]
-        reference = sorted(reference_names)[0]
-        for name in sorted(values):
-            if values[name] == reference_mid:
-                continue
-            c = mesh.clusters[name]
-            out.append(make(
-                "mesh.id_mismatch", name,
-                "The meshID of %s (%s) differs from that of %s (%s): clusters of one mesh must share it." % (
-                    name, values[name] or "unset", reference, reference_mid or "unset"),
-                peer=reference,
-                resource=resource("ConfigMap", c.istio_namespace, "istio-sidecar-injector"),
-                evidence={"mesh_ids": dict(sorted(values.items())),
-                          "values_global_meshID": c.injector_global.get("meshID")},
-                remedy="Reinstall Istio in %s with --set values.global.meshID=%s and restart the workloads. "
-                       "Manual." % (name, reference_mid or "<mesh id>"),
-            ))
-    return out
-
-
-def check_declared(mesh):
-    """Inventory-declared cluster ID, mesh ID and role that the cluster contradicts."""
-    out = []
-    for c in mesh.installed():
-        if c.name in mesh.not_installed:
+    if not (len(distinct) > 1 or (distinct and None in values.values())):
+        return
+    groups = {}
+    for name, mid in values.items():
+        groups.setdefault(mid, []).append(name)
+    # the reference: a set meshID shared by the most clusters, then the first name
+    reference_mid, reference_names = sorted(
+        groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1]), sorted(kv[1])[0]))[0]
+    reference = sorted(reference_names)[0]
+    for name in sorted(values):
+        if values[name] == reference_mid:
             continue
-        d = c.declared
-        if d.get("cluster_id") and c.cluster_id and d["cluster_id"] != c.cluster_id:
-            out.append(make(
+        c = mesh.clusters[name]
+        yield make_finding(
+            "mesh.id_mismatch", name, peer=reference,
+            target=target("ConfigMap", c.istio_namespace, "istio-sidecar-injector"),
+            evidence={"mesh_ids": dict(sorted(values.items())), "values_global_meshID": c.injector_global.get("meshID")},
+            mesh_id=values[name] or "unset", peer_mesh_id=reference_mid or "unset",
+            wanted=reference_mid or "<mesh id>")
+
+
+@check("cluster.declared_id_mismatch")
+def declared_id_mismatch(mesh):
+    for c in mesh.judged():
+        declared = c.declared.get("cluster_id")
+        if declared and c.cluster_id and declared != c.cluster_id:
+            yield make_finding(
                 "cluster.declared_id_mismatch", c.name,
-                "%s runs with cluster ID %r but the inventory declares %r." % (c.name, c.cluster_id, d["cluster_id"]),
-                resource=resource("Deployment", c.istio_namespace, as_dict(c.istiod).get("name") or "istiod"),
-                evidence={"cluster_id": c.cluster_id, "declared": d["cluster_id"],
+                target=target("Deployment", c.istio_namespace, c.istiod_name),
+                evidence={"cluster_id": c.cluster_id, "declared": declared,
                           "istiod_env_CLUSTER_ID": as_dict(as_dict(c.istiod).get("env")).get("CLUSTER_ID"),
                           "values_clusterName": as_dict(c.injector_global.get("multiCluster")).get("clusterName")},
-                remedy="Either fix meshmend_cluster_id in the inventory or reinstall Istio in %s with "
-                       "values.global.multiCluster.clusterName=%s (and recreate the remote secrets that name it). "
-                       "Manual." % (c.name, d["cluster_id"]),
-            ))
+                cluster_id=c.cluster_id, declared=declared)
+
+
+@check("mesh.declared_id_mismatch")
+def declared_mesh_id_mismatch(mesh):
+    for c in mesh.judged():
+        declared = c.declared.get("mesh_id")
         mid = c.facts.get("mesh_id")
-        if d.get("mesh_id") and d["mesh_id"] != mid and c.has_section("configmaps") \
-                and not c.read_failed("configmaps"):
-            out.append(make(
+        if declared and declared != mid and c.has_section("configmaps") and not c.read_failed("configmaps"):
+            yield make_finding(
                 "mesh.declared_id_mismatch", c.name,
-                "%s runs with meshID %r but the inventory declares %r." % (c.name, mid, d["mesh_id"]),
-                resource=resource("ConfigMap", c.istio_namespace, "istio-sidecar-injector"),
-                evidence={"mesh_id": mid, "declared": d["mesh_id"]},
-                remedy="Fix meshmend_mesh_id in the inventory or reinstall Istio in %s with "
-                       "values.global.meshID=%s. Manual." % (c.name, d["mesh_id"]),
-            ))
-        role = c.role
-        if d.get("role") == "primary" and role == "remote":
-            out.append(make(
+                target=target("ConfigMap", c.istio_namespace, "istio-sidecar-injector"),
+                evidence={"mesh_id": mid, "declared": declared}, mesh_id=mid, declared=declared)
+
+
+@check("cluster.declared_role_mismatch")
+def declared_role_mismatch(mesh):
+    for c in mesh.judged():
+        if c.declared.get("role") == "primary" and c.role == "remote":
+            yield make_finding(
                 "cluster.declared_role_mismatch", c.name,
-                "The inventory declares %s a primary, but it runs no istiod and its proxies use a remote "
-                "control plane." % c.name,
-                resource=resource("Service", c.istio_namespace,
-                                  (c.selectorless_services or [{}])[0].get("name") or "istiod"),
-                evidence={"declared": "primary", "role": role,
+                target=target("Service", c.istio_namespace,
+                              (c.selectorless_services or [{}])[0].get("name") or "istiod"),
+                evidence={"declared": "primary", "role": c.role,
                           "control_plane_services": [s.get("name") for s in c.selectorless_services],
-                          "discovery_address": c.discovery_address},
-                remedy="Fix meshmend_cluster_role in the inventory, or install istiod in %s as a primary. "
-                       "Manual." % c.name,
-            ))
-    return out
+                          "discovery_address": c.discovery_address})
 
 
-def check(mesh, found):
-    out = []
-    for fn in (check_unreachable, check_read_errors, check_istio_installed, check_duplicate_ids,
-               check_mesh_ids, check_declared):
-        out.extend(fn(mesh))
-    return out
+@check("istio.istiod_not_ready")
+def istiod_not_ready(mesh):
+    for c in mesh.judged():
+        istiod = c.istiod
+        if not istiod or istiod.get("ready_replicas"):
+            continue
+        remotes = sorted(o.name for o in mesh.judged() if o.is_remote and c.name in o.serving)
+        yield make_finding(
+            "istio.istiod_not_ready", c.name, target=target("Deployment", c.istio_namespace, c.istiod_name),
+            evidence={"ready_replicas": istiod.get("ready_replicas") or 0, "replicas": istiod.get("replicas"),
+                      "running_pods": as_list(istiod.get("pods")), "remote_clusters_served": remotes},
+            ready=istiod.get("ready_replicas") or 0, replicas=istiod.get("replicas"),
+            remotes=" (and those of remote cluster(s) %s)" % ", ".join(remotes) if remotes else "",
+            ctx=c.context, ns=c.istio_namespace, istiod=c.istiod_name)
+
+
+@check("cluster.same_cluster")
+def same_cluster(mesh):
+    for alias, keep in sorted(mesh.aliases.items()):
+        c = mesh.clusters[alias]
+        yield make_finding("cluster.same_cluster", alias, peer=keep,
+                           evidence={"server": c.server, "cluster_id": c.cluster_id, "context": c.facts.get("context"),
+                                     "diagnosed_as": keep},
+                           server=c.server, cluster_id=c.cluster_id)

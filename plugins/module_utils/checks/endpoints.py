@@ -14,249 +14,190 @@ The guide's ``istioctl proxy-config endpoint`` step and its decision tree:
   remote network cannot be determined [or] the network of either the client or server pod cannot
   be determined." -> endpoints.remote_pod_ips, caused by gateway and network findings.
 
-Expected endpoints come from the peers' own facts (Service selector + sidecar pods), so a peer
-that is unreachable or only partially known is never judged.
+The service judged is the model's choice (``model.Mesh._probe``): the probe service when it runs in
+more than one cluster, else a service of the mesh's own that the proxy knows and that does; when
+there is none, ``endpoints.not_checked`` says so (never a silent pass). Expected endpoints come from
+the peers' own facts (Service selector + sidecar pods), so a peer that is unreachable or only
+partially known is never judged.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    as_dict, as_list, listed, make, resource, server_host,
-)
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.gateway import POD_IP_CAUSES
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.remote_secret import ENDPOINT_CAUSES
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import split_host
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
 
+MAX_LISTED = 20
+# The findings that explain a proxy without a peer's endpoints (of the istiod serving it, for that peer).
+SECRET_CAUSES = ("remote_secret.missing", "remote_secret.wrong_namespace", "remote_secret.key_mismatch",
+                 "remote_secret.local_key", "remote_secret.invalid_kubeconfig", "remote_secret.loopback_server",
+                 "remote_secret.api_unreachable", "remote_secret.istiod_error", "remote_secret.not_synced")
+# The gateway and network findings that explain raw pod IPs of another network.
+GATEWAY_CAUSES = ("eastwest_gateway.missing", "eastwest_gateway.external_ip_pending",
+                  "eastwest_gateway.network_label_missing", "eastwest_gateway.network_label_mismatch",
+                  "eastwest_gateway.port_missing", "eastwest_gateway.hostname_only")
 NETWORK_CAUSES = ("network.namespace_label_missing", "network.namespace_label_mismatch",
                   "network.pod_network_unset")
 
 
-def _split_host(host):
-    """(name, namespace) of ``helloworld.sample.svc.cluster.local`` / ``helloworld.sample``."""
-    parts = str(host or "").split(".")
-    if len(parts) < 2:
-        return parts[0] if parts and parts[0] else None, None
-    return parts[0], parts[1]
-
-
-def _service_pods(c, name, namespace):
-    """Sidecar pods of ``c`` selected by Service namespace/name (empty when the Service is absent)."""
-    key = ("service_pods", name, namespace)
-    if key not in c.cache:
-        c.cache[key] = _find_service_pods(c, name, namespace)
-    return c.cache[key]
-
-
-def _find_service_pods(c, name, namespace):
-    svc = None
-    for s in as_list(c.facts.get("services")):
-        s = as_dict(s)
-        if s.get("name") == name and s.get("namespace") == namespace:
-            svc = s
-            break
-    if svc is None:
-        return None, []
-    selector = as_dict(svc.get("selector"))
-    if not selector:
-        return svc, []
-    pods = []
-    for pod in as_list(c.facts.get("sidecar_pods")):
-        pod = as_dict(pod)
-        labels = as_dict(pod.get("labels"))
-        if pod.get("namespace") == namespace and all(labels.get(k) == v for k, v in selector.items()):
-            pods.append(pod)
-    return svc, pods
+def listed(items):
+    return list(items)[:MAX_LISTED]
 
 
 def _pod_network(c, pod):
     """The network istiod gives an endpoint: pod label, then istio-system's label, then the cluster's."""
-    return pod.get("network_label") or c.namespace_label_network or c.network
+    return pod.get("network_label") or c.namespace_label_network or c.effective_network
 
 
 def _pod_ips(pods):
     return set(p.get("pod_ip") for p in pods if p.get("pod_ip"))
 
 
-def _serving_primaries(mesh, a):
-    """Clusters whose istiod serves the proxies of ``a`` (its own for a primary)."""
-    if a.role == "primary":
-        return [a]
-    if a.role != "remote":
-        return []
-    primaries = [p for p in mesh.primaries() if p.name != a.name]
-    rpa = a.injector_global.get("remotePilotAddress")
-    if rpa:
-        rpa = str(rpa)
-        chosen = []
-        for p in primaries:
-            addrs = set(str(as_dict(x).get("value")) for gw in as_list(p.facts.get("gateways"))
-                        for x in as_list(as_dict(gw).get("addresses")))
-            if rpa in addrs or rpa == server_host(p.server):
-                chosen.append(p)
-        if chosen:
-            return chosen
-    return primaries
-
-
-def _causes_missing(mesh, a, c, found):
-    causes = []
-    if a.role == "remote_bound_local":
-        causes.extend(k for k in sorted(found)
-                      if k.split("->", 1)[0] == "primary_remote.istiod_remote_missing@%s" % a.name)
-    for p in _serving_primaries(mesh, a):
-        if p.name == c.name:
+def _probes(mesh):
+    """(cluster, its Probe, service name, namespace) for every judged cluster whose client proxy is judged."""
+    for a in mesh.judged():
+        probe = a.probe
+        if probe is None or probe.skipped:
             continue
-        for fid in ENDPOINT_CAUSES:
-            key = "%s@%s->%s" % (fid, p.name, c.name)
-            if key in found:
-                causes.append(key)
-    involved = set([a.name, c.name] + [p.name for p in _serving_primaries(mesh, a)])
-    for key in sorted(found):
-        if key.startswith("cluster.duplicate_id@"):
-            pair = key.split("@", 1)[1].split("->", 1)
-            # a shared ID matters when it is the serving istiod's or the peer's
-            if len(pair) == 2 and (set(pair) & involved):
-                causes.append(key)
-    seen = set()
-    return [k for k in causes if not (k in seen or seen.add(k))]
+        name, namespace = split_host(probe.host)
+        yield a, probe, name, namespace
 
 
-def _causes_pod_ips(mesh, a, c, found):
+def _pod_target(proxy):
+    pod_ref = str(proxy.get("pod") or "")
+    pod_ns, _sep, pod_name = pod_ref.partition("/")
+    return target("Pod", pod_ns or None, pod_name or pod_ref)
+
+
+def _missing_causes(mesh, a, c):
+    """Candidate causes of proxy ``a`` missing the endpoints of ``c``."""
     causes = []
-    gateway_clusters = [c.name] + sorted(d.name for d in mesh.full()
-                                         if d.name not in (c.name, a.name) and c.network and d.network == c.network)
-    for name in gateway_clusters:
-        for fid in POD_IP_CAUSES:
-            key = "%s@%s" % (fid, name)
-            if key in found:
-                causes.append(key)
-    for name in (c.name, a.name):
-        for fid in NETWORK_CAUSES:
-            key = "%s@%s" % (fid, name)
-            if key in found and key not in causes:
-                causes.append(key)
+    if a.is_remote:
+        # the remote's wiring to the primary's istiod
+        causes += ["primary_remote.control_plane_service_missing@%s" % a.name,
+                   "primary_remote.control_plane_address_stale@%s" % a.name]
+        causes += ["%s@%s->%s" % (fid, a.name, a.serving_primary)
+                   for fid in ("primary_remote.control_plane_service_missing", "primary_remote.control_plane_address_stale")
+                   if a.serving_primary]
+        causes += ["primary_remote.istiod_not_exposed@%s->%s" % (p.name, a.name) for p in mesh.primaries()]
+    # an istiod that serves these proxies without a ready replica sends nothing new
+    causes += ["istio.istiod_not_ready@%s" % p for p in (a.serving or [p.name for p in mesh.primaries()])]
+    if a.role == "remote_bound_local":
+        causes.append("primary_remote.istiod_remote_missing@%s" % a.name)
+        if a.serving_primary:
+            causes.append("primary_remote.istiod_remote_missing@%s->%s" % (a.name, a.serving_primary))
+    for p in a.serving:
+        if p != c.name:
+            causes.extend("%s@%s->%s" % (fid, p, c.name) for fid in SECRET_CAUSES)
+    involved = set([a.name, c.name] + a.serving)
+    for names in mesh.duplicate_ids.values():
+        # a shared ID matters when it is the serving istiod's or the peer's
+        for x in names:
+            for y in names:
+                if x != y and set((x, y)) & involved:
+                    causes.append("cluster.duplicate_id@%s->%s" % (x, y))
     return causes
 
 
-def _rows(proxy):
-    out = []
-    for row in as_list(proxy.get("endpoints")):
-        row = as_dict(row)
-        if row.get("address"):
-            out.append(row)
-    return out
+@check("endpoints.remote_missing")
+def remote_missing(mesh):
+    for a, probe, name, namespace in _probes(mesh):
+        proxy, rows = probe.proxy, probe.rows
+        addresses = set(r.get("address") for r in rows)
+        a_network = proxy.get("network") or a.effective_network
+        local_ips = _pod_ips(mesh.service_pods(a, name, namespace)[1])
+        all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
+        judged = [c for c in mesh.judged() if c.name != a.name]
+        if a.is_remote and a.serving != [a.name]:
+            judged.append(a)   # a remote's own endpoints also come through its primary's remote secret
+        only_local = bool(addresses) and addresses <= (local_ips | all_local_ips)
+        for c in judged:
+            pods = mesh.service_pods(c, name, namespace)[1]
+            ready = [p for p in pods if p.get("ready") is not False and p.get("pod_ip")]
+            if not ready:
+                continue
+            ips = _pod_ips(pods)
+            if c.name != a.name:
+                ips -= all_local_ips
+            gws = set()
+            for net in set(_pod_network(c, p) for p in ready):
+                if net and net != a_network:
+                    gws |= mesh.gateway_addresses(net)
+            if addresses & ips or addresses & gws:
+                continue
+            own = c.name == a.name
+            yield make_finding(
+                "endpoints.remote_missing", a.name, peer=None if own else c.name, target=_pod_target(proxy),
+                evidence={"service": probe.host, "service_chosen": probe.chosen,
+                          "port": proxy.get("port") if probe.chosen == "probe_service" else None,
+                          "proxy_endpoints": listed(["%s:%s %s" % (r.get("address"), r.get("port"), r.get("status"))
+                                                     for r in rows]),
+                          "expected_from_%s" % c.name: listed(
+                              ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip")) for p in ready]),
+                          "expected_gateway_addresses": sorted(gws),
+                          "serving_istiod": list(a.serving) or
+                          (["in-cluster istiod of %s" % a.name] if a.role == "remote_bound_local" else [])},
+                variant="own" if own else ("only_local" if only_local or not addresses else None),
+                remedy_variant="default", caused_by=_missing_causes(mesh, a, c), pod=probe.pod, host=probe.host,
+                svc_ns=namespace, svc_name=name)
 
 
-def _check_proxy(mesh, a, found):
-    out = []
-    proxy = a.facts.get("proxy")
-    if not isinstance(proxy, dict) or proxy.get("error"):
-        return out
-    name, namespace = _split_host(proxy.get("service"))
-    if not name or not namespace:
-        return out
-    rows = _rows(proxy)
-    addresses = set(r.get("address") for r in rows)
-    a_network = proxy.get("network") or a.network
-    _svc, local_pods = _service_pods(a, name, namespace)
-    local_ips = _pod_ips(local_pods)
-    all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
-    pod_ref = str(proxy.get("pod") or "")
-    pod_ns, _sep, pod_name = pod_ref.partition("/")
-    res = resource("Pod", pod_ns or None, pod_name or pod_ref)
-    host = proxy.get("service")
+@check("endpoints.not_checked")
+def not_checked(mesh):
+    for a in mesh.judged():
+        probe = a.probe
+        if probe is None or not probe.skipped:
+            continue
+        yield make_finding(
+            "endpoints.not_checked", a.name,
+            target=_pod_target(probe.proxy) if probe.pod else None,
+            evidence={"reason": probe.skipped, "client": probe.pod or None,
+                      "probe_service": probe.proxy.get("service"),
+                      "services_the_proxy_knows": sorted(as_dict(probe.proxy.get("services")))[:MAX_LISTED]},
+            caused_by=probe.causes + ["cluster.forbidden@%s" % a.name, "cluster.read_failed@%s" % a.name],
+            reason=probe.skipped)
+
+
+def _pod_ip_causes(mesh, a, c):
+    causes = []
+    same_network = [c.name] + sorted(d.name for d in mesh.full()
+                                     if d.name not in (c.name, a.name) and c.network and d.network == c.network)
+    for name in same_network:
+        causes.extend("%s@%s" % (fid, name) for fid in GATEWAY_CAUSES)
+    for name in (c.name, a.name):
+        causes.extend("%s@%s" % (fid, name) for fid in NETWORK_CAUSES)
+    return causes
+
+
+@check("endpoints.remote_pod_ips")
+def remote_pod_ips(mesh):
+    if not mesh.multi_network:
+        return
     gateway_ips_all = set()
     for net in set(d.network for d in mesh.full()):
         gateway_ips_all |= mesh.gateway_addresses(net)
-
-    judged = [c for c in mesh.full() if c.name != a.name and c.name not in mesh.not_installed]
-    if a.role in ("remote", "remote_bound_local") and _serving_primaries(mesh, a) != [a]:
-        judged.append(a)   # a remote's own endpoints also come through its primary's remote secret
-    only_local = bool(addresses) and addresses <= (local_ips | all_local_ips)
-    for c in judged:
-        _csvc, pods = _service_pods(c, name, namespace)
-        ready = [p for p in pods if p.get("ready") is not False and p.get("pod_ip")]
-        if not ready:
-            continue
-        ips = _pod_ips(pods)
-        if c.name != a.name:
-            ips -= all_local_ips
-        gws = set()
-        for net in set(_pod_network(c, p) for p in ready):
-            if net and net != a_network:
-                gws |= mesh.gateway_addresses(net)
-        if addresses & ips or addresses & gws:
-            continue
-        own = c.name == a.name
-        causes = _causes_missing(mesh, a, c, found)
-        if own:
-            message = ("The proxy %s in remote cluster %s holds no endpoint of %s in its own cluster: the control "
-                       "plane cannot read endpoints from %s." % (pod_ref, a.name, host, a.name))
-        elif only_local or not addresses:
-            message = ("The proxy %s in %s holds only local endpoints of %s while it also runs in %s: the control "
-                       "plane cannot read endpoints from the remote cluster." % (pod_ref, a.name, host, c.name))
-        else:
-            message = ("The proxy %s in %s holds no endpoint of %s from %s, where it runs: the control plane "
-                       "cannot read endpoints from that cluster." % (pod_ref, a.name, host, c.name))
-        out.append(make(
-            "endpoints.remote_missing", a.name,
-            message,
-            peer=None if own else c.name,
-            resource=res,
-            evidence={"service": host, "port": proxy.get("port"),
-                      "proxy_endpoints": listed(["%s:%s %s" % (r.get("address"), r.get("port"), r.get("status"))
-                                                 for r in rows]),
-                      "expected_from_%s" % c.name: listed(
-                          ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip")) for p in ready]),
-                      "expected_gateway_addresses": sorted(gws),
-                      "serving_istiod": [p.name for p in _serving_primaries(mesh, a)] or
-                      (["in-cluster istiod of %s" % a.name] if a.role == "remote_bound_local" else [])},
-            remedy="Verify that remote secrets are configured properly (kubectl get secrets -n istio-system -l "
-                   "istio/multiCluster=true on the primary) and fix the causes listed; %s" % (
-                       "if none is listed, check that Service %s/%s exists in %s and that meshConfig "
-                       "discoverySelectors select its namespace there." % (namespace, name, c.name)
-                       if not causes else "then check again with istioctl proxy-config endpoint %s." % pod_ref),
-            caused_by=causes,
-        ))
-
-    if not mesh.multi_network:
-        return out
-    for c in mesh.full():
-        if c.name == a.name:
-            continue
-        # pods on the proxy's own network are rightly sent with their pod IPs
-        c_pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
-                  if not (a_network and _pod_network(c, as_dict(p)) == a_network)]
-        raw = sorted((addresses & _pod_ips(c_pods)) - all_local_ips - gateway_ips_all)
-        if not raw:
-            continue
-        names = [("%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip")))
-                 for p in c_pods if p.get("pod_ip") in raw]
-        out.append(make(
-            "endpoints.remote_pod_ips", a.name,
-            "The proxy %s in %s holds pod IPs of %s (network %s) for %s instead of %s's east-west gateway: "
-            "either the address of the gateway for the remote network cannot be determined, or the network of "
-            "the client or server pod cannot be determined." % (
-                pod_ref, a.name, c.name, c.network or "unknown", host, c.name),
-            peer=c.name,
-            resource=res,
-            evidence={"service": host, "raw_pod_ips": listed(raw), "pods": listed(names),
-                      "client_network": a_network, "peer_network": c.network,
-                      "peer_gateway_addresses": sorted(mesh.gateway_addresses(c.network))},
-            remedy="In %s check that the east-west gateway Service has an External IP and a %s label with the "
-                   "correct value; check ISTIO_META_NETWORK of the client and server pods and the network label "
-                   "of istio-system in both clusters. Fix the causes listed (remediate categories "
-                   "gateway_addresses / network_labels fix some)." % (c.name, "topology.istio.io/network"),
-            caused_by=_causes_pod_ips(mesh, a, c, found),
-        ))
-    return out
-
-
-def check(mesh, found):
-    out = []
-    for a in mesh.installed():
-        if a.name in mesh.not_installed:
-            continue
-        out.extend(_check_proxy(mesh, a, found))
-    return out
+    for a, probe, _name, _namespace in _probes(mesh):
+        addresses = set(r.get("address") for r in probe.rows)
+        a_network = probe.proxy.get("network") or a.effective_network
+        all_local_ips = _pod_ips(as_list(a.facts.get("sidecar_pods")))
+        for c in mesh.full():
+            if c.name == a.name:
+                continue
+            # pods on the proxy's own network are rightly sent with their pod IPs
+            c_pods = [as_dict(p) for p in as_list(c.facts.get("sidecar_pods"))
+                      if not (a_network and _pod_network(c, as_dict(p)) == a_network)]
+            raw = sorted((addresses & _pod_ips(c_pods)) - all_local_ips - gateway_ips_all)
+            if not raw:
+                continue
+            names = ["%s/%s %s" % (p.get("namespace"), p.get("name"), p.get("pod_ip"))
+                     for p in c_pods if p.get("pod_ip") in raw]
+            yield make_finding(
+                "endpoints.remote_pod_ips", a.name, peer=c.name, target=_pod_target(probe.proxy),
+                evidence={"service": probe.host, "raw_pod_ips": listed(raw), "pods": listed(names),
+                          "client_network": a_network, "peer_network": c.effective_network,
+                          "peer_gateway_addresses": sorted(mesh.gateway_addresses(c.effective_network))},
+                caused_by=_pod_ip_causes(mesh, a, c), pod=probe.pod, host=probe.host,
+                peer_network=c.effective_network or "unknown")

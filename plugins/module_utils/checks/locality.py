@@ -15,12 +15,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    as_dict, as_list, dig, make, resource,
-)
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.endpoints import (
-    _serving_primaries, _split_host,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import split_host
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, dig
 
 PREFER_CLOSE = ("PreferClose", "PreferSameZone", "PreferSameNode")
 TD_ANNOTATION = "networking.istio.io/traffic-distribution"
@@ -36,35 +34,27 @@ def _localities(c):
 
 
 def _probe(mesh, c):
-    """The probe service: the one the client proxy was asked about, else the option's."""
-    host = as_dict(c.facts.get("proxy")).get("service") or mesh.probe_service
-    name, ns = _split_host(host)
-    if name and ns and "." not in str(host).split(".", 2)[-1] and str(host).count(".") == 1:
+    """The service judged for the client proxy of ``c`` (the model's choice), else the option's."""
+    host = (c.probe.host if c.probe is not None and c.probe.host else None) or \
+        as_dict(c.facts.get("proxy")).get("service") or mesh.probe_service
+    name, ns = split_host(host)
+    if name and ns and str(host).count(".") == 1:
         host = "%s.%s.svc.cluster.local" % (name, ns)
     return host, name, ns
-
-
-def _config_clusters(mesh, c):
-    """Clusters whose DestinationRules and mesh config apply to the proxies of ``c``."""
-    serving = _serving_primaries(mesh, c)
-    return serving or [c]
 
 
 def _in_effect(mesh, c, host, name, ns):
     """(True, why) when locality load balancing applies to ``host`` for the proxies of ``c``."""
     why = []
-    for cfg in _config_clusters(mesh, c):
+    for cfg in [mesh.clusters[n] for n in c.serving] or [c]:
         mesh_lb = as_dict(dig(cfg.facts, "mesh_config", "localityLbSetting"))
         mesh_enabled = mesh_lb.get("enabled") is not False
         for dr in as_list(cfg.facts.get("destination_rules")):
             dr = as_dict(dr)
-            dr_host = str(dr.get("host") or "")
-            if dr_host not in (host, name, "%s.%s" % (name, ns), "%s.%s.svc" % (name, ns)):
+            if str(dr.get("host") or "") not in (host, name, "%s.%s" % (name, ns), "%s.%s.svc" % (name, ns)):
                 continue
             lb = as_dict(dr.get("locality_lb"))
-            if lb.get("enabled") is False:
-                continue
-            if not (mesh_enabled or lb.get("enabled") is True):
+            if lb.get("enabled") is False or not (mesh_enabled or lb.get("enabled") is True):
                 continue
             if dr.get("outlier_detection"):
                 why.append("DestinationRule %s/%s in %s: outlierDetection with locality load balancing %s" % (
@@ -82,39 +72,27 @@ def _in_effect(mesh, c, host, name, ns):
     return bool(why), why
 
 
-def check(mesh, found):
-    out = []
-    for c in mesh.installed():
-        if c.name in mesh.not_installed:
-            continue
+def _words(localities):
+    return ", ".join(sorted("/".join(x for x in loc if x) for loc in localities))
+
+
+@check("locality.prefers_local")
+def prefers_local(mesh):
+    for c in mesh.judged():
         host, name, ns = _probe(mesh, c)
-        if not name or not ns:
-            continue
         mine = _localities(c)
-        if not mine:
+        if not name or not ns or not mine:
             continue
         effect, why = _in_effect(mesh, c, host, name, ns)
         if not effect:
             continue
-        for peer in mesh.full():
-            if peer.name == c.name or peer.name in mesh.not_installed:
-                continue
+        for peer in mesh.judged():
             theirs = _localities(peer)
-            if not theirs or mine & theirs:
+            if peer.name == c.name or not theirs or mine & theirs:
                 continue
-            out.append(make(
-                "locality.prefers_local", c.name,
-                "%s (%s) and %s (%s) are in different localities and locality load balancing is in effect for %s: "
-                "proxies in %s prefer the local cluster, which is working as intended." % (
-                    c.name, ", ".join(sorted("/".join(x for x in loc if x) for loc in mine)),
-                    peer.name, ", ".join(sorted("/".join(x for x in loc if x) for loc in theirs)), host, c.name),
-                peer=peer.name,
-                resource=resource("Service", ns, name),
+            yield make_finding(
+                "locality.prefers_local", c.name, peer=peer.name, target=target("Service", ns, name),
                 evidence={"localities": {c.name: sorted("/".join(loc) for loc in mine),
                                          peer.name: sorted("/".join(loc) for loc in theirs)},
                           "in_effect_because": why},
-                remedy="Nothing to fix if this is wanted. To spread traffic, remove outlierDetection / "
-                       "trafficDistribution or set trafficPolicy.loadBalancer.localityLbSetting.enabled: false "
-                       "in the DestinationRule for %s." % host,
-            ))
-    return out
+                localities=_words(mine), peer_localities=_words(theirs), host=host)

@@ -16,51 +16,53 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import (
-    NETWORK_LABEL, as_dict, listed, make, resource,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
+from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict
+
+MAX_LISTED = 20
 
 
-def intended_network(c):
-    """(network, source) the cluster is meant to be on: declared, else values.global.network, else label."""
-    if c.declared.get("network"):
-        return c.declared["network"], "declared (meshmend_network)"
-    if c.values_network:
-        return c.values_network, "values.global.network"
-    if c.namespace_label_network:
-        return c.namespace_label_network, "istio-system label"
-    return None, None
-
-
-def _label_cmd(c, network):
+def label_cmd(c, network):
     return "kubectl --context=%s label namespace %s %s=%s --overwrite" % (
-        c.facts.get("context") or c.name, c.istio_namespace, NETWORK_LABEL, network or "<network>")
+        c.context, c.istio_namespace, NETWORK_LABEL, network or "<network>")
 
 
-def check_namespace(mesh):
-    out = []
-    multi = mesh.multi_network
-    for c in mesh.installed():
-        if c.name in mesh.not_installed or c.facts.get("namespace") is None:
+def label_fix(c, objects):
+    """The network_labels fix: set the cluster's intended network on ``objects``."""
+    if not c.network:
+        return None
+    return {"label": NETWORK_LABEL, "value": c.network, "value_from": c.network_source, "objects": objects}
+
+
+def _namespaces(mesh):
+    return [c for c in mesh.judged() if c.facts.get("namespace") is not None]
+
+
+@check("network.namespace_label_missing")
+def namespace_label_missing(mesh):
+    if not mesh.multi_network:
+        return
+    for c in _namespaces(mesh):
+        if c.namespace_label_network:
             continue
-        ns = c.istio_namespace
-        label = c.namespace_label_network
-        values = c.values_network
-        declared = c.declared.get("network")
-        target, source = intended_network(c)
-        if multi and not label:
-            out.append(make(
-                "network.namespace_label_missing", c.name,
-                "In this multi-network mesh, namespace %s of %s has no %s label: Istio cannot tell the network "
-                "of non-injected pods and gateways there." % (ns, c.name, NETWORK_LABEL),
-                resource=resource("Namespace", None, ns),
-                evidence={"labels": dict(c.namespace_labels), "values_global_network": values,
-                          "declared_network": declared, "networks_in_mesh": sorted(mesh.networks())},
-                remedy="Set the label: %s (remediate category network_labels%s)." % (
-                    _label_cmd(c, target),
-                    "" if target else "; declare meshmend_network first, the network is unknown"),
-                category="network_labels",
-            ))
+        known = c.network_source not in (None, "effective")
+        network = c.network if known else None
+        yield make_finding(
+            "network.namespace_label_missing", c.name, target=target("Namespace", None, c.istio_namespace),
+            evidence={"labels": dict(c.namespace_labels), "values_global_network": c.values_network,
+                      "declared_network": c.declared.get("network"), "networks_in_mesh": sorted(mesh.networks)},
+            variant=None if network else "unknown",
+            fix=label_fix(c, [{"kind": "Namespace", "namespace": None, "name": c.istio_namespace, "current": None}])
+            if network else None,
+            ns=c.istio_namespace, label_cmd=label_cmd(c, network))
+
+
+@check("network.namespace_label_mismatch")
+def namespace_label_mismatch(mesh):
+    for c in _namespaces(mesh):
+        label, values, declared = c.namespace_label_network, c.values_network, c.declared.get("network")
         disagreements = []
         if label and values and label != values:
             disagreements.append("label %s=%s but values.global.network=%s" % (NETWORK_LABEL, label, values))
@@ -68,44 +70,36 @@ def check_namespace(mesh):
             disagreements.append("label %s=%s but the inventory declares %s" % (NETWORK_LABEL, label, declared))
         if declared and values and values != declared:
             disagreements.append("values.global.network=%s but the inventory declares %s" % (values, declared))
-        if disagreements:
-            label_is_wrong = bool(label and target and label != target)
-            out.append(make(
-                "network.namespace_label_mismatch", c.name,
-                "The network of %s disagrees with itself: %s." % (c.name, "; ".join(disagreements)),
-                resource=resource("Namespace", None, ns),
-                evidence={"namespace_label": label, "values_global_network": values, "declared_network": declared,
-                          "intended": target, "intended_from": source, "disagreements": disagreements},
-                remedy=("Set the label to the intended network: %s (remediate category network_labels)%s." % (
-                    _label_cmd(c, target),
-                    "; values.global.network also differs: reinstall with --set values.global.network=%s and "
-                    "restart the workloads" % target if values and values != target else "")
-                    if label_is_wrong else
-                    "Reinstall Istio in %s with --set values.global.network=%s and restart the workloads so "
-                    "injection sets ISTIO_META_NETWORK again. Manual." % (c.name, target)),
-                category="network_labels" if label_is_wrong else None,
-            ))
-    return out
-
-
-def check_pods(mesh):
-    out = []
-    if not mesh.multi_network:
-        return out
-    for c in mesh.installed():
-        if c.name in mesh.not_installed:
+        if not disagreements:
             continue
+        intended = c.network
+        label_is_wrong = bool(label and intended and label != intended)
+        yield make_finding(
+            "network.namespace_label_mismatch", c.name, target=target("Namespace", None, c.istio_namespace),
+            evidence={"namespace_label": label, "values_global_network": values, "declared_network": declared,
+                      "intended": intended, "intended_from": c.network_source, "disagreements": disagreements},
+            variant="relabel" if label_is_wrong else None,
+            category="network_labels" if label_is_wrong else None,
+            fix=label_fix(c, [{"kind": "Namespace", "namespace": None, "name": c.istio_namespace, "current": label}])
+            if label_is_wrong else None,
+            disagreements="; ".join(disagreements), label_cmd=label_cmd(c, intended), network=intended,
+            values_note="; values.global.network also differs: reinstall with --set values.global.network=%s and "
+                        "restart the workloads" % intended if values and values != intended else "")
+
+
+@check("network.pod_network_unset")
+def pod_network_unset(mesh):
+    if not mesh.multi_network:
+        return
+    for c in mesh.judged():
         pods = c.facts.get("sidecar_pods")
         if not isinstance(pods, list):
             continue
-        network, source = intended_network(c)
-        if not network:
-            network, source = c.network, "effective"
+        network = c.network
         bad = []
         for pod in pods:
             pod = as_dict(pod)
-            env = pod.get("network_env")
-            lbl = pod.get("network_label")
+            env, lbl = pod.get("network_env"), pod.get("network_label")
             why = None
             if not env:
                 why = "ISTIO_META_NETWORK unset"
@@ -118,22 +112,25 @@ def check_pods(mesh):
                             "network_env": env, "network_label": lbl})
         if not bad:
             continue
-        first = bad[0]["pod"].split("/", 1)
-        out.append(make(
-            "network.pod_network_unset", c.name,
-            "%d sidecar pod(s) in %s have no ISTIO_META_NETWORK or one that is not the cluster's network %s: "
-            "istiod may treat them as being on the same network as their peers and send network-local "
-            "endpoints." % (len(bad), c.name, network or "(unknown)"),
-            resource=resource("Pod", first[0], first[1]),
-            evidence={"cluster_network": network, "cluster_network_from": source,
-                      "values_global_network": c.values_network, "pods": listed(bad), "count": len(bad)},
-            remedy="Check that values.global.network was set properly during install (istio-sidecar-injector "
-                   "values) and that the injection webhook is configured correctly, then restart the pods "
-                   "(kubectl --context=%s rollout restart deployment -n <namespace>). Manual." % (
-                       c.facts.get("context") or c.name),
-        ))
-    return out
+        first_ns, _sep, first_name = bad[0]["pod"].partition("/")
+        injected = c.values_network
+        yield make_finding(
+            "network.pod_network_unset", c.name, target=target("Pod", first_ns, first_name),
+            evidence={"cluster_network": network, "cluster_network_from": c.network_source,
+                      "values_global_network": injected, "pods": bad[:MAX_LISTED], "count": len(bad)},
+            # restarting helps only where injection now gives the right network (opt-in: restart_workloads)
+            fix={"restart": True, "network": network, "value_from": c.network_source, "injected_network": injected,
+                 "istio_namespace": c.istio_namespace} if network else None,
+            count=len(bad), network=network or "(unknown)", ctx=c.context)
 
 
-def check(mesh, found):
-    return check_namespace(mesh) + check_pods(mesh)
+@check("network.mesh_networks_invalid")
+def mesh_networks_invalid(mesh):
+    for c in mesh.judged():
+        found = as_dict(c.facts.get("mesh_networks_gateways"))
+        if not found or found.get("valid") is not False:
+            continue
+        errors = [str(as_dict(e).get("error")) for e in found.get("errors") or []]
+        yield make_finding("network.mesh_networks_invalid", c.name, target=target("ConfigMap", c.istio_namespace, "istio"),
+                           evidence={"errors": errors[:MAX_LISTED], "notes": list(found.get("notes") or [])[:MAX_LISTED]},
+                           errors="; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else ""), ns=c.istio_namespace)

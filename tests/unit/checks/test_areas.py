@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import AREA_NAMES, run_checks
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import sort_findings
 
-from checks_facts import NOW, build_mesh, by_key, ids, keys, problems, run
+from checks_facts import NOW, build_mesh, by_key, ids, keys, problems, run, set_mesh_networks
 
 
 # ------------------------------------------------------------------ networks
@@ -107,9 +107,28 @@ def test_gateway_crd_unreadable_skips_expose_check():
 def test_static_mesh_networks_gateway_replaces_the_service():
     mesh = build_mesh("multinetwork")
     mesh["cluster2"]["gateways"] = []
-    mesh["cluster2"]["mesh_networks"] = {"networks": {"network2": {
-        "endpoints": [{"fromRegistry": "cluster2"}], "gateways": [{"address": "172.18.2.10", "port": 15443}]}}}
+    set_mesh_networks(mesh["cluster2"], {"networks": {"network2": {
+        "endpoints": [{"fromRegistry": "cluster2"}], "gateways": [{"address": "172.18.2.10", "port": 15443}]}}})
     assert run(mesh) == []
+
+
+def test_registry_service_named_by_mesh_networks_is_the_gateway():
+    # pilot/pkg/serviceregistry/kube/controller/network.go: a registryServiceName gateway counts in the registries
+    # its network's fromRegistry names; the Service's load-balancer address is the gateway's
+    mesh = build_mesh("multinetwork")
+    mesh["cluster2"]["gateways"] = []
+    ingress = {"metadata": {"name": "istio-ingressgateway", "namespace": "istio-system"},
+               "spec": {"type": "LoadBalancer", "selector": {"istio": "ingressgateway"},
+                        "ports": [{"name": "tls", "port": 15443}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": "172.18.2.10"}]}}}
+    set_mesh_networks(mesh["cluster2"], {"networks": {"network2": {
+        "endpoints": [{"fromRegistry": "cluster2"}],
+        "gateways": [{"registryServiceName": "istio-ingressgateway.istio-system.svc.cluster.local",
+                      "port": 15443}]}}}, services=[ingress])
+    assert run(mesh) == []
+    # the same, when the named Service is absent: no gateway for network2
+    set_mesh_networks(mesh["cluster2"], mesh["cluster2"]["mesh_networks"])
+    assert "eastwest_gateway.missing@cluster2" in [f.key for f in run(mesh)]
 
 
 # ------------------------------------------------------------------ trust
@@ -228,7 +247,9 @@ def test_not_installed_cluster_is_not_judged_further():
     f = mesh["cluster2"]
     f.update(istiod=None, control_plane_services=[], cacerts=None, gateways=[], istio_gateways=None, proxy=None)
     f["namespace"] = None
-    assert keys(run(mesh)) == ["istio.not_installed@cluster2"]
+    found = run(mesh)
+    assert keys(found) == ["endpoints.not_checked@cluster1", "istio.not_installed@cluster2"]
+    assert by_key(found)["endpoints.not_checked@cluster1"].caused_by == ["istio.not_installed@cluster2"]
 
 
 # ------------------------------------------------------------------ run_checks
@@ -292,3 +313,19 @@ def test_forbidden_resource_names_the_kind():
     f = by_key(run(mesh))["cluster.forbidden@cluster1"]
     assert f.resource == "Pod/istio-system/istiod-x"
     assert "create pods/exec in namespace istio-system" in f.message
+
+
+def test_forbidden_names_the_shipped_manifest_and_rule():
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["remote_secrets"] = None
+    mesh["cluster1"]["proxy"] = None
+    mesh["cluster1"]["read_errors"] = [
+        {"verb": "list", "resource": "secrets", "group": "", "namespace": None, "code": 403,
+         "reason": "Forbidden", "message": "secrets is forbidden"},
+        {"verb": "create", "resource": "pods/exec", "group": "", "namespace": "sample", "name": "sleep-1",
+         "code": 403, "reason": "Forbidden", "message": "pods \"sleep-1\" is forbidden"}]
+    f = [x for x in run(mesh) if x.id == "cluster.forbidden"][0]
+    assert "docs/rbac/meshmend-diagnose/" in f.remedy
+    assert "list secrets (cluster-wide)" in f.remedy and "get,create pods/exec (sample)" in f.remedy
+    assert [p["rule"] for p in f.evidence["missing_permissions"]] == [
+        "list secrets (cluster-wide)", "get,create pods/exec (sample)"]

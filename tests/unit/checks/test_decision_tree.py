@@ -196,4 +196,10 @@ def test_proxy_error_or_absent_skips_endpoint_checks():
     mesh["cluster1"]["proxy"] = {"pod": "sample/sleep-x", "service": "helloworld.sample.svc.cluster.local",
                                  "port": 5000, "network": "network1", "error": "exec failed", "endpoints": []}
     mesh["cluster2"]["proxy"] = None
-    assert ids(run(mesh)) == ["remote_secret.missing"]
+    mesh["cluster2"]["proxy_note"] = "no Running injected pod matches sample/app=sleep"
+    found = by_key(run(mesh))
+    # the endpoints were not judged: said, never a silent pass (issue 13)
+    assert sorted(found) == ["endpoints.not_checked@cluster1", "endpoints.not_checked@cluster2",
+                             "remote_secret.missing@cluster1->cluster2"]
+    assert "exec failed" in found["endpoints.not_checked@cluster1"].message
+    assert "no Running injected pod matches sample/app=sleep" in found["endpoints.not_checked@cluster2"].message

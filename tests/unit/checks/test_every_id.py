@@ -1,4 +1,5 @@
-"""Every finding id of DESIGN.md section 5 (except connectivity.*) has a check that raises it.
+"""Every finding id of the design contract (section 5; tests/fixtures/design/finding-ids.txt) except
+connectivity.* has a check that raises it.
 
 BREAKERS maps each id to a fault applied to a healthy mesh; the test runs the checks and
 expects that id. A catalogue id without a breaker fails ``test_every_design_id_has_a_check``.
@@ -10,10 +11,11 @@ import re
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import CHECKED_IDS
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks._mesh import EXTRA_SEVERITIES
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE, DESIGN_IDS
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import EXTRA_SEVERITIES
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import DESIGN_IDS
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
-from checks_facts import NS, build_mesh, ids, run
+from checks_facts import NS, build_mesh, ids, run, set_mesh_networks
 import refdata  # noqa: E402
 
 
@@ -195,6 +197,43 @@ def b_locality(m):
                                            "outlier_detection": True, "locality_lb": None}]
 
 
+def b_not_checked(m):
+    # a mesh without Istio's samples, whose own services all run in one cluster
+    for c in ("cluster1", "cluster2"):
+        m[c]["sidecar_pods"] = [p for p in m[c]["sidecar_pods"] if p["labels"].get("app") != "helloworld" or c == "cluster1"]
+
+
+def b_istiod_not_ready(m):
+    m["cluster2"]["istiod"].update(ready_replicas=0, replicas=0, pods=[])
+
+
+def _cps(m, c="cluster2"):
+    return [s for s in m[c]["control_plane_services"] if s["selectorless"]][0]
+
+
+def b_cp_service_missing(m):
+    m["cluster2"]["control_plane_services"] = [s for s in m["cluster2"]["control_plane_services"]
+                                               if not s["selectorless"]]
+
+
+def b_cp_address_stale(m):
+    _cps(m)["endpoints"] = ["192.0.2.77"]
+
+
+def b_istiod_not_exposed(m):
+    m["cluster1"]["istio_gateways"] = [g for g in m["cluster1"]["istio_gateways"] if g["name"] != "istiod-gateway"]
+
+
+def b_same_cluster(m):
+    m["prod-east"] = copy.deepcopy(m["cluster2"])      # a second context for cluster2's API server
+    m["prod-east"].update(cluster="prod-east", context="prod-east")
+
+
+def b_mesh_networks_invalid(m):
+    set_mesh_networks(m["cluster1"], {"networks": {"network1": {"endpoints": [{"fromRegistry": "Cluster_1"}],
+                                                                "gateways": [{"address": "172.18.1.10", "port": 15443}]}}})
+
+
 def b_declared_id(m):
     m["cluster1"]["declared"]["cluster_id"] = "east"
 
@@ -252,6 +291,13 @@ BREAKERS = {
     "endpoints.remote_missing": ("multinetwork", b_remote_missing, {}),
     "endpoints.remote_pod_ips": ("multinetwork", b_remote_pod_ips, {}),
     "locality.prefers_local": ("multinetwork", b_locality, {}),
+    "endpoints.not_checked": ("multinetwork", b_not_checked, {}),
+    "istio.istiod_not_ready": ("multinetwork", b_istiod_not_ready, {}),
+    "cluster.same_cluster": ("multinetwork", b_same_cluster, {}),
+    "network.mesh_networks_invalid": ("multinetwork", b_mesh_networks_invalid, {}),
+    "primary_remote.control_plane_service_missing": ("primary_remote", b_cp_service_missing, {}),
+    "primary_remote.control_plane_address_stale": ("primary_remote", b_cp_address_stale, {}),
+    "primary_remote.istiod_not_exposed": ("primary_remote", b_istiod_not_exposed, {}),
     "cluster.declared_id_mismatch": ("multinetwork", b_declared_id, {}),
     "mesh.declared_id_mismatch": ("multinetwork", b_declared_mesh, {}),
     "cluster.declared_role_mismatch": ("primary_remote", b_declared_role, {}),
@@ -266,7 +312,7 @@ def design_ids():
 def test_design_ids_are_in_the_catalogue_with_their_severity():
     rows = refdata.design_finding_ids()
     assert len(rows) == 36 and rows[0] == ("cluster.unreachable", "error")
-    assert [(fid, CATALOGUE[fid][0]) for fid, _severity in rows if fid in CATALOGUE] == rows
+    assert [(fid, CATALOGUE[fid].severity) for fid, _severity in rows if fid in CATALOGUE] == rows
     assert list(DESIGN_IDS) == [fid for fid, _severity in rows]
 
 
@@ -289,7 +335,7 @@ def test_breaker_raises_id(fid):
     for f in findings:
         if f.id == fid:
             assert f.message and f.remedy and isinstance(f.evidence, dict) and f.evidence
-            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]
+            expected = EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity
             assert f.severity == expected
 
 
@@ -312,7 +358,7 @@ def test_findings_doc_has_an_anchor_per_id():
         assert "### %s" % fid in section and "**Severity**" in section and "**Remediate**" in section, fid
     index = dict(re.findall(r"^\| \[([a-z_.]+)\]\(#[a-z_.]+\) \| (error|warning|info) \|", doc, re.M))
     for fid in wanted:
-        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid][0]), fid
+        assert index.get(fid) == (EXTRA_SEVERITIES.get(fid) or CATALOGUE[fid].severity), fid
 
 
 def test_fixtures_are_healthy(multinetwork, single, primary_remote, primary_remote_local_istiod):

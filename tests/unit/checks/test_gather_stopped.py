@@ -33,7 +33,8 @@ def test_stopped_gather_is_unreachable_with_the_reason_in_the_message():
     assert f.evidence["failed_reads"][0]["code"] == 503
     # nothing is judged on what the stopped gather never read (no mesh-id, network or gateway guesses),
     # and cluster1's secret for it (matched by server, keyed by the ID read before the stop) stays fine
-    assert keys(problems(found)) == ["cluster.unreachable@cluster2"]
+    assert keys(problems(found)) == ["cluster.unreachable@cluster2", "endpoints.not_checked@cluster1"]
+    assert by_key(found)["endpoints.not_checked@cluster1"].caused_by == ["cluster.unreachable@cluster2"]
 
 
 def test_stopped_gather_on_a_fatal_kind_names_it():

@@ -19,8 +19,10 @@ def test_unreachable_cluster_yields_exactly_one_finding():
     assert [f.key for f in found if f.cluster == "cluster2"] == ["cluster.unreachable@cluster2"]
     f = by_key(found)["cluster.unreachable@cluster2"]
     assert f.evidence["error"].startswith("cluster2:")
-    # cluster1 still holds a secret for cluster2 (matched by its server): no invented findings
-    assert keys(found) == ["cluster.unreachable@cluster2"]
+    # cluster1 still holds a secret for cluster2 (matched by its server): no invented findings; its proxy's
+    # endpoints cannot be compared with cluster2's, which is said, under the cause
+    assert keys(found) == ["cluster.unreachable@cluster2", "endpoints.not_checked@cluster1"]
+    assert by_key(found)["endpoints.not_checked@cluster1"].caused_by == ["cluster.unreachable@cluster2"]
 
 
 def test_unreachable_peer_probe_failure_links_to_unreachable():
@@ -57,7 +59,7 @@ def test_unreachable_peer_with_unknown_id_does_not_judge_keys():
     entry = mesh["cluster1"]["remote_secrets"][0]["entries"][0]
     entry["key"] = "east-2"    # maybe the real ID: cannot tell while cluster2 is down
     mesh["cluster1"]["clusterz"][1]["id"] = "east-2"
-    assert keys(run(mesh)) == ["cluster.unreachable@cluster2"]
+    assert keys(run(mesh)) == ["cluster.unreachable@cluster2", "endpoints.not_checked@cluster1"]
 
 
 def test_unreachable_peer_unmatched_secret_is_not_called_missing():
@@ -67,7 +69,7 @@ def test_unreachable_peer_unmatched_secret_is_not_called_missing():
     s["name"] = "east"
     s["annotations"] = {}
     s["entries"][0].update(key="east-2", server="https://api.east.example:6443", probe=None)
-    assert keys(run(mesh)) == ["cluster.unreachable@cluster2"]
+    assert keys(run(mesh)) == ["cluster.unreachable@cluster2", "endpoints.not_checked@cluster1"]
 
 
 def test_partial_peers_are_used_for_what_they_hold():

@@ -123,7 +123,7 @@ def test_peer_without_istio_keys_are_not_judged():
     mesh["cluster2"]["istiod"] = None
     mesh["cluster2"]["control_plane_services"] = []
     mesh["cluster2"]["cluster_id"] = "Kubernetes"   # gather's default when nothing says otherwise
-    assert keys(run(mesh)) == ["istio.not_installed@cluster2"]
+    assert keys(run(mesh)) == ["endpoints.not_checked@cluster1", "istio.not_installed@cluster2"]
 
 
 def test_forbidden_secrets_skip_the_secret_checks():

@@ -336,3 +336,30 @@ def test_every_example_of_the_documentation_parses(tmp_path):
     assert mesh["_meta"]["hostvars"]["cluster2"]["meshmend_eastwest_gateway_ip"] == "203.0.113.2"
     assert hosts_of(mesh, "unreachable") == sorted(names)
     assert hosts_of(mesh, "kubecluster_cl_cluster1") == ["cluster1"]
+
+
+ARN = "arn:aws:eks:us-east-1:123456789012:cluster/prod-east"
+
+
+def test_host_names_limit_can_select():
+    taken = set()
+    assert inv.host_name_for("cluster1", taken) == "cluster1"
+    assert inv.host_name_for(ARN, taken) == "prod-east"
+    # the cluster part is taken: the whole name, made selectable
+    assert inv.host_name_for(ARN.replace("123456789012", "999"), taken) == \
+        "arn-aws-eks-us-east-1-999-cluster-prod-east"
+    assert inv.host_name_for("gke_proj_europe-west1_mesh", taken) == "gke_proj_europe-west1_mesh"
+
+
+def test_an_eks_arn_context_is_a_host_limit_selects(tmp_path):
+    kc = write_kubeconfig(tmp_path / "kc", ["cluster1", ARN])
+    source = write_source(tmp_path / "clusters.meshmend.yml", kubeconfig="kc")
+    data, _err = inventory(source, tmp_path)
+    hostvars = data["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["cluster1", "prod-east"]
+    assert hostvars["prod-east"]["kube_context"] == ARN
+    # --limit selects it by that name (ansible-inventory applies the pattern as ansible-playbook does)
+    proc = run([os.path.join(BIN, "ansible-inventory"), "-i", str(source), "--limit", "prod-east", "--list"],
+               tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)["_meta"]["hostvars"]) == ["prod-east"]

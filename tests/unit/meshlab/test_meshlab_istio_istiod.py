@@ -49,15 +49,17 @@ def test_versions():
     assert parse_version("gcr.io/x/pilot") == (1, 30)
 
 
+# istio's format strings at the tag (tests/fixtures/upstream/istio/istiod-logs holds them with their sources)
 @pytest.mark.parametrize("version,text", [
-    ((1, 9), "Failed to add remote cluster from secret=istio-system/s for cluster_id=c2: boom"),
-    ((1, 12), "Add cluster_id=c2 from secret=istio-system/s: boom"),
-    ((1, 20), "error adding secret istio-system/s: boom"),
-    ((1, 30), "error adding remote config istio-system/s: boom"),
+    ((1, 9, 0), "Failed to add remote cluster from secret=istio-system/s for cluster_id=c2: boom"),
+    ((1, 12, 9), "Adding cluster_id=c2 from secret=istio-system/s: boom"),
+    ((1, 20, 8), "error adding secret istio-system/s: 1 error occurred:\n\t* boom\n\n\tcontroller=multicluster secret"),
+    ((1, 30, 3), "error adding remote config istio-system/s: 1 error occurred:\n\t* boom\n\n"),
 ])
 def test_failure_wording_per_version_parses_with_the_collection(version, text):
+    from meshlab.istio.logs import format_line
     lines = render_event(("error", "add_failed", {"cluster": "c2", "secret": "istio-system/s", "error": "boom"}), version)
-    joined = "\n".join("2026-01-01T00:00:00.000000Z\t%s\t%s\t%s" % l for l in lines)
+    joined = "\n".join(format_line(*l) for l in lines)
     assert text in joined
     parsed = parse_log(joined)
     assert parsed["errors"] and parsed["errors"][0]["error"] == "boom"
@@ -127,7 +129,8 @@ def test_invalid_kubeconfig_never_registers_and_logs_old_wording():
     assert [c["id"] for c in ist.clusterz()] == ["cluster1"]
     log = IstiodLog()
     log.observe(ist)
-    assert "Failed to add remote cluster from secret=istio-system/istio-remote-secret-cluster2 for cluster_id=cluster2" in log.text()
+    # pilot 1.9.9: pkg/kube/secretcontroller/secretcontroller.go logs "%s cluster_id=%v from secret=%v: %v" (1.9.4+)
+    assert "Adding cluster_id=cluster2 from secret=istio-system/istio-remote-secret-cluster2: kubeconfig" in log.text()
 
 
 def test_duplicate_default_ids_ignored():

@@ -11,7 +11,7 @@ from meshlab.istio.istiod import ca_root, same_root, secret_data
 from meshlab.scenarios import generator
 from meshlab.scenarios.catalogue import SCENARIOS
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE, DESIGN_IDS
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import CATALOGUE, DESIGN_IDS
 
 import worldbuild as wb
 import refdata  # noqa: E402

@@ -57,7 +57,9 @@ def raw_cluster():
                       "labels": {"istio/multiCluster": "true"}, "annotations": {"networking.istio.io/cluster": "cluster2"}},
          "data": {"cluster2": b64(kubeconfig("https://127.0.2.1:6443", {"token": TOKEN}))}},
         {"metadata": {"name": "eks", "namespace": "default", "labels": {"istio/multiCluster": "true"}},
-         "data": {"cluster3": b64(kubeconfig("https://127.0.0.1:6443", {"exec": {"command": "aws"}})), "empty": ""}},
+         "data": {"cluster3": b64(kubeconfig("https://127.0.0.1:6443", {"exec": {  # aws eks update-kubeconfig's shape
+             "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+             "args": ["eks", "get-token", "--cluster-name", "c3"]}})), "empty": ""}},
     ]
     return {
         "namespace": {"metadata": {"name": "istio-system", "labels": {"topology.istio.io/network": "network1"}}},
@@ -75,7 +77,8 @@ def test_build_facts_identity_and_sections():
     assert f["istiod"]["version"] == "1.30.3" and f["istiod"]["cluster_id"] == "cluster1"
     assert "SECRET" not in f["istiod"]["env"]
     assert f["istiod"]["pods"] == ["istiod-abc"]
-    assert (f["cluster_id"], f["network"], f["mesh_id"], f["role"]) == ("cluster1", "network1", "mesh1", "primary")
+    assert (f["cluster_id"], f["network"], f["mesh_id"]) == ("cluster1", "network1", "mesh1")
+    assert "role" not in f    # the mesh model derives roles, once (checks/model.py)
     assert f["discovery_address"] == "istiod.istio-system.svc:15012"
     assert [g["name"] for g in f["gateways"]] == ["istio-eastwestgateway"]
     assert f["gateways"][0]["addresses"][0]["value"] == "172.18.1.10"
@@ -83,7 +86,7 @@ def test_build_facts_identity_and_sections():
     assert [p["name"] for p in f["sidecar_pods"]] == ["sleep-1"]
     assert f["sidecar_pods"][0]["network_env"] == "network1"
     assert f["control_plane_services"] == [{"name": "istiod", "selectorless": False, "type": "ClusterIP",
-                                            "external_name": None, "ports": [15012, 443]}]
+                                            "external_name": None, "ports": [15012, 443], "endpoints": None}]
     assert f["istio_gateways"] is None and f["destination_rules"] == []
     assert f["cacerts"] is None
     assert f["nodes"][0]["region"] == "us-east1"
@@ -112,7 +115,7 @@ def test_remote_role_and_default_cluster_id():
     raw["services"].append({"metadata": {"name": "istiod-remote", "namespace": "istio-system"},
                             "spec": {"ports": [{"port": 15012}]}})
     f = gather.build_facts(raw)
-    assert f["istiod"] is None and f["role"] == "remote" and f["cluster_id"] == "Kubernetes"
+    assert f["istiod"] is None and f["remote_pilot_address"] == "192.0.2.1" and f["cluster_id"] == "Kubernetes"
     assert [c["name"] for c in f["control_plane_services"] if c["selectorless"]] == ["istiod-remote"]
 
 
@@ -123,8 +126,6 @@ def test_helpers():
     assert gather.image_version("gcr.io/istio-release/pilot:1.9.9") == "1.9.9"
     assert gather.image_version("pilot@sha256:abc") is None
     assert gather.parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
-    assert gather._selector_matches({"app": "sleep", "v": "1"}, "app=sleep,v=1")
-    assert not gather._selector_matches({"app": "sleep"}, "app=sleep,v=1")
 
 
 def test_auto_probe_only_when_istiod_does_not_vouch():
@@ -142,3 +143,40 @@ def test_auto_probe_only_when_istiod_does_not_vouch():
     assert gather._should_probe(True, e, ref, None, None, has_istiod=False) is True
     # a loopback server is never probed from the controller
     assert gather._should_probe(True, dict(e, loopback=True), ref, None, None) is False
+
+
+def _envoy_clusters(*hosts):
+    """``pilot-agent request GET clusters?format=json`` as Envoy prints it (snake_case), one host per cluster."""
+    statuses = []
+    for cluster, ip in hosts:
+        statuses.append({"name": cluster, "host_statuses": [{
+            "address": {"socket_address": {"address": ip, "port_value": 9080}},
+            "health_status": {"eds_health_status": "HEALTHY"}, "weight": 1}]})
+    return json.dumps({"cluster_statuses": statuses})
+
+
+def test_proxy_keeps_the_mesh_services_it_knows():
+    out = gather.proxy_endpoint_facts(_envoy_clusters(
+        ("outbound|5000||helloworld.sample.svc.cluster.local", "10.10.0.7"),
+        ("outbound|9080||reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
+        ("outbound|9080|v1|reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
+        ("outbound|15012||istiod.istio-system.svc.cluster.local", "10.10.0.2"),
+        ("inbound|9080||", "10.10.0.21")), "bookinfo/productpage-1", "helloworld.sample", 5000, "network1")
+    assert [r["address"] for r in out["endpoints"]] == ["10.10.0.7"]
+    # the other mesh services, without subsets, istiod's namespace or inbound clusters
+    assert list(out["services"]) == ["reviews.bookinfo.svc.cluster.local"]
+    assert [r["address"] for r in out["services"]["reviews.bookinfo.svc.cluster.local"]] == ["10.10.0.20"]
+
+
+def test_mesh_services_are_those_selecting_injected_pods():
+    raw = raw_cluster()
+    raw["services"].append({"metadata": {"name": "reviews", "namespace": "bookinfo"},
+                            "spec": {"selector": {"app": "reviews"}, "ports": [{"port": 9080}]}})
+    raw["services"].append({"metadata": {"name": "plain", "namespace": "bookinfo"},
+                            "spec": {"selector": {"app": "plain"}, "ports": [{"port": 80}]}})
+    raw["sidecar_pods"].append({"metadata": {"name": "reviews-1", "namespace": "bookinfo",
+                                             "labels": {"app": "reviews", "security.istio.io/tlsMode": "istio"}},
+                                "spec": {"containers": [{"name": "reviews"}, {"name": "istio-proxy"}]},
+                                "status": {"phase": "Running", "podIP": "10.10.0.20"}})
+    names = [(s["namespace"], s["name"]) for s in gather.build_facts(raw)["services"]]
+    assert ("bookinfo", "reviews") in names and ("bookinfo", "plain") not in names

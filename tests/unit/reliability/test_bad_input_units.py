@@ -64,7 +64,7 @@ def _b64(raw):
     (_b64(os.urandom(512) + b"\xff\xfe"), "not UTF-8"),
     (_b64("x: " + "A" * (1 << 20)), "more than"),
     (_b64(_bomb()), "alias bomb"),
-    (_b64("- just\n- a list\n"), "not an object"),
+    (_b64("- just\n- a list\n"), "cannot unmarshal array"),   # clientcmd.Load's words
     (_b64(""), "kubeconfig is empty"),
     (_b64("{{{{"), "cannot be loaded: yaml"),
 ])

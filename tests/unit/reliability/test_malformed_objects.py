@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather, report
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import run_checks
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import diagnose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCEN = os.path.join(ROOT, "meshlab", "scenarios", "healthy-multinetwork")
@@ -115,9 +115,8 @@ def _pipeline(raw1, raw2):
         f["proxy"] = None
         json.dumps(f)   # facts must stay plain data (they cross the module boundary)
         facts[name] = f
-    facts = report.resolve_probe_peers(facts)
-    findings, timing = report.analyze(facts, run_checks, time_areas=False)
-    doc = report.build_report(facts, findings, timing=timing)
+    findings, timing, model = report.analyze(facts, diagnose, time_areas=False)
+    doc = report.build_report(facts, findings, timing=timing, model=model)
     report.render_all(doc)
     return facts, findings
 

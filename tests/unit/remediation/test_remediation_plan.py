@@ -1,59 +1,58 @@
-"""The remediation plan: findings + facts -> actions, skipped, not asked, manual steps."""
+"""The remediation plan: one diagnosis (findings with their fix payloads + the mesh model) -> actions.
+
+The findings come from the real checks over facts of a broken mesh (checks_facts.build_mesh), so the
+plan is tested on what the checks really say, never on hand-made findings.
+"""
 import base64
+import copy
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import diagnose
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    FIXED_BY, PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, stale_network_pods,
+    PlanError, build_plan, build_remote_kubeconfig, category_of, host_actions, stale_network_pods,
     wanted_remote_secret,
-    normalize_categories, parse_kubeconfig_essentials, parse_resource, same_kubeconfig,
+    normalize_categories, parse_kubeconfig_essentials, same_kubeconfig,
     summarize_secret, validate_gateway_address,
 )
 
-GW = "Service/istio-system/istio-eastwestgateway"
+from checks_facts import NOW, build_mesh
+
+GW = "istio-system/istio-eastwestgateway"
 
 
-def facts(name, network="network1", declared=None, ns_label=None, gw_label=None, role="primary",
-          cluster_id=None, reachable=True):
-    return {
-        "cluster": name, "reachable": reachable, "istio_namespace": "istio-system",
-        "declared": {"network": declared},
-        "namespace": {"labels": {"topology.istio.io/network": ns_label} if ns_label else {}},
-        "injector_values": {"global": {"network": network}} if network else {},
-        "cluster_id": cluster_id or name, "role": role,
-        "gateways": [{"namespace": "istio-system", "name": "istio-eastwestgateway",
-                      "labels": dict({"istio": "eastwestgateway"},
-                                     **({"topology.istio.io/network": gw_label} if gw_label else {}))}],
-    }
+def plan_for(mesh, **kwargs):
+    result = diagnose(copy.deepcopy(mesh), {"now": NOW})
+    findings = [f.to_dict() for f in result.findings]
+    return build_plan(findings, result.model, **kwargs), {f["key"]: f for f in findings}
 
 
-def f(fid, cluster, peer=None, resource=None, caused_by=None, category="default", evidence=None):
-    # As the checks make them: the category they judge safe, None otherwise.
-    if category == "default":
-        category = FIXED_BY.get(fid)
-    return Finding(fid, cluster, "msg", peer=peer, resource=resource, caused_by=caused_by,
-                   category=category, evidence=evidence).to_dict()
+def _gw(mesh, c):
+    return mesh[c]["gateways"][0]
+
+
+def _secret(mesh, c, peer):
+    return [s for s in mesh[c]["remote_secrets"] if s["name"] == "istio-remote-secret-%s" % peer][0]
 
 
 def demo():
-    findings = [
-        f("network.namespace_label_missing", "cluster1", resource="Namespace/istio-system"),
-        f("eastwest_gateway.external_ip_pending", "cluster2", resource=GW),
-        f("remote_secret.missing", "cluster1", peer="cluster2"),
-        f("endpoints.remote_missing", "cluster1", peer="cluster2",
-          caused_by=["remote_secret.missing@cluster1->cluster2"]),
-        f("trust.root_mismatch", "cluster2", peer="cluster1"),
-        f("locality.prefers_local", "cluster1"),
-    ]
-    all_facts = {"cluster1": facts("cluster1"), "cluster2": facts("cluster2", network="network2")}
-    return findings, all_facts
+    """The demo's faults: istio-system of cluster1 unlabelled, cluster2's gateway pending, no secret for
+    cluster2 in cluster1 (so cluster1's proxy holds only local endpoints), and another root in cluster2."""
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["namespace"]["labels"] = {}
+    gw = _gw(mesh, "cluster2")
+    gw.update(addresses=[], pending=True)
+    mesh["cluster1"]["remote_secrets"] = []
+    mesh["cluster1"]["proxy"]["endpoints"] = [r for r in mesh["cluster1"]["proxy"]["endpoints"]
+                                              if r["address"].startswith("10.10.")]
+    for holder in (mesh["cluster2"]["ca_root_cert"], mesh["cluster2"]["cacerts"]["root"]):
+        holder["fingerprint"] = "sha256:bbbbbbbbbbbbbbbb"
+    return mesh
 
 
 def test_demo_plan_has_one_action_per_cluster_and_category():
-    findings, all_facts = demo()
-    plan = build_plan(findings, all_facts, gateway_addresses={"cluster2": "172.18.2.100"})
+    plan, _found = plan_for(demo(), gateway_addresses={"cluster2": "172.18.2.100"})
     cats = [(a["cluster"], a["category"]) for a in plan["actions"]]
     assert cats == [("cluster1", "network_labels"), ("cluster1", "remote_secrets"),
                     ("cluster2", "gateway_addresses")]
@@ -73,20 +72,27 @@ def test_demo_plan_has_one_action_per_cluster_and_category():
     assert plan["skipped"] == [] and plan["not_asked"] == []
 
 
+def test_declared_gateway_address_comes_from_the_model():
+    mesh = demo()
+    mesh["cluster2"]["declared"]["gateway_ip"] = "172.18.2.100"
+    plan, found = plan_for(mesh)
+    assert [a["params"]["address"] for a in plan["actions"] if a["category"] == "gateway_addresses"] == ["172.18.2.100"]
+    # and the remedy names it rather than a placeholder
+    assert '["172.18.2.100"]' in found["eastwest_gateway.external_ip_pending@cluster2"]["remedy"]
+
+
 def test_manual_steps_for_unfixable_and_symptoms_linked_to_plan():
-    findings, all_facts = demo()
-    plan = build_plan(findings, all_facts, gateway_addresses={"cluster2": "172.18.2.100"})
+    plan, _found = plan_for(demo(), gateway_addresses={"cluster2": "172.18.2.100"})
     manual = {m["id"]: m for m in plan["manual"]}
-    assert set(manual) == {"trust.root_mismatch", "endpoints.remote_missing"}  # info finding not listed
+    assert {"trust.root_mismatch", "endpoints.remote_missing"} <= set(manual)
+    assert all(m["id"].split(".")[0] != "locality" for m in plan["manual"])   # info findings are not listed
     assert any("root" in s for s in manual["trust.root_mismatch"]["steps"])
     assert manual["endpoints.remote_missing"]["resolved_by_plan"] is True
     assert manual["trust.root_mismatch"]["resolved_by_plan"] is False
 
 
 def test_only_asked_categories_are_planned():
-    findings, all_facts = demo()
-    plan = build_plan(findings, all_facts, categories=["network_labels"],
-                      gateway_addresses={"cluster2": "172.18.2.100"})
+    plan, _found = plan_for(demo(), categories=["network_labels"], gateway_addresses={"cluster2": "172.18.2.100"})
     assert [a["category"] for a in plan["actions"]] == ["network_labels"]
     not_asked = sorted(n["id"] for n in plan["not_asked"])
     assert not_asked == ["eastwest_gateway.external_ip_pending", "remote_secret.missing"]
@@ -103,8 +109,7 @@ def test_categories_validated():
 
 
 def test_no_gateway_address_is_skipped_with_the_host_var_to_set():
-    findings, all_facts = demo()
-    plan = build_plan(findings, all_facts)
+    plan, _found = plan_for(demo())
     assert "gateway_addresses" not in [a["category"] for a in plan["actions"]]
     (skip,) = plan["skipped"]
     assert skip["cluster"] == "cluster2" and "meshmend_eastwest_gateway_ip" in skip["reason"]
@@ -113,111 +118,151 @@ def test_no_gateway_address_is_skipped_with_the_host_var_to_set():
 @pytest.mark.parametrize("address", ["127.0.0.1", "0.0.0.0", "169.254.1.1", "not-an-ip", "::1"])
 def test_unusable_gateway_addresses_rejected(address):
     assert validate_gateway_address(address)
-    findings, all_facts = demo()
-    plan = build_plan(findings, all_facts, gateway_addresses={"cluster2": address})
+    plan, _found = plan_for(demo(), gateway_addresses={"cluster2": address})
     assert [s["id"] for s in plan["skipped"]] == ["eastwest_gateway.external_ip_pending"]
 
 
 def test_two_pending_gateways_one_address_is_not_guessed():
-    findings = [f("eastwest_gateway.external_ip_pending", "c1", resource=GW),
-                f("eastwest_gateway.external_ip_pending", "c1", resource="Service/istio-system/other-gw")]
-    plan = build_plan(findings, {"c1": facts("c1")}, gateway_addresses={"c1": "10.0.0.5"})
-    assert plan["actions"] == []
-    assert len(plan["skipped"]) == 2 and "by hand" in plan["skipped"][0]["reason"]
+    mesh = build_mesh("multinetwork")
+    gw = _gw(mesh, "cluster2")
+    gw.update(addresses=[], pending=True)
+    mesh["cluster2"]["gateways"].append(dict(copy.deepcopy(gw), name="other-gw"))
+    plan, _found = plan_for(mesh, gateway_addresses={"cluster2": "10.0.0.5"})
+    assert [a for a in plan["actions"] if a["category"] == "gateway_addresses"] == []
+    (skip,) = [s for s in plan["skipped"] if s["category"] == "gateway_addresses"]
+    assert "2 gateway Services" in skip["reason"] and "by hand" in skip["reason"]
+
+
+def _mislabelled(declared=None, ns_label="netA", gw_label="netA", values="netA"):
+    mesh = build_mesh("multinetwork")
+    c = mesh["cluster1"]
+    c["injector_values"]["global"]["network"] = values
+    c["declared"]["network"] = declared
+    c["namespace"]["labels"] = {"topology.istio.io/network": ns_label} if ns_label else {}
+    gw = _gw(mesh, "cluster1")
+    if gw_label:
+        gw["labels"]["topology.istio.io/network"] = gw_label
+    else:
+        gw["labels"].pop("topology.istio.io/network")
+    gw["network_label"] = gw_label
+    return mesh
 
 
 def test_declared_network_wins_and_may_replace_a_wrong_label():
-    findings = [f("network.namespace_label_mismatch", "c1", resource="Namespace/istio-system"),
-                f("eastwest_gateway.network_label_mismatch", "c1", resource=GW)]
-    all_facts = {"c1": facts("c1", network="netA", declared="netB", ns_label="netA", gw_label="netA")}
-    (action,) = build_plan(findings, all_facts)["actions"]
+    plan, _found = plan_for(_mislabelled(declared="netB"))
+    (action,) = [a for a in plan["actions"] if a["module"] == "network_label_fix"]
     assert action["params"]["network"] == "netB"
     assert action["params"]["force"] is True
-    assert action["params"]["gateway_services"] == ["istio-system/istio-eastwestgateway"]
-    assert action["network_source"] == "declared"
+    assert action["params"]["label_namespace"] is True
+    assert action["params"]["gateway_services"] == [GW]
+    assert action["network_source"].startswith("declared")
 
 
 def test_mismatch_without_declared_network_needs_force():
-    findings = [f("network.namespace_label_mismatch", "c1", resource="Namespace/istio-system"),
-                f("eastwest_gateway.network_label_missing", "c1", resource=GW)]
-    all_facts = {"c1": facts("c1", network="netA", ns_label="wrong")}
-    plan = build_plan(findings, all_facts)
-    (action,) = plan["actions"]
+    plan, _found = plan_for(_mislabelled(ns_label="wrong", gw_label=None))
+    (action,) = [a for a in plan["actions"] if a["module"] == "network_label_fix"]
     # the missing gateway label is still fixed; the conflicting namespace label is not touched
     assert action["params"]["label_namespace"] is False
-    assert action["params"]["gateway_services"] == ["istio-system/istio-eastwestgateway"]
-    (skip,) = plan["skipped"]
+    assert action["params"]["gateway_services"] == [GW]
+    (skip,) = [s for s in plan["skipped"] if s["category"] == "network_labels"]
     assert skip["id"] == "network.namespace_label_mismatch" and "meshmend_remediate_force" in skip["reason"]
-    forced = build_plan(findings, all_facts, force=True)
-    assert forced["actions"][0]["params"]["label_namespace"] is True and forced["skipped"] == []
+    forced, _found = plan_for(_mislabelled(ns_label="wrong", gw_label=None), force=True)
+    (action,) = [a for a in forced["actions"] if a["module"] == "network_label_fix"]
+    assert action["params"]["label_namespace"] is True
+    assert [s for s in forced["skipped"] if s["category"] == "network_labels"] == []
 
 
 def test_unknown_network_is_skipped():
-    findings = [f("network.namespace_label_missing", "c1", resource="Namespace/istio-system")]
-    plan = build_plan(findings, {"c1": facts("c1", network=None)})
-    assert plan["actions"] == [] and "meshmend_network" in plan["skipped"][0]["reason"]
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["namespace"]["labels"] = {}
+    mesh["cluster1"]["injector_values"]["global"]["network"] = None
+    mesh["cluster1"]["network"] = None
+    plan, found = plan_for(mesh)
+    assert "network.namespace_label_missing@cluster1" in found
+    assert [a for a in plan["actions"] if a["category"] == "network_labels"] == []
+    (skip,) = [s for s in plan["skipped"] if s["id"] == "network.namespace_label_missing"]
+    assert "meshmend_network" in skip["reason"]
 
 
 def test_remote_secret_guards():
-    findings = [f("remote_secret.missing", "c1", peer="c2"), f("remote_secret.missing", "c1", peer="c3"),
-                f("remote_secret.missing", "c1", peer="c4"), f("remote_secret.missing", "c1", peer="c5")]
-    all_facts = {"c1": facts("c1", cluster_id="Kubernetes"), "c2": facts("c2", cluster_id="Kubernetes"),
-                 "c3": facts("c3", reachable=False), "c5": facts("c5")}
-    plan = build_plan(findings, all_facts)
-    assert [a["peer"] for a in plan["actions"]] == ["c5"]
-    reasons = {s["peer"]: s["reason"] for s in plan["skipped"]}
-    assert "share cluster ID Kubernetes" in reasons["c2"]
-    assert "unreachable" in reasons["c3"]
-    assert "not in play" in reasons["c4"]
+    mesh = build_mesh("multinetwork", clusters=5)
+    for peer in ("cluster2", "cluster3", "cluster4", "cluster5"):
+        mesh["cluster1"]["remote_secrets"].remove(_secret(mesh, "cluster1", peer))
+    for c in ("cluster1", "cluster2"):    # a shared ID: a secret would be ignored
+        mesh[c]["cluster_id"] = "Kubernetes"
+        mesh[c]["istiod"]["cluster_id"] = "Kubernetes"
+    mesh["cluster3"] = {"cluster": "cluster3", "server": "https://127.0.3.1:6443", "reachable": False,
+                        "error": "cluster3: connection refused", "declared": {}}
+    del mesh["cluster4"]                  # out of play
+    plan, found = plan_for(mesh)
+    assert [a["peer"] for a in plan["actions"] if a["cluster"] == "cluster1"] == ["cluster5"]
+    # the duplicate-ID pair is manual (the check judged it unsafe), the others skipped with a reason
+    assert found["remote_secret.missing@cluster1->cluster2"]["category"] is None
+    reasons = dict((s["peer"], s["reason"]) for s in plan["skipped"] if s["cluster"] == "cluster1")
+    assert "unreachable" in reasons["cluster3"]
+    assert "cluster4" not in reasons    # not in play: no finding at all, so nothing to skip
 
 
 def test_remote_secret_only_in_primaries_and_rekey_names_the_secret():
-    findings = [f("remote_secret.key_mismatch", "c1", peer="c2",
-                  resource="Secret/istio-system/istio-remote-secret-custom"),
-                f("remote_secret.missing", "r1", peer="c1")]
-    all_facts = {"c1": facts("c1"), "c2": facts("c2", cluster_id="id-of-c2"), "r1": facts("r1", role="remote")}
-    plan = build_plan(findings, all_facts)
-    (action,) = plan["actions"]
+    mesh = build_mesh("multinetwork")
+    sec = _secret(mesh, "cluster1", "cluster2")
+    sec["name"] = "istio-remote-secret-custom"
+    sec["entries"][0]["key"] = "wrong"
+    plan, found = plan_for(mesh)
+    assert "remote_secret.key_mismatch@cluster1->cluster2" in found
+    (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
     assert action["params"]["name"] == "istio-remote-secret-custom"
-    assert action["params"]["cluster_id"] == "id-of-c2"
-    assert "only primaries" in plan["skipped"][0]["reason"]
+    assert action["params"]["cluster_id"] == "cluster2"
+
+
+def test_a_remote_cluster_gets_no_secret():
+    mesh = build_mesh("primary_remote")
+    mesh["cluster1"]["remote_secrets"] = []
+    plan, found = plan_for(mesh)
+    (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
+    assert action["cluster"] == "cluster1" and action["peer"] == "cluster2"
+    assert not any(k.startswith("remote_secret.missing@cluster2") for k in found)
 
 
 def test_wrong_namespace_creates_the_right_one_and_leaves_a_manual_delete():
-    findings = [f("remote_secret.wrong_namespace", "c1", peer="c2",
-                  resource="Secret/default/istio-remote-secret-c2")]
-    plan = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")})
-    (action,) = plan["actions"]
-    assert action["params"]["name"] == "istio-remote-secret-c2" and action["params"]["namespace"] == "istio-system"
-    (manual,) = plan["manual"]
-    assert "delete it by hand" in manual["steps"][0] and "default/istio-remote-secret-c2" in manual["steps"][0]
+    mesh = build_mesh("multinetwork")
+    _secret(mesh, "cluster1", "cluster2")["namespace"] = "default"
+    plan, _found = plan_for(mesh)
+    (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
+    assert action["params"]["name"] == "istio-remote-secret-cluster2"
+    assert action["params"]["namespace"] == "istio-system"
+    (manual,) = [m for m in plan["manual"] if m["id"] == "remote_secret.wrong_namespace"]
+    assert "delete it by hand" in manual["steps"][0] and "default/istio-remote-secret-cluster2" in manual["steps"][0]
 
 
 def test_unsafe_findings_are_never_actions():
-    unsafe = ["trust.root_mismatch", "trust.chain_invalid", "cluster.duplicate_id", "mesh.id_mismatch",
-              "primary_remote.istiod_remote_missing", "eastwest_gateway.missing",
-              "eastwest_gateway.expose_gateway_missing", "istio.not_installed"]
-    findings = [f(i, "c1", peer="c2") for i in unsafe]
-    plan = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")}, gateway_addresses={"c1": "10.1.1.1"})
-    assert plan["actions"] == []
-    assert sorted(m["id"] for m in plan["manual"]) == sorted(unsafe)
+    mesh = demo()
+    mesh["cluster2"]["gateways"] = []                        # eastwest_gateway.missing
+    mesh["cluster1"]["istio_gateways"] = []                  # expose_gateway_missing
+    plan, found = plan_for(mesh, gateway_addresses={"cluster1": "10.1.1.1", "cluster2": "10.1.1.2"})
+    unsafe = {"trust.root_mismatch", "eastwest_gateway.missing", "eastwest_gateway.expose_gateway_missing"}
+    assert unsafe <= set(f["id"] for f in found.values())
+    planned = set(k for a in plan["actions"] for k in a["fixes"])
+    assert not [k for k in planned if found[k]["id"] in unsafe]
+    assert unsafe <= set(m["id"] for m in plan["manual"])
     assert all(m["steps"] for m in plan["manual"])
 
 
-def test_category_from_finding_or_fallback_map():
-    assert category_of({"id": "remote_secret.missing"}) == "remote_secrets"
-    # the check said "not safe" (e.g. duplicate cluster IDs): the finding's None wins over the map
+def test_category_is_the_checks_word():
+    assert category_of({"id": "remote_secret.missing", "category": "remote_secrets"}) == "remote_secrets"
+    # the check said "not safe" (e.g. duplicate cluster IDs): no category, no action
     assert category_of({"id": "remote_secret.missing", "category": None}) is None
-    assert category_of({"id": "trust.root_mismatch"}) is None
-    assert category_of({"id": "custom.thing", "category": "network_labels"}) == "network_labels"
-    assert parse_resource("Service/ns/name") == ("Service", "ns", "name")
-    assert parse_resource("Namespace/istio-system") == ("Namespace", None, "istio-system")
-    assert parse_resource(None) == (None, None, None)
+    assert category_of({"id": "remote_secret.missing"}) is None
 
 
 def test_unreachable_target_is_skipped():
-    findings = [f("network.namespace_label_missing", "c1")]
-    plan = build_plan(findings, {"c1": facts("c1", reachable=False)})
+    mesh = build_mesh("multinetwork")
+    mesh["cluster1"]["namespace"]["labels"] = {}
+    result = diagnose(copy.deepcopy(mesh), {"now": NOW})
+    findings = [f.to_dict() for f in result.findings]
+    model = dict(result.model, clusters=dict(result.model["clusters"]))
+    model["clusters"]["cluster1"] = dict(model["clusters"]["cluster1"], state="unreachable")
+    plan = build_plan(findings, model)
     assert plan["actions"] == [] and "unreachable" in plan["skipped"][0]["reason"]
 
 
@@ -262,31 +307,6 @@ def test_same_kubeconfig_ignores_formatting():
     assert parse_kubeconfig_essentials(exec_cfg)[3] == "exec"
 
 
-def test_check_marked_unsafe_is_manual():
-    findings = [f("network.namespace_label_mismatch", "c1", category=None, resource="Namespace/istio-system")]
-    plan = build_plan(findings, {"c1": facts("c1", declared="netB")})
-    assert plan["actions"] == [] and [m["id"] for m in plan["manual"]] == ["network.namespace_label_mismatch"]
-
-
-def test_gateway_findings_cover_every_service_in_evidence():
-    labels = f("eastwest_gateway.network_label_missing", "c1", resource=GW,
-               evidence={"services": ["istio-system/istio-eastwestgateway", "istio-system/gw2"]})
-    (action,) = build_plan([labels], {"c1": facts("c1")})["actions"]
-    assert action["params"]["gateway_services"] == ["istio-system/istio-eastwestgateway", "istio-system/gw2"]
-    pending = f("eastwest_gateway.external_ip_pending", "c1", resource=GW,
-                evidence={"gateways": [{"service": "istio-system/istio-eastwestgateway"},
-                                       {"service": "istio-system/gw2"}]})
-    plan = build_plan([pending], {"c1": facts("c1")}, gateway_addresses={"c1": "10.0.0.5"})
-    assert plan["actions"] == [] and "2 gateway Services" in plan["skipped"][0]["reason"]
-
-
-def test_expected_key_from_the_check_wins():
-    findings = [f("remote_secret.key_mismatch", "c1", peer="c2", resource="Secret/istio-system/istio-remote-secret-c2",
-                  evidence={"expected_key": "declared-c2"})]
-    (action,) = build_plan(findings, {"c1": facts("c1"), "c2": facts("c2")})["actions"]
-    assert action["params"]["cluster_id"] == "declared-c2"
-
-
 # --- optional restart of stale sidecars --------------------------------------------------------
 
 def _pod(name, env_network, rs="sleep-5d8c7f9b6", pth="5d8c7f9b6", phase="Running"):
@@ -311,15 +331,23 @@ def test_stale_network_pods_map_to_their_deployments():
 
 
 def test_restart_only_when_asked_and_when_injection_now_gives_the_network():
-    findings = [f("network.pod_network_unset", "c2", category=None)]
-    fixed_install = {"c2": facts("c2", network="network2")}
-    assert build_plan(findings, fixed_install)["actions"] == []  # off by default: manual
-    (action,) = build_plan(findings, fixed_install, restart_workloads=True)["actions"]
-    assert action["module"] == "deployment_restart" and action["params"]["network"] == "network2"
-    assert build_plan(findings, fixed_install, categories=["remote_secrets"], restart_workloads=True)["actions"] == []
-    broken_install = {"c2": facts("c2", network=None, declared="network2")}
-    plan = build_plan(findings, broken_install, restart_workloads=True)
-    assert plan["actions"] == [] and "values.global.network of c2 is unset" in plan["skipped"][0]["reason"]
+    mesh = build_mesh("multinetwork")
+    for pod in mesh["cluster2"]["sidecar_pods"]:
+        pod["network_env"] = None
+    plan, found = plan_for(mesh)
+    assert "network.pod_network_unset@cluster2" in found
+    assert [a for a in plan["actions"] if a["module"] == "deployment_restart"] == []   # off by default: manual
+    plan, _found = plan_for(mesh, restart_workloads=True)
+    (action,) = [a for a in plan["actions"] if a["module"] == "deployment_restart"]
+    assert action["params"]["network"] == "network2"
+    plan, _found = plan_for(mesh, categories=["remote_secrets"], restart_workloads=True)
+    assert [a for a in plan["actions"] if a["module"] == "deployment_restart"] == []
+    broken_install = copy.deepcopy(mesh)
+    broken_install["cluster2"]["injector_values"]["global"]["network"] = None
+    broken_install["cluster2"]["declared"]["network"] = "network2"
+    plan, _found = plan_for(broken_install, restart_workloads=True)
+    assert [a for a in plan["actions"] if a["module"] == "deployment_restart"] == []
+    assert any("values.global.network of cluster2 is unset" in s["reason"] for s in plan["skipped"])
 
 
 def _b64(text):

@@ -1,6 +1,7 @@
 """Fixture facts (docs/facts.md shape) and findings for the report and filter tests."""
 import copy
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 
 EVIL = '<script>alert("x")</script>&'
@@ -66,13 +67,16 @@ def findings():
     missing = Finding("remote_secret.missing", "cluster2", "no remote secret for cluster1 in cluster2",
                       peer="cluster1", resource="Secret/istio-system/istio-remote-secret-cluster1",
                       evidence={"secrets": []}, remedy="create the remote secret " + EVIL,
-                      category="remote_secrets")
+                      category="remote_secrets",
+                      fix={"peer": "cluster1", "key": "cluster1", "namespace": "istio-system",
+                           "name": "istio-remote-secret-cluster1", "peer_namespace": "istio-system"})
     endpoints = Finding("endpoints.remote_missing", "cluster2", "sleep in cluster2 sees only local endpoints " + EVIL,
                         resource="Pod/sample/sleep-abc", evidence={"endpoints": ["10.2.0.7:5000"]},
                         caused_by=[missing.key])
     pending = Finding("eastwest_gateway.external_ip_pending", "cluster2", "gateway has no address",
                       resource="Service/istio-system/istio-eastwestgateway", remedy="set externalIPs",
-                      category="gateway_addresses")
+                      category="gateway_addresses",
+                      fix={"services": [{"namespace": "istio-system", "name": "istio-eastwestgateway"}]})
     pod_ips = Finding("endpoints.remote_pod_ips", "cluster1", "cluster1 holds raw pod IPs of network2",
                       peer="cluster2", caused_by=[pending.key, "network.pod_network_unset@cluster9"])
     unreachable = Finding("cluster.unreachable", "cluster3", "cluster3: connection refused",
@@ -80,6 +84,12 @@ def findings():
     cacerts = Finding("trust.cacerts_missing", "cluster1", "no plug-in CA", remedy="plug in certs")
     locality = Finding("locality.prefers_local", "cluster1", "locality keeps traffic local")
     return [f.to_dict() for f in (endpoints, missing, pending, pod_ips, unreachable, cacerts, locality)]
+
+
+def model(facts=None, found=None):
+    """The mesh model of the fixture facts, its link states set by the fixture findings."""
+    return Mesh(facts if facts is not None else facts_by_cluster()).to_dict(
+        found if found is not None else findings())
 
 
 def copy_findings():

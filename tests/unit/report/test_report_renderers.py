@@ -215,33 +215,28 @@ def test_facts_from_result():
     assert ok["cluster"] == "c1"
 
 
-def test_resolve_probe_peers():
-    facts = fixtures.facts_by_cluster()
-    entry = facts["cluster1"]["remote_secrets"][0]["entries"][0]
-    entry["probe"]["cluster"] = None
-    out = r.resolve_probe_peers(facts)
-    assert out["cluster1"]["remote_secrets"][0]["entries"][0]["probe"]["cluster"] == "cluster2"
-    assert entry["probe"]["cluster"] is None  # inputs untouched
-
-
 def test_analyze_runs_once_and_times_areas():
     calls = []
 
-    def run_checks(facts, options):
+    class Result:
+        findings = [Finding("trust.cacerts_missing", "c1", "x")]
+        timings = {"trust": 0.5}
+        model = {"clusters": {}}
+
+    def diagnose(facts, options):
         calls.append(sorted(options))
-        options["timings"]["trust"] = 0.5
-        return [Finding("trust.cacerts_missing", "c1", "x")]
+        return Result()
 
     ticks = iter(range(100))
-    findings, timing = r.analyze({"c1": {}}, run_checks, {"out_of_play": []}, clock=lambda: next(ticks))
-    assert calls == [["out_of_play", "timings"]]          # one run over all areas
+    findings, timing, model = r.analyze({"c1": {}}, diagnose, {"out_of_play": []}, clock=lambda: next(ticks))
+    assert calls == [["out_of_play"]]          # one run over all areas
     assert [f["id"] for f in findings] == ["trust.cacerts_missing"]
-    assert timing == {"analysis_s": 1, "areas": {"trust": 0.5}}
-    assert r.analyze({"c1": {}}, run_checks, time_areas=False)[1]["areas"] == {}
+    assert timing == {"analysis_s": 1, "areas": {"trust": 0.5}} and model == {"clusters": {}}
+    assert r.analyze({"c1": {}}, diagnose, time_areas=False)[1]["areas"] == {}
 
 
 def test_analyze_times_every_area_of_the_catalogue():
     from ansible_collections.meshmend.multicluster.plugins.module_utils import checks
-    timings = r.analyze(fixtures.facts_by_cluster(), checks.run_checks, {"out_of_play": ["cluster4"]})[1]["areas"]
+    timings = r.analyze(fixtures.facts_by_cluster(), checks.diagnose, {"out_of_play": ["cluster4"]})[1]["areas"]
     assert set(timings) == {"mesh_model"} | set(checks.AREA_NAMES)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())

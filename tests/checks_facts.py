@@ -146,6 +146,12 @@ def cluster_facts(n, network, names, role="primary", local_istiod=True, gateway=
         facts["istio_gateways"].append({
             "namespace": NS, "name": "cross-network-gateway", "selector": {"istio": "eastwestgateway"},
             "servers": [{"port": 15443, "protocol": "TLS", "tls_mode": "AUTO_PASSTHROUGH", "hosts": ["*.local"]}]})
+        if primary:
+            # samples/multicluster/expose-istiod.yaml: remote clusters reach istiod through the gateway
+            facts["istio_gateways"].append({
+                "namespace": NS, "name": "istiod-gateway", "selector": {"istio": "eastwestgateway"},
+                "servers": [{"port": 15012, "protocol": "TLS", "tls_mode": "PASSTHROUGH", "hosts": ["*"]},
+                            {"port": 15017, "protocol": "TLS", "tls_mode": "PASSTHROUGH", "hosts": ["*"]}]})
     return facts
 
 
@@ -203,7 +209,7 @@ def build_mesh(kind="multinetwork", clusters=2):
             facts["control_plane_services"] = [s for s in facts["control_plane_services"] if s["name"] != svc_name]
             facts["control_plane_services"].append(
                 {"name": svc_name, "selectorless": True, "type": "ClusterIP", "external_name": None,
-                 "ports": [15012, 443]})
+                 "ports": [15012, 443], "endpoints": [gw_ip(1)]})
             facts["mesh_config"]["defaultConfig"]["discoveryAddress"] = "%s.%s.svc:15012" % (svc_name, NS)
             facts["discovery_address"] = "%s.%s.svc:15012" % (svc_name, NS)
             if local:
@@ -212,6 +218,15 @@ def build_mesh(kind="multinetwork", clusters=2):
     else:
         raise ValueError(kind)
     return fill_proxies(mesh)
+
+
+def set_mesh_networks(facts, doc, services=(), nodes=()):
+    """ConfigMap istio's meshNetworks, and the gateways gather derives from it (mesh_networks.py, as istiod does)."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks
+    facts["mesh_networks"] = doc
+    facts["mesh_networks_gateways"] = mesh_networks.gateways_from_mesh_networks(
+        doc, {facts["cluster_id"]: list(services)}, {facts["cluster_id"]: list(nodes)})
+    return facts
 
 
 def run(mesh, **options):
