@@ -5,25 +5,37 @@
 
 Cross-cluster checks need all clusters' facts at once, so this runs once (run_once) in
 the controller process: no module process, no per-host loop, no templating of facts.
-Documentation: plugins/modules/mesh_report.py.
+It also takes the connectivity tests' results and merges them into the same reports
+(the connectivity role calls it with ``analyze: false``).
+Documentation: plugins/modules/mesh_report.py. The document and its renderings:
+plugins/module_utils/report/.
 """
 
 from __future__ import (absolute_import, division, print_function)
 
 __metaclass__ = type
 
+import gc
+import json
 import os
 import tempfile
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleActionSkip
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import ConnectivityError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report import (
-    DEFAULT_DOCS_URL, MESH_REPORT_ARGSPEC, REPORT_FILES, analyze, build_report, facts_from_result, finding_lines,
-    render_all,
+    COLLECTION_DOCS_PATH, LOCAL_DOCS, MESH_REPORT_ARGSPEC, PUBLISHED_DOCS_URL, REPORT_FILES, TemplateError, analyze,
+    build_report, facts_from_result, render_all, summary_lines,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.connectivity import (
+    case_lines, collect_results, merge_report,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.html import environment
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _load_checks():
@@ -46,6 +58,72 @@ def _write_atomic(path, text):
         raise
 
 
+def docs_link(docs_url, directory):
+    """Where finding ids link to. ``local`` (or ``docs/findings.md``, its former spelling): the
+    collection's own catalogue, relative to the report directory (the published one when the
+    collection does not ship it). Any other value (a URL, a path relative to the report) as given."""
+    if docs_url not in (LOCAL_DOCS, COLLECTION_DOCS_PATH):
+        return docs_url
+    candidate = os.path.join(COLLECTION_ROOT, COLLECTION_DOCS_PATH)
+    if not os.path.isfile(candidate):
+        return PUBLISHED_DOCS_URL
+    return os.path.relpath(os.path.realpath(candidate), os.path.realpath(directory)).replace(os.sep, "/")
+
+
+def read_existing(directory):
+    """The JSON report already in ``directory`` (what the connectivity results merge into), or None;
+    (report, warning)."""
+    path = os.path.join(directory, REPORT_FILES["json"])
+    if not os.path.exists(path):
+        return None, None
+    try:
+        with open(path) as handle:
+            return json.load(handle), None
+    except (OSError, ValueError) as e:
+        return None, "cannot read the existing report %s (%s): writing a new one" % (path, to_native(e))
+
+
+def write_reports(report, directory, docs_url, formats, title, template_dir):
+    """Render and write the formats asked for; ``{format: path}``."""
+    directory = os.path.abspath(os.path.expanduser(directory))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        rendered = render_all(report, docs_url=docs_link(docs_url, directory), formats=formats, title=title,
+                              template_dir=template_dir)
+        files = {}
+        for fmt, text in rendered.items():
+            path = os.path.join(directory, REPORT_FILES[fmt])
+            _write_atomic(path, text)
+            files[fmt] = path
+        return files
+    except TemplateError as e:
+        raise AnsibleActionFail("%s: %s" % (title, to_native(e)))
+    except OSError as e:
+        raise AnsibleActionFail("cannot write the reports to %s: %s" % (directory, to_native(e)))
+
+
+def check_template_dir(template_dir):
+    """Fail before anything is analysed when the template folder cannot be used."""
+    if template_dir:
+        try:
+            environment(template_dir)
+        except TemplateError as e:
+            raise AnsibleActionFail(to_native(e))
+
+
+def merge_connectivity(existing, args, clusters):
+    """The report with the connectivity results of ``args`` (extra_findings, tests, probes,
+    workloads) merged in; (report, tests)."""
+    found, cases = collect_results(args["probes"], args["workloads"])
+    findings = list(args["extra_findings"]) + found
+    tests = list(args["tests"]) + cases
+    clusters = sorted(set(clusters or []) | set(args["probes"]) | set(args["workloads"]))
+    try:
+        return merge_report(existing, findings, tests, clusters, fail_on=args["fail_on"]), tests
+    except (ConnectivityError, FindingError, KeyError, TypeError, ValueError) as e:
+        raise AnsibleActionFail("cannot merge the connectivity results: %s: %s" % (type(e).__name__, to_native(e)))
+
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -58,13 +136,64 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         validation, args = self.validate_argument_spec(argument_spec=MESH_REPORT_ARGSPEC)
         args = validation.validated_parameters
+        check_template_dir(args["template_dir"])
+        tested = bool(args["extra_findings"] or args["tests"] or args["probes"] or args["workloads"])
+        model, out_of_play, hosts, tests = None, [], list(args["hosts"] or []), []
+        if args["analyze"]:
+            facts_by_cluster, hosts = self._collect(args, task_vars)
+            # Everything this worker holds so far (the play's hostvars, every cluster's facts) is long-lived:
+            # leave it out of the cyclic collector's full passes, which otherwise walk millions of objects
+            # again and again during the analysis of a large mesh (half the time of the report at 500).
+            gc.freeze()
+            inventory = args["inventory_hosts"]
+            if inventory is None:
+                inventory = list((task_vars.get("groups") or {}).get("all") or [])
+            out_of_play = sorted(set(inventory) - set(hosts))
+            report, model = self._analyze(facts_by_cluster, args, out_of_play)
+            if tested:
+                report, tests = merge_connectivity(report, args, hosts)
+        else:
+            if self._task.check_mode:
+                raise AnsibleActionSkip("check mode: the connectivity tests did not run, the reports are left as they are")
+            existing = None
+            if args["merge"] and args["report_dir"]:
+                existing, warning = read_existing(os.path.abspath(os.path.expanduser(args["report_dir"])))
+                if warning:
+                    self._display.warning(warning)
+            report, tests = merge_connectivity(existing, args, hosts)
+            out_of_play = report["clusters"]["out_of_play"]
 
-        facts_by_cluster, hosts = self._collect(args, task_vars)
-        inventory = args["inventory_hosts"]
-        if inventory is None:
-            inventory = list((task_vars.get("groups") or {}).get("all") or [])
-        out_of_play = sorted(set(inventory) - set(hosts))
+        files = {}
+        if args["report_dir"]:
+            files = write_reports(report, args["report_dir"], args["docs_url"], args["formats"], args["title"],
+                                  args["template_dir"])
+        counts = report["summary"]["counts"]
+        result.update(
+            changed=False,
+            findings=report["findings"],
+            root_causes=report["root_causes"],
+            summary=report["summary"],
+            clusters=report["clusters"]["in_play"],
+            out_of_play=out_of_play,
+            fail_on=args["fail_on"],
+            threshold_exceeded=report["failed"],
+            timing=report.get("timing") or {},
+            requests=report.get("requests") or {},
+            report_files=files,
+            lines=summary_lines(report) + case_lines(tests),
+            msg="%d cluster(s): %d error(s), %d warning(s), %d info%s" % (
+                len(report["clusters"]["in_play"]), counts["error"], counts["warning"], counts["info"],
+                (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),
+        )
+        if model is not None:
+            result["model"] = model
+        if "remediation" in report:
+            result["remediation"] = report["remediation"]
+        if "connectivity" in report:
+            result["connectivity"] = {"counts": report["connectivity"]["counts"], "tests": len(tests)}
+        return result
 
+    def _analyze(self, facts_by_cluster, args, out_of_play):
         checks = _load_checks()
         options = dict(args["check_options"] or {})
         options.setdefault("out_of_play", out_of_play)
@@ -72,38 +201,13 @@ class ActionModule(ActionBase):
             findings, timing, model = analyze(
                 facts_by_cluster, checks.diagnose, options, time_areas=args["time_areas"])
             # JUnit/report areas are finding-id prefixes; timing areas are the catalogue's modules.
-            report = build_report(facts_by_cluster, findings, out_of_play=out_of_play,
-                                  fail_on=args["fail_on"], timing=timing, model=model,
+            report = build_report(facts_by_cluster, findings, model=model, out_of_play=out_of_play,
+                                  fail_on=args["fail_on"], timing=timing,
                                   previous_findings=args["previous_findings"], remediation=args["remediation"])
         except (FindingError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise AnsibleActionFail("mesh_report: analysis of %s failed: %s: %s"
                                     % (", ".join(sorted(facts_by_cluster)), type(e).__name__, to_native(e)))
-
-        files = {}
-        if args["report_dir"]:
-            files = self._write(report, args)
-
-        counts = report["summary"]["counts"]
-        result.update(
-            changed=False,
-            findings=report["findings"],
-            model=model,
-            summary=report["summary"],
-            clusters=report["clusters"]["in_play"],
-            out_of_play=out_of_play,
-            fail_on=args["fail_on"],
-            threshold_exceeded=report["failed"],
-            timing=report["timing"],
-            requests=report["requests"],
-            report_files=files,
-            lines=finding_lines(report["findings"]),
-            msg="%d cluster(s): %d error(s), %d warning(s), %d info%s" % (
-                len(hosts), counts["error"], counts["warning"], counts["info"],
-                (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),
-        )
-        if "remediation" in report:
-            result["remediation"] = report["remediation"]
-        return result
+        return report, model
 
     def _collect(self, args, task_vars):
         """Facts by cluster: given explicitly, or each play host's registered result."""
@@ -136,31 +240,3 @@ class ActionModule(ActionBase):
             return host_vars.get(name)
         except Exception:  # pylint: disable=broad-except
             return None
-
-    @staticmethod
-    def _docs_url(docs_url, directory):
-        """The default ``docs/findings.md`` is relative to the collection: point the reports'
-        links at the collection's copy (relative to the report directory) when it is there,
-        so they open from a local report. A URL or any other value is used as given."""
-        if docs_url != DEFAULT_DOCS_URL:
-            return docs_url
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        candidate = os.path.join(root, docs_url)
-        if not os.path.isfile(candidate):
-            return docs_url
-        return os.path.relpath(os.path.realpath(candidate), os.path.realpath(directory)).replace(os.sep, "/")
-
-    def _write(self, report, args):
-        directory = os.path.abspath(os.path.expanduser(args["report_dir"]))
-        try:
-            os.makedirs(directory, exist_ok=True)
-            rendered = render_all(report, docs_url=self._docs_url(args["docs_url"], directory),
-                                  formats=args["formats"], title=args["title"])
-            files = {}
-            for fmt, text in rendered.items():
-                path = os.path.join(directory, REPORT_FILES[fmt])
-                _write_atomic(path, text)
-                files[fmt] = path
-            return files
-        except OSError as e:
-            raise AnsibleActionFail("mesh_report: cannot write the reports to %s: %s" % (directory, to_native(e)))

@@ -18,9 +18,13 @@ description:
     clusters and facts are kept and the C(connectivity.*) findings of an earlier connectivity run are
     replaced by these (O(merge)).
   - The JUnit file gets a C(connectivity) suite with one test case per cluster pair and test.
-  - Runs where the report directory is (the controller, with C(delegate_to=localhost)); touches no cluster.
+  - An action plugin, it runs on the controller (where the report templates are) and touches no cluster. It is
+    M(meshmend.multicluster.mesh_report) with O(meshmend.multicluster.mesh_report#module:analyze=false), which the
+    C(meshmend.multicluster.connectivity) role calls; this name stays for playbooks that use it.
 extends_documentation_fragment:
   - meshmend.multicluster.attributes
+  - meshmend.multicluster.report
+  - meshmend.multicluster.report.connectivity
 options:
   report_dir:
     description:
@@ -33,24 +37,6 @@ options:
     type: list
     elements: dict
     default: []
-  tests:
-    description:
-      - Test cases (RV(meshmend.multicluster.connectivity_probe#module:tests) of every cluster).
-    type: list
-    elements: dict
-    default: []
-  probes:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_probe) by cluster; their findings and tests are
-        added to O(findings) and O(tests). A failed or missing result becomes an error test case naming the cluster.
-    type: dict
-    default: {}
-  workloads:
-    description:
-      - Registered results of M(meshmend.multicluster.connectivity_workload) (state present) by cluster; a failed
-        set-up becomes an error test case with the module's message.
-    type: dict
-    default: {}
   clusters:
     description:
       - The clusters the tests ran on (default the keys of O(probes) and O(workloads)).
@@ -68,16 +54,14 @@ options:
       - Keep what an existing report in O(report_dir) holds (diagnose's findings); V(false) replaces it.
     type: bool
     default: true
-  docs_url:
-    description:
-      - Where finding ids link to (one anchor per id).
-    type: str
-    default: docs/findings.md
 attributes:
+  action:
+    support: full
+    description: Runs as an action plugin on the controller.
   check_mode:
     support: none
     details:
-      - Reports an active test that check mode does not run.
+      - Reports an active test that check mode does not run (the task is skipped).
   diff_mode:
     support: none
   platform:
@@ -86,6 +70,7 @@ attributes:
       - Writes the report files where it runs (the controller).
 seealso:
   - module: meshmend.multicluster.connectivity_probe
+  - module: meshmend.multicluster.mesh_report
 """
 
 EXAMPLES = r"""
@@ -133,81 +118,15 @@ threshold_exceeded:
   sample: false
 """
 
-import json
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
-    ConnectivityError, case_lines, collect_results, merge_report, render_report,
-)
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import FindingError
-
-FILES = {"json": "meshmend-report.json", "markdown": "meshmend-report.md",
-         "html": "meshmend-report.html", "junit": "meshmend-junit.xml"}
-
-
-def _write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(prefix=".meshmend-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.argspec import CONNECTIVITY_REPORT_ARGSPEC
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        report_dir=dict(type="path", required=True),
-        findings=dict(type="list", elements="dict", default=[]),
-        tests=dict(type="list", elements="dict", default=[]),
-        probes=dict(type="dict", default={}),
-        workloads=dict(type="dict", default={}),
-        clusters=dict(type="list", elements="str", default=[]),
-        fail_on=dict(type="str", choices=["never", "warning", "error"], default="error"),
-        merge=dict(type="bool", default=True),
-        docs_url=dict(type="str", default="docs/findings.md"),
-    ), supports_check_mode=False)
-    p = module.params
-    directory = os.path.abspath(p["report_dir"])
-    existing = None
-    json_path = os.path.join(directory, FILES["json"])
-    if p["merge"] and os.path.exists(json_path):
-        try:
-            with open(json_path) as handle:
-                existing = json.load(handle)
-        except (OSError, ValueError) as exc:
-            module.warn("cannot read the existing report %s (%s): writing a new one" % (json_path, exc))
-    try:
-        found, cases = collect_results(p["probes"], p["workloads"])
-        findings = list(p["findings"]) + found
-        tests = list(p["tests"]) + cases
-        clusters = sorted(set(p["clusters"]) | set(p["probes"]) | set(p["workloads"]))
-        report = merge_report(existing, findings, tests, clusters, fail_on=p["fail_on"])
-        rendered = render_report(report, docs_url=p["docs_url"])
-    except (ConnectivityError, FindingError, KeyError, TypeError, ValueError) as exc:
-        module.fail_json(msg="connectivity_report: cannot build the report: %s: %s" % (type(exc).__name__, exc))
-    files = {}
-    try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-        for fmt, text in rendered.items():
-            path = os.path.join(directory, FILES[fmt])
-            _write_atomic(path, text)
-            files[fmt] = path
-    except OSError as exc:
-        module.fail_json(msg="connectivity_report: cannot write the reports to %s: %s" % (directory, exc))
-    counts = report["summary"]["counts"]
-    module.exit_json(changed=True, report_files=files, merged=existing is not None,
-                     summary={"counts": counts, "worst": report["summary"]["worst"]},
-                     tests=report["connectivity"]["counts"], lines=case_lines(tests), threshold_exceeded=report["failed"],
-                     msg="%d connectivity finding(s); report: %d error(s), %d warning(s), %d info"
-                     % (len(findings), counts["error"], counts["warning"], counts["info"]))
+    module = AnsibleModule(argument_spec=CONNECTIVITY_REPORT_ARGSPEC, supports_check_mode=False)
+    module.fail_json(msg="meshmend.multicluster.connectivity_report must be run as an action plugin on the controller: "
+                         "call it by its name in a task, not through a module-only path")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ description:
     and renders the reports.
   - Reports written to O(report_dir) are C(meshmend-report.json), C(meshmend-report.md),
     C(meshmend-report.html) (one self-contained page with a picture of the mesh) and C(meshmend-junit.xml).
+  - Root causes come first. A finding that explains others (a cluster down, a gateway without an address, a root
+    mismatch) is shown once, with the count and names of what it explains grouped under it, in RV(lines), the
+    Markdown and HTML reports and the JSON report's C(root_causes).
+  - The reports stay linear in the number of clusters (about 6 MB of JSON and 0.5 MB of HTML at 500 clusters with
+    one down); healthy remote-secret entries and links of a large mesh are counted, every problem is kept.
+  - The HTML report is rendered from Jinja2 templates that O(template_dir) can replace.
   - Clusters of the inventory left out of the play (C(--limit)) are listed as out of play, and pairwise
     checks against them are not run.
   - A play host whose gather failed or registered nothing is reported as unreachable; the others are analyzed.
@@ -81,13 +87,6 @@ options:
         from one run over all areas.
     type: bool
     default: true
-  docs_url:
-    description:
-      - Where finding ids link to in the Markdown and HTML reports (an anchor per id is appended).
-      - The default names the collection's own C(docs/findings.md); when that file is there, the links are
-        written relative to O(report_dir) so they open from a local report. Set a URL for reports you publish.
-    type: str
-    default: docs/findings.md
   title:
     description: Title of the HTML report.
     type: str
@@ -107,6 +106,30 @@ options:
         C(check_mode) (nothing was written; the section says the "after" is a preview), C(categories) asked,
         and the plan's C(skipped), C(not_asked) and C(manual) lists (C(meshmend.multicluster.remediation_plan)).
     type: dict
+  analyze:
+    description:
+      - V(false) reads no facts and runs no check; the connectivity results (O(extra_findings), O(tests),
+        O(probes), O(workloads)) are merged into the report already in O(report_dir) (see O(merge)).
+        The C(meshmend.multicluster.connectivity) role uses it so.
+      - In check mode, with V(false), the task is skipped (the connectivity tests did not run).
+    type: bool
+    default: true
+  extra_findings:
+    description:
+      - C(connectivity.*) findings of the connectivity tests (RV(meshmend.multicluster.connectivity_probe#module:findings)),
+        merged into the reports; those of an earlier run are replaced.
+    type: list
+    elements: dict
+    default: []
+  merge:
+    description:
+      - With O(analyze=false), keep what the report already in O(report_dir) holds (diagnose's findings);
+        V(false) writes a report of the connectivity results only.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - meshmend.multicluster.report
+  - meshmend.multicluster.report.connectivity
 attributes:
   action:
     support: full
@@ -174,6 +197,38 @@ findings:
             peer_namespace: istio-system}
       caused_by: []
       key: remote_secret.missing@cluster2->cluster1
+root_causes:
+  description:
+    - The findings that explain others, worst first, each once with what it explains (C(explains) how many
+      findings, C(dependents) the clusters they are on, C(symptoms) one group per finding id with C(count),
+      C(clusters), C(peers) and the finding C(keys)). The JSON report holds the same list.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - key: cluster.unreachable@cluster7
+      id: cluster.unreachable
+      severity: error
+      cluster: cluster7
+      peer: null
+      resource: null
+      message: "The controller cannot reach the API server of cluster7 (connection refused): nothing else is known about it."
+      remedy: Check the kubeconfig/context of cluster7 ...
+      category: null
+      explains: 18
+      dependents: [cluster1, cluster2, cluster3, cluster4, cluster5, cluster6, cluster8, cluster9, cluster10]
+      symptoms:
+        - id: remote_secret.api_unreachable
+          severity: error
+          count: 9
+          clusters: [cluster1, cluster2, cluster3, cluster4, cluster5, cluster6, cluster8, cluster9, cluster10]
+          peers: [cluster7]
+          keys: [remote_secret.api_unreachable@cluster1->cluster7]
+connectivity:
+  description: Connectivity test cases by status (C(counts)) and how many were merged (C(tests)).
+  returned: when connectivity results were given
+  type: dict
+  sample: {counts: {passed: 4, failed: 1, skipped: 2}, tests: 7}
 model:
   description:
     - >-
@@ -182,7 +237,7 @@ model:
       C(networks) with their C(gateway_addresses), C(multi_network), C(duplicate_ids), C(remote_secrets) (every data
       key of every remote secret with the peer it is meant for) and C(links) (C(source) to C(target), meaning istiod
       in source reads target, with C(state) and the finding C(ids) on the pair).
-  returned: always
+  returned: when O(analyze=true)
   type: dict
   sample:
     clusters:
@@ -238,11 +293,16 @@ report_files:
   type: dict
   sample: {json: /tmp/reports/meshmend-report.json, html: /tmp/reports/meshmend-report.html}
 lines:
-  description: One line per finding, in RV(findings) order, for the play output.
+  description:
+    - What the play prints. Each root cause once, with the symptoms it explains grouped below it (C(explains N x ...)),
+      then one line per other finding, then one line per connectivity test case (failures first).
   returned: always
   type: list
   elements: str
-  sample: ["error remote_secret.missing cluster2 -> cluster1: no remote secret for cluster1 in cluster2"]
+  sample:
+    - "error cluster.unreachable cluster7: The controller cannot reach ... [root cause of 18 finding(s) on 9 cluster(s)]"
+    - "  explains 9 x error remote_secret.api_unreachable on cluster1, cluster2, cluster3, ... -> cluster7"
+    - "warning trust.cacerts_missing cluster1: no plug-in CA"
 remediation:
   description:
     - The before/after section, as in the JSON report. C(before) and C(after) are counts by severity;
@@ -295,7 +355,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.report import MESH_REPORT_ARGSPEC
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.argspec import MESH_REPORT_ARGSPEC
 
 
 def main():

@@ -39,7 +39,7 @@ def test_trailing_slash_and_rekeyed_secret_agree_in_checks_and_picture():
     entry.update(server="HTTPS://127.0.2.1:6443/", key="renamed", probe=None)
     result, doc = _report(mesh)
     assert "remote_secret.key_mismatch@cluster1->cluster2" in [f.key for f in result.findings]
-    link = [lk for lk in report.mesh_links(doc) if (lk["source"], lk["target"]) == ("cluster1", "cluster2")][0]
+    link = [lk for lk in doc["model"]["links"] if (lk["source"], lk["target"]) == ("cluster1", "cluster2")][0]
     assert link["secret"] == "istio-system/istio-remote-secret-cluster2"
     assert link["state"] == "error" and "remote_secret.key_mismatch" in link["ids"]
     keys = doc["facts"]["cluster1"]["remote_secrets"][0]["keys"]

@@ -5,6 +5,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import connectivity as c
+from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report import connectivity as rc
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 
 TLS = ("upstream connect error or disconnect/reset before headers. reset reason: connection failure, "
@@ -26,7 +28,6 @@ def cases():
 
 
 def diagnose_report():
-    from ansible_collections.meshmend.multicluster.plugins.module_utils import report as rp
     facts = {"cluster1": {"cluster": "cluster1", "reachable": True, "network": "network1"},
              "cluster2": {"cluster": "cluster2", "reachable": True, "network": "network2"}}
     old = Finding("connectivity.local_only", "cluster2", "old run", peer="cluster1").to_dict()
@@ -35,18 +36,18 @@ def diagnose_report():
 
 
 def test_new_report_from_scratch():
-    r = c.merge_report(None, [tls_finding()], cases(), ["cluster1", "cluster2"], fail_on="error")
+    r = rc.merge_report(None, [tls_finding()], cases(), ["cluster1", "cluster2"], fail_on="error")
     assert r["areas"] == ["connectivity"]
     assert [f["id"] for f in r["findings"]] == ["connectivity.tls_error"]
     assert r["failed"] is True
     assert r["summary"]["counts"]["error"] == 1
     assert r["connectivity"]["counts"] == {"failed": 1, "passed": 1, "skipped": 1}
     assert r["clusters"]["in_play"] == ["cluster1", "cluster2"]
-    assert not c.merge_report(None, [tls_finding()], [], ["cluster1"], fail_on="never")["failed"]
+    assert not rc.merge_report(None, [tls_finding()], [], ["cluster1"], fail_on="never")["failed"]
 
 
 def test_merge_keeps_diagnose_and_replaces_old_connectivity():
-    r = c.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
+    r = rc.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
     ids = sorted(f["id"] for f in r["findings"])
     assert ids == ["connectivity.tls_error", "trust.root_mismatch"]
     assert "connectivity" in r["areas"] and "trust" in r["areas"]
@@ -55,7 +56,7 @@ def test_merge_keeps_diagnose_and_replaces_old_connectivity():
 
 
 def test_merge_links_diagnose_causes():
-    r = c.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
+    r = rc.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
     tls = [f for f in r["findings"] if f["id"] == "connectivity.tls_error"][0]
     assert tls["caused_by"] == ["trust.root_mismatch@cluster2->cluster1"]
     secret = Finding("remote_secret.missing", "cluster1", "no secret", peer="cluster2").to_dict()
@@ -68,12 +69,12 @@ def test_merge_links_diagnose_causes():
 def test_merge_rejects_foreign_findings():
     bad = Finding("trust.root_mismatch", "c1", "x").to_dict()
     with pytest.raises(c.ConnectivityError):
-        c.merge_report(None, [bad], [], ["c1"])
+        rc.merge_report(None, [bad], [], ["c1"])
 
 
 def test_junit_one_case_per_pair():
-    r = c.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
-    xml = c.junit_with_cases(r)
+    r = rc.merge_report(diagnose_report(), [tls_finding()], cases(), ["cluster1", "cluster2"])
+    xml = rp.render_junit(r)
     root = ET.fromstring(xml.split("\n", 1)[1])
     suite = [s for s in root.findall("testsuite") if s.get("name") == "connectivity"][0]
     tcs = suite.findall("testcase")
@@ -95,13 +96,13 @@ def test_warning_case_fails_only_with_fail_on_warning():
     f = Finding("connectivity.local_only", "cluster1", "only v1", peer="cluster2").to_dict()
     case = c.test_case("mesh", "cluster1", "cluster2", "failed", "only v1", finding=f["key"])
     for fail_on, failures in (("error", "0"), ("warning", "1")):
-        r = c.merge_report(None, [f], [case], ["cluster1"], fail_on=fail_on)
-        root = ET.fromstring(c.junit_with_cases(r).split("\n", 1)[1])
+        r = rc.merge_report(None, [f], [case], ["cluster1"], fail_on=fail_on)
+        root = ET.fromstring(rp.render_junit(r).split("\n", 1)[1])
         assert root.get("failures") == failures
 
 
 def test_render_report_all_formats():
-    out = c.render_report(c.merge_report(None, [tls_finding()], cases(), ["cluster1", "cluster2"]))
+    out = rp.render_all(rc.merge_report(None, [tls_finding()], cases(), ["cluster1", "cluster2"]))
     assert set(out) == {"json", "markdown", "html", "junit"}
     assert json.loads(out["json"])["findings"][0]["evidence"]["output"] == TLS
     assert "connectivity.tls_error" in out["markdown"] and "connectivity.tls_error" in out["html"]
@@ -115,7 +116,7 @@ def test_collect_results_names_failed_clusters():
               "cluster2": {}, "cluster3": {"failed": True, "msg": "cluster3: cannot exec"}}
     workloads = {"cluster1": {"site": {}}, "cluster2": {"failed": True, "msg": "pods not Ready: ImagePullBackOff"},
                  "cluster3": {"site": {}}}
-    findings, tests = c.collect_results(probes, workloads)
+    findings, tests = rc.collect_results(probes, workloads)
     assert [f["id"] for f in findings] == ["connectivity.tls_error"]
     errors = [t for t in tests if t["status"] == "error"]
     assert [(t["classname"], t["cluster"]) for t in errors] == [
@@ -134,6 +135,6 @@ def test_normalize_peers_and_failed_peer_case():
 
 
 def test_case_lines_failures_first():
-    lines = c.case_lines(cases())
+    lines = rc.case_lines(cases())
     assert lines[0].startswith("FAILED  connectivity.mesh cluster1 -> cluster2")
     assert lines[-1].startswith("PASSED")

@@ -94,3 +94,28 @@ def model(facts=None, found=None):
 
 def copy_findings():
     return copy.deepcopy(findings())
+
+
+def cluster_down(mesh, down):
+    """Facts of a mesh built by checks_facts.build_mesh as gather returns them when ``down``'s API server
+    is down: ``down`` unreachable, every peer's probe of its remote secret for it refused, istiod's
+    clusterz saying it never synced, the proxies without its gateway's endpoint. Changes ``mesh``."""
+    server = mesh[down]["server"]
+    gateway = [a["value"] for g in mesh[down].get("gateways") or [] for a in g["addresses"]]
+    mesh[down] = {"schema": 1, "cluster": down, "context": down, "server": server, "reachable": False,
+                  "error": "cluster %s: connection refused" % down, "error_kind": "unreachable",
+                  "read_errors": [], "requests": 1, "duration_s": 0.01}
+    for name, facts in mesh.items():
+        if name == down:
+            continue
+        for secret in facts.get("remote_secrets") or []:
+            for entry in secret["entries"]:
+                if entry["key"] == down:
+                    entry["probe"] = {"ok": False, "tried_from": "controller", "error": "connection refused",
+                                      "cluster": down}
+        for row in facts.get("clusterz") or []:
+            if row["id"] == down:
+                row["syncStatus"] = "timeout"
+        if facts.get("proxy"):
+            facts["proxy"]["endpoints"] = [e for e in facts["proxy"]["endpoints"] if e["address"] not in gateway]
+    return mesh

@@ -97,11 +97,14 @@ def test_markdown(rep):
     assert "[`remote_secret.missing`](docs/findings.md#remote_secret.missing)" in md
     assert "| cluster2 | yes | network2 | cluster2 | mesh1 | primary | 1.30.3 | istio-eastwestgateway: pending |" in md
     assert "`cluster4`" in md and "Out of play" in md
-    # symptom, then its cause indented below it, then the cause's remedy
-    sym = md.index("[`endpoints.remote_missing`]")
-    cause = md.index("**caused by (error)** [`remote_secret.missing`]")
+    # Root causes first (issue 17): the cause, its remedy, then the symptom it explains grouped under
+    # it, each once; the rest follows by area.
+    cause = md.index("[`remote_secret.missing`](docs/findings.md#remote_secret.missing) on **cluster2 \u2192 cluster1**")
     remedy = md.index("**remedy**: create the remote secret")
-    assert sym < cause < remedy
+    sym = md.index("[`endpoints.remote_missing`]")
+    assert md.index("## Root causes") < cause < remedy < sym < md.index("## Clusters") < md.index("## Other findings")
+    assert md.count("**remedy**: create the remote secret") == 1 and md.count("[`endpoints.remote_missing`]") == 1
+    assert "explains 1 finding(s) on 1 cluster(s)**: cluster2" in md
     assert "<script>" not in md
     assert r.render_markdown(rep, docs_url="https://x/f.md").count("https://x/f.md#") == 7
 
@@ -116,7 +119,8 @@ def test_markdown_escapes_table_pipes():
 def test_html_is_self_contained_and_escaped(rep):
     page = r.render_html(rep)
     assert fixtures.EVIL not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
+    # Jinja2's autoescape (markupsafe) writes a quote as &#34;
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;" in page
     assert "<script" not in page.lower()
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page
@@ -240,3 +244,51 @@ def test_analyze_times_every_area_of_the_catalogue():
     timings = r.analyze(fixtures.facts_by_cluster(), checks.diagnose, {"out_of_play": ["cluster4"]})[1]["areas"]
     assert set(timings) == {"mesh_model"} | set(checks.AREA_NAMES)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+
+
+# --- templates of one's own (template_dir) ---------------------------------------------------------
+
+def test_template_dir_replaces_a_template_by_name_and_keeps_the_others(rep, tmp_path):
+    (tmp_path / "mesh.svg.j2").write_text('<svg xmlns="http://www.w3.org/2000/svg" class="ours">'
+                                          '{% for c in picture.clusters %}<text>{{ c.name }}</text>{% endfor %}</svg>\n')
+    (tmp_path / "findings.html.j2").write_text(
+        '<section id="findings">{% for f in report.findings if f.id == "endpoints.remote_missing" %}'
+        '<p class="ours">{{ f.message }}</p>{% endfor %}</section>\n')
+    page = r.render_html(rep, template_dir=str(tmp_path))
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="ours"><text>cluster1</text>' in page
+    # a user template is autoescaped too: the fixture's message carries a script tag
+    assert '<p class="ours">sleep in cluster2 sees only local endpoints &lt;script&gt;' in page
+    assert '<section class="root-causes' in page and "<h2>Clusters</h2>" in page   # built-in ones
+    assert r.render_svg(rep, template_dir=str(tmp_path)).startswith('<svg xmlns="http://www.w3.org/2000/svg" class="ours">')
+
+
+def test_template_errors_name_the_template(rep, tmp_path):
+    with pytest.raises(r.TemplateError, match="is not a directory"):
+        r.render_html(rep, template_dir=str(tmp_path / "nope"))
+    (tmp_path / "clusters.html.j2").write_text("{% for c in clusters %}\n")
+    with pytest.raises(r.TemplateError, match=r"template clusters.html.j2 line 1 \(template_dir .*\): TemplateSyntaxError"):
+        r.render_html(rep, template_dir=str(tmp_path))
+    # the sandbox: a template cannot reach into Python
+    bad = tmp_path / "sandbox"
+    bad.mkdir()
+    (bad / "clusters.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    with pytest.raises(r.TemplateError, match="SecurityError"):
+        r.render_html(rep, template_dir=str(bad))
+
+
+def test_summary_lists_every_entry_when_few_and_only_the_problems_when_many():
+    peers = [("cluster%d" % j, j) for j in range(2, 21)]
+    facts = fixtures.cluster_facts("cluster1", 1, "network1", secrets_for=peers)
+    entries = [{"cluster": "cluster1", "namespace": "istio-system", "name": "istio-remote-secret-%s" % p, "key": p,
+                "target": p, "state": "error" if p == "cluster9" else "ok", "error": None} for p, _n in peers]
+    summary = r.summarize_facts(facts, {"role": "primary"}, entries)
+    assert summary["remote_secrets_total"] == {"secrets": 19, "entries": 19, "ok": 18, "listed": 1, "complete": False}
+    assert [(s["name"], s["keys"][0]["target"], s["keys"][0]["state"]) for s in summary["remote_secrets"]] == [
+        ("istio-remote-secret-cluster9", "cluster9", "error")]
+    # entries the model does not judge (no model entry) count as not ok: all listed
+    summary = r.summarize_facts(facts, {"role": None}, [])
+    assert summary["remote_secrets_total"]["listed"] == 19 and summary["remote_secrets_total"]["ok"] == 0
+    # few entries: every one listed, as before
+    few = fixtures.cluster_facts("cluster1", 1, "network1", secrets_for=peers[:3])
+    summary = r.summarize_facts(few, {"role": "primary"}, entries[:3])
+    assert summary["remote_secrets_total"] == {"secrets": 3, "entries": 3, "ok": 3, "listed": 3, "complete": True}

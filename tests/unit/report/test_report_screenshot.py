@@ -3,16 +3,19 @@
 Needs Debian's `chromium` package; skipped with that reason otherwise, except under CI, where it fails
 (tests/browser.py; .ci/run installs the package).
 """
+import copy
 import os
 import re
 import struct
 import subprocess
+import time
 import zlib
 
 import browser
 import report_fixtures as fixtures
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 
 RED = (0xd9, 0x2d, 0x20)
 
@@ -103,3 +106,42 @@ def test_mesh_picture_marks_broken_parts_red(tmp_path):
     assert _count(bad_rows, RED) > 200                    # red box and dashed red link
     # The cluster names are drawn: dark text pixels inside both pictures.
     assert _count(ok_rows, (0x1d, 0x24, 0x33), tolerance=30) > 50
+
+
+def _ten(down):
+    from checks_facts import NOW, build_mesh
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import checks
+    facts = build_mesh("multinetwork", 10)
+    if down:
+        fixtures.cluster_down(facts, down)
+    findings, timing, model = r.analyze(copy.deepcopy(facts), checks.diagnose, {"now": NOW})
+    return r.build_report(facts, findings, model=model, timing=timing)
+
+
+def test_the_page_leads_with_the_root_cause(tmp_path):
+    """Below the header and the cards (y > 170), the first thing on screen is the root cause in red."""
+    shots = {}
+    for name, down in (("healthy", None), ("down", "cluster7")):
+        page = tmp_path / ("%s.html" % name)
+        page.write_text(r.render_html(_ten(down)))
+        shots[name] = _screenshot(str(page), str(tmp_path / ("%s.png" % name)))[2]
+    top = slice(170, 500)
+    assert _count(shots["healthy"][top], RED) == 0          # a healthy mesh: the picture comes first
+    assert _count(shots["down"][top], RED) > 500             # the root-cause section, its border and badge
+
+
+def test_a_large_mesh_renders_quickly(tmp_path):
+    """120 clusters, one secret missing: the page renders; the time is printed (make bench keeps timings)."""
+    facts = {}
+    for i in range(1, 121):
+        name = "cluster%d" % i
+        peers = [("cluster%d" % j, j) for j in range(1, 121) if j != i and (i, j) != (3, 4)]
+        facts[name] = fixtures.cluster_facts(name, i, "network%d" % i, secrets_for=peers)
+    missing = Finding("remote_secret.missing", "cluster3", "no secret for cluster4", peer="cluster4").to_dict()
+    page = tmp_path / "large.html"
+    page.write_text(r.render_html(r.build_report(facts, [missing])))
+    start = time.monotonic()
+    rows = _screenshot(str(page), str(tmp_path / "large.png"))[2]
+    spent = time.monotonic() - start
+    print("\nheadless Chromium: %d KB page of 120 clusters in %.2f s" % (page.stat().st_size // 1024, spent))
+    assert _count(rows[::2], RED) > 100
