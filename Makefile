@@ -6,11 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.meshmend-installed
 COLLECTION_LINK := collections/ansible_collections/meshmend/multicluster
 PYTEST_ARGS ?=
+# Two pytest workers (the machine has 2 cores); a test file stays on one worker, so its module-scoped lab
+# is started once. PYTEST_XDIST= runs everything in one process.
+PYTEST_XDIST ?= -n 2 --dist loadfile
+MATRIX_ARGS ?=
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: all venv collection test unit lab integration sanity lint demo bench clean
+.PHONY: all venv collection test unit lab integration sanity lint matrix demo bench clean
 
 all: test
 
@@ -33,10 +37,10 @@ unit: venv collection
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lab: venv collection
-	$(BIN)/python -m pytest tests/lab $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/lab $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 integration: venv collection
-	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 sanity: venv
 	$(BIN)/python tests/sanity/run_sanity.py
@@ -45,9 +49,14 @@ lint: venv collection
 	$(BIN)/ansible-lint
 
 test: venv collection
-	$(BIN)/python -m pytest tests/unit tests/lab tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit tests/lab tests/integration $(PYTEST_XDIST) $(PYTEST_ARGS)
 	$(BIN)/python tests/sanity/run_sanity.py
 	$(BIN)/ansible-lint
+
+# Sanity and the version-dependent tests on every supported ansible-core (2.16-2.19), each in its own
+# virtual environment cached under .cache/matrix/; not part of `make test` (see README). .ci/run runs it.
+matrix: venv collection
+	$(BIN)/python tests/matrix/run_matrix.py $(MATRIX_ARGS)
 
 demo: venv collection
 	$(BIN)/python scripts/demo.py

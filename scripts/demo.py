@@ -233,21 +233,56 @@ def main():
 
 
 def _print_recap(out):
-    """The before/after lines the role prints, and the play recap."""
-    show = False
+    """The lines of the role's "Show the plan" and "Show before and after" tasks, and the play recap."""
+    for line in debug_lines(out, ("Show the plan", "Show before and after")):
+        print("    " + line)
     for line in out.splitlines():
-        if "Show before and after" in line or "Show the plan" in line:
-            show = True
-            continue
-        if show:
-            if line.startswith("TASK") or line.startswith("PLAY"):
-                show = False
-            else:
-                text = line.strip().strip('",').strip()
-                if text and text not in ("ok: [cluster1] =>", "msg:", "- ") and not text.startswith("ok: ["):
-                    print("    " + text.lstrip("- "))
         if line.startswith("cluster") and "changed=" in line:
             print("    " + line.strip())
+
+
+def debug_lines(out, titles):
+    """The `msg` lines of the debug tasks named TITLES, as plain text.
+
+    ansible.cfg prints results as YAML (callback_result_format = yaml), where a line holding a quote
+    or a colon comes out quoted (`- 'fix  cluster1 ... cluster2''s ...'`): each result block is read
+    back as YAML instead of stripped character by character.
+    """
+    import textwrap
+
+    import yaml
+
+    lines, result, block, wanted = [], None, [], False
+
+    def flush():
+        if not block:
+            return
+        try:
+            doc = yaml.safe_load(textwrap.dedent("\n".join(block)))
+        except yaml.YAMLError:
+            doc = None
+        msg = doc.get("msg") if isinstance(doc, dict) else None
+        for item in msg if isinstance(msg, list) else [msg] if msg is not None else []:
+            text = str(item).strip()
+            if text and text not in lines:
+                lines.append(text)
+        del block[:]
+
+    for line in out.splitlines():
+        if line.startswith(("TASK ", "PLAY ", "RUNNING HANDLER")):
+            flush()
+            result = None
+            wanted = any(title in line for title in titles)
+        elif wanted and line.startswith(("ok: [", "changed: [")) and line.rstrip().endswith("=>"):
+            flush()
+            result = True
+        elif wanted and result and (line.startswith((" ", "\t")) or not line.strip()):
+            block.append(line)
+        else:
+            flush()
+            result = None
+    flush()
+    return lines
 
 
 if __name__ == "__main__":

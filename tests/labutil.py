@@ -17,6 +17,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 KUBECTL = os.path.join(VENV_BIN, "kubectl")
+# A unix socket's path is limited to 107 bytes; DIR/control.sock under pytest's temporary directories can
+# be longer (xdist's popen-gwN level, long test names). Such a lab is served from a short symlink to DIR.
+SOCKET_PATH_MAX = 100
 
 
 class LabError(Exception):
@@ -35,6 +38,7 @@ class LabProcess:
         self.info = {}
         self.home = None
         self._log = None
+        self._link = None
 
     # ---- paths ------------------------------------------------------------------------------------
 
@@ -66,6 +70,11 @@ class LabProcess:
 
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
+        if self._link is None and len(os.path.join(self.state_dir, "control.sock").encode()) > SOCKET_PATH_MAX:
+            link = tempfile.mkdtemp(prefix="lab-")
+            os.rmdir(link)
+            os.symlink(self.state_dir, link)
+            self._link, self.state_dir = link, link
         ready = os.path.join(self.state_dir, "ready")
         if os.path.exists(ready):
             os.unlink(ready)
@@ -115,6 +124,8 @@ class LabProcess:
         if self.home:
             subprocess.run(["rm", "-rf", self.home], check=False)
             self.home = None
+        if self._link and os.path.islink(self._link):
+            os.unlink(self._link)  # the symlink only: the lab's files stay where the test put them
 
     def __enter__(self):
         if self.proc is None:

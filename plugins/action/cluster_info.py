@@ -8,6 +8,9 @@ the API server from the controller). Running the gather inside Ansible's worker 
 start and the kubernetes import (about 0.5 s of CPU) per cluster. Ansible's strategy imports this
 file in the main process before it forks the workers, so the import below is paid once per run,
 not once per host. Any other connection runs the module as usual.
+
+Either way a play's ``module_defaults`` for ``group/kubernetes.core.k8s`` add the connection options
+the task lacks (plugins/plugin_utils/k8s_defaults.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +27,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
     GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
 )
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import with_kubernetes_core_defaults
 
 MODULE = "meshmend.multicluster.cluster_info"
 
@@ -44,16 +48,17 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
+        args = with_kubernetes_core_defaults(self._task, self._templar, self._task.args)
         if self._connection.transport != "local" or not HAS_KUBERNETES or GATHER_IMPORT_ERROR is not None:
             # Remote hosts, or the library missing here: the module reports it in its own words.
-            return self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars)
+            return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         result = super(ActionModule, self).run(tmp, task_vars)
         # The task's `environment:` (K8S_AUTH_* fallbacks among them) applies as it would to a module.
         # This worker process runs this one task for this one host, so changing its environment is safe.
         environment = {}
         self._compute_environment_string(environment)
         os.environ.update(dict((k, str(v)) for k, v in environment.items()))
-        validation = ArgumentSpecValidator(argument_spec()).validate(self._task.args)
+        validation = ArgumentSpecValidator(argument_spec()).validate(args)
         if validation.error_messages:
             result.update(failed=True, msg="cluster_info: %s" % "; ".join(validation.error_messages))
             return result

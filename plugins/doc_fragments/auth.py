@@ -131,7 +131,9 @@ options:
     default: 2
 notes:
   - The connection options are those of C(kubernetes.core) (same names, same C(K8S_AUTH_*) variables),
-    so C(module_defaults) written for C(kubernetes.core) apply unchanged through the C(k8s) action group.
+    and a play's C(module_defaults) for C(group/kubernetes.core.k8s) reach this module too (its connection
+    options only, with the lowest precedence). C(group/meshmend.multicluster.k8s) holds every cluster module
+    and extends kubernetes.core's C(k8s) group when that collection is installed.
 requirements:
   - kubernetes >= 30.1.0
   - PyYAML

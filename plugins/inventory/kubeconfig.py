@@ -111,31 +111,30 @@ seealso:
 """
 
 EXAMPLES = r"""
----
+# Three inventory sources, one per item: each item is the whole content of its own file, named as its comment says.
+
 # clusters.meshmend.yml: every context of ~/.kube/config (or $KUBECONFIG) becomes a host
-plugin: meshmend.multicluster.kubeconfig
+- plugin: meshmend.multicluster.kubeconfig
 
----
 # prod.meshmend.yml: only the prod contexts, grouped by region from the context name
-plugin: meshmend.multicluster.kubeconfig
-kubeconfig: ~/.kube/prod-config
-contexts:
-  - "prod-*"
-exclude:
-  - "~.*-sandbox$"
-group_by_context_pattern: '^prod-(?P<group>[a-z]+)-\d+$'
-group_prefix: region_
+- plugin: meshmend.multicluster.kubeconfig
+  kubeconfig: ~/.kube/prod-config
+  contexts:
+    - "prod-*"
+  exclude:
+    - "~.*-sandbox$"
+  group_by_context_pattern: '^prod-(?P<group>[a-z]+)-\d+$'
+  group_prefix: region_
 
----
 # mesh.meshmend.yml: group by the network label each cluster carries, and derive more vars
-plugin: meshmend.multicluster.kubeconfig
-kubeconfig: /etc/meshmend/kubeconfig
-group_by_network: true
-compose:
-  meshmend_eastwest_gateway_ip: "'203.0.113.' ~ (kube_context | regex_replace('^cluster', ''))"
-keyed_groups:
-  - key: kube_cluster
-    prefix: kubecluster
+- plugin: meshmend.multicluster.kubeconfig
+  kubeconfig: /etc/meshmend/kubeconfig
+  group_by_network: true
+  compose:
+    meshmend_eastwest_gateway_ip: "'203.0.113.' ~ (kube_context | regex_replace('^cluster', ''))"
+  keyed_groups:
+    - key: kube_cluster
+      prefix: kubecluster
 
 # Use it: ansible-playbook -i mesh.meshmend.yml meshmend.multicluster.diagnose
 """
@@ -148,7 +147,21 @@ from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-from ansible.template import trust_as_template
+
+try:
+    from ansible.template import trust_as_template
+
+    def untrusted(value):
+        """ansible-core 2.19 and later never template a string a plugin did not mark trusted."""
+        return value
+except ImportError:  # ansible-core < 2.19 templates every string unless it is marked unsafe
+    from ansible.utils.unsafe_proxy import wrap_var
+
+    def trust_as_template(value):
+        return value
+
+    def untrusted(value):
+        return wrap_var(value)
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
 
@@ -392,7 +405,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     hostvars["meshmend_discovered_network"] = label
                     self._add_to_group(network_group(label), host)
             for key, value in hostvars.items():
-                self.inventory.set_variable(host, key, value)
+                # Names and paths read from the kubeconfig or the cluster are data, never templates.
+                self.inventory.set_variable(host, key, value if key == "ansible_python_interpreter" else untrusted(value))
             self._set_composite_vars(self.get_option("compose"), hostvars, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)

@@ -155,7 +155,7 @@ EXAMPLES = r"""
 - name: Stop when a cluster could not be read
   ansible.builtin.assert:
     that: gathered.facts.reachable
-    fail_msg: "{{ gathered.facts.error }}"
+    fail_msg: "{{ inventory_hostname }}: {{ gathered.facts.error | default('unreachable', true) }}"
 """
 
 RETURN = r"""

@@ -168,6 +168,7 @@ EXAMPLES = r"""
     cluster_name: "{{ inventory_hostname }}"
     site: "{{ workload.site }}"
     peers: "{{ ansible_play_hosts | map('extract', hostvars, ['workload', 'site']) | list }}"
+  register: probe
 """
 
 RETURN = r"""

@@ -118,17 +118,17 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Deploy helloworld v1 and sleep without sidecars
+- name: Deploy helloworld v1 and sleep without sidecars in every cluster
   meshmend.multicluster.connectivity_workload:
-    context: cluster1
-    cluster_name: cluster1
+    context: "{{ kube_context }}"
+    cluster_name: "{{ inventory_hostname }}"
     definitions: "{{ lookup('file', 'helloworld-v1.yaml') | from_yaml_all | list }}"
     wait_timeout: 60
-  register: site1
+  register: workload
 
 - name: Remove the test namespace
   meshmend.multicluster.connectivity_workload:
-    context: cluster1
+    context: "{{ kube_context }}"
     state: absent
 """
 

@@ -74,6 +74,7 @@ EXAMPLES = r"""
     kubeconfig: "{{ kubeconfig }}"
     context: "{{ kube_context }}"
     address: "{{ meshmend_eastwest_gateway_ip }}"
+  when: meshmend_eastwest_gateway_ip is defined
 
 - name: Preview replacing the address of another gateway
   meshmend.multicluster.eastwest_gateway_address:

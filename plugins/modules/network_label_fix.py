@@ -85,11 +85,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Label istio-system and the east-west gateway with this cluster's network
+- name: Label istio-system and the east-west gateway with this cluster's network (host var meshmend_network)
   meshmend.multicluster.network_label_fix:
     kubeconfig: "{{ kubeconfig }}"
     context: "{{ kube_context }}"
-    network: network1
+    network: "{{ meshmend_network }}"
 
 - name: Preview a relabel of a wrong value
   meshmend.multicluster.network_label_fix:

@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from labutil import start_lab
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 
@@ -62,9 +60,8 @@ PLAY = """
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with start_lab("healthy-multinetwork", str(tmp_path_factory.mktemp("ci"))) as running:
-        yield running
+def lab(shared_lab):
+    return shared_lab("healthy-multinetwork")  # only read
 
 
 def test_action_plugin_matches_the_module(lab, tmp_path):

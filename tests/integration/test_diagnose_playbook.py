@@ -58,13 +58,10 @@ def kubectl(lab, *args):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    lab = labutil.start_lab("demo", str(tmp_path_factory.mktemp("demo")))
-    try:
-        lab_secrets(lab)   # the credentials to look for, read while every cluster is up
-        yield lab
-    finally:
-        lab.stop()
+def demo(shared_lab):
+    lab = shared_lab("demo")  # its tests only read it
+    lab_secrets(lab)   # the credentials to look for, read while every cluster is up
+    return lab
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ import sys
 import pytest
 import yaml
 
-from labutil import start_lab
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 FQCN = "meshmend.multicluster"
@@ -154,7 +152,8 @@ def test_filter_examples_are_tasks_using_existing_filters(path):
         action = module_key(task)
         assert action.startswith(("ansible.builtin.", FQCN + ".")), action
     used = set(re.findall(re.escape(FQCN) + r"\.([a-z_0-9]+)", text))
-    assert used <= names | set(MODULES), used - names
+    roles = set(os.listdir(os.path.join(ROOT, "roles")))  # an example may include a role by FQCN
+    assert used <= names | set(MODULES) | roles, used - names
     assert doc["RETURN"]["_value"].get("description")
 
 
@@ -180,36 +179,36 @@ def adapt(module, args, lab):
     return args
 
 
-def test_read_only_examples_run_against_the_lab(docs, tmp_path):
+def test_read_only_examples_run_against_the_lab(docs, tmp_path, shared_lab):
     out = tmp_path / "registered"
     out.mkdir()
-    with start_lab("healthy-multinetwork", str(tmp_path / "lab")) as lab:
-        tasks, registered = [], []
-        for module in LIVE:
-            for task in examples(docs[module]):
-                task = dict(task)
-                action = module_key(task)
-                if action.startswith(FQCN + "."):
-                    task[action] = adapt(action.split(".")[-1], task[action], lab)
-                if "register" in task:
-                    registered.append(task["register"])
-                tasks.append(task)
-        tasks.append({
-            "name": "Keep what the examples registered",
-            "ansible.builtin.copy": {"content": "{{ %s | to_json }}" % json.dumps({r: "__%s__" % r for r in registered}).replace(
-                '"__', "").replace('__"', ""), "dest": "%s/{{ inventory_hostname }}.json" % out, "mode": "0600"},
-        })
-        play = [{"name": "EXAMPLES of the read-only modules", "hosts": "all", "gather_facts": False,
-                 "module_defaults": {"group/%s.k8s" % FQCN: {"kubeconfig": "{{ kubeconfig }}"}}, "tasks": tasks}]
-        (tmp_path / "examples.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, str(tmp_path / "examples.yml")],
-                              cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300, check=False)
-        # the module_defaults play of docs/howto-embed.md, verbatim, on a group "mesh" of the lab's clusters
-        (tmp_path / "mesh.yml").write_text(yaml.safe_dump({"mesh": {"hosts": {c: {} for c in lab.contexts}}}))
-        (tmp_path / "howto.yml").write_text(howto_play("docs/howto-embed.md", "- name: Gateways and roots of every cluster"))
-        howto = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, "-i", str(tmp_path / "mesh.yml"),
-                                str(tmp_path / "howto.yml")], cwd=ROOT, env=env(), capture_output=True, text=True,
-                               timeout=300, check=False)
+    lab = shared_lab("healthy-multinetwork")  # read-only examples: the shared lab
+    tasks, registered = [], []
+    for module in LIVE:
+        for task in examples(docs[module]):
+            task = dict(task)
+            action = module_key(task)
+            if action.startswith(FQCN + "."):
+                task[action] = adapt(action.split(".")[-1], task[action], lab)
+            if "register" in task:
+                registered.append(task["register"])
+            tasks.append(task)
+    tasks.append({
+        "name": "Keep what the examples registered",
+        "ansible.builtin.copy": {"content": "{{ %s | to_json }}" % json.dumps({r: "__%s__" % r for r in registered}).replace(
+            '"__', "").replace('__"', ""), "dest": "%s/{{ inventory_hostname }}.json" % out, "mode": "0600"},
+    })
+    play = [{"name": "EXAMPLES of the read-only modules", "hosts": "all", "gather_facts": False,
+             "module_defaults": {"group/%s.k8s" % FQCN: {"kubeconfig": "{{ kubeconfig }}"}}, "tasks": tasks}]
+    (tmp_path / "examples.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, str(tmp_path / "examples.yml")],
+                          cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300, check=False)
+    # the module_defaults play of docs/howto-embed.md, verbatim, on a group "mesh" of the lab's clusters
+    (tmp_path / "mesh.yml").write_text(yaml.safe_dump({"mesh": {"hosts": {c: {} for c in lab.contexts}}}))
+    (tmp_path / "howto.yml").write_text(howto_play("docs/howto-embed.md", "- name: Gateways and roots of every cluster"))
+    howto = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, "-i", str(tmp_path / "mesh.yml"),
+                            str(tmp_path / "howto.yml")], cwd=ROOT, env=env(), capture_output=True, text=True,
+                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert howto.returncode == 0, howto.stdout[-6000:] + howto.stderr
     assert "ok=4" in howto.stdout and "failed=0" in howto.stdout, howto.stdout[-3000:]

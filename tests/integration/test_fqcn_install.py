@@ -9,7 +9,6 @@ import sys
 import pytest
 import yaml
 
-from labutil import start_lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -34,7 +33,7 @@ def run(cmd, cwd, env):
     return subprocess.run(cmd, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_diagnose_by_fqcn_from_an_installed_tarball(tmp_path):
+def test_diagnose_by_fqcn_from_an_installed_tarball(tmp_path, shared_lab):
     work = tmp_path / "elsewhere"
     (tmp_path / "home").mkdir()
     work.mkdir()
@@ -65,9 +64,9 @@ def test_diagnose_by_fqcn_from_an_installed_tarball(tmp_path):
     assert found == [str(installed / "ansible_collections")]
 
     reports = tmp_path / "reports"
-    with start_lab("healthy-multinetwork", str(tmp_path / "lab")) as lab:
-        proc = run([os.path.join(BIN, "ansible-playbook"), "meshmend.multicluster.diagnose", "-v", "-i", lab.inventory,
-                    "-e", "meshmend_report_dir=%s" % reports], work, env)
+    lab = shared_lab("healthy-multinetwork")  # diagnose only reads
+    proc = run([os.path.join(BIN, "ansible-playbook"), "meshmend.multicluster.diagnose", "-v", "-i", lab.inventory,
+                "-e", "meshmend_report_dir=%s" % reports], work, env)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert "cluster1" in output and "cluster2" in output

@@ -8,15 +8,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from labutil import start_lab  # noqa: E402
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "fixtures", "plain")
-ISTIO_SAMPLES = os.path.join(SHARED, "reference/istio-upstream")
+ISTIO_SAMPLES = refdata.ISTIO
 
 
 def samples_dir():
-    """Istio's real samples and CRDs (shared reference copy)."""
-    return os.environ.get("MESHLAB_ISTIO_UPSTREAM", ISTIO_SAMPLES)
+    """Istio's real samples and CRDs (tests/fixtures/istio, copied from upstream with provenance)."""
+    return ISTIO_SAMPLES
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +32,8 @@ def plain_lab(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def upstream():
-    d = samples_dir()
-    if not os.path.isdir(d):
-        pytest.skip("Istio upstream samples not found at %s" % d)
-    return d
+    refdata.path("istio", "samples", "helloworld.yaml")  # a missing fixture fails, it never skips
+    return samples_dir()
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from labutil import start_lab
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import rows_from_clusters
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istiod_log import parse_log
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
 HW = "outbound|5000||helloworld.sample.svc.cluster.local"
-CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
+CERTS = refdata.ISTIO_CERTS
 pytestmark = pytest.mark.slow
 
 
@@ -171,7 +171,6 @@ def test_expose_gateway_deleted_then_restored(lab):
     assert versions(curls(lab, "cluster1", 6)) == {"Hello version: v1", "Hello version: v2"}
 
 
-@pytest.mark.skipif(not os.path.isdir(CERTS), reason="Istio sample certs not present")
 def test_cacerts_replaced_with_another_root_then_restored(lab):
     saved = kc(lab, "cluster2", "-n", "istio-system", "get", "secret", "cacerts", "-o", "json").stdout
     kc(lab, "cluster2", "-n", "istio-system", "delete", "secret", "cacerts")

@@ -1,4 +1,5 @@
-"""Every finding id of DESIGN.md section 5 (except connectivity.*) has a check that raises it.
+"""Every finding id of the design contract (section 5; tests/fixtures/design/finding-ids.txt) except
+connectivity.* has a check that raises it.
 
 BREAKERS maps each id to a fault applied to a healthy mesh; the test runs the checks and
 expects that id. A catalogue id without a breaker fails ``test_every_design_id_has_a_check``.
@@ -11,12 +12,11 @@ import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import CHECKED_IDS
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import EXTRA_SEVERITIES
+from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import DESIGN_IDS
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import CATALOGUE
 
 from checks_facts import NS, build_mesh, ids, run, set_mesh_networks
-from sharedref import SHARED  # noqa: E402
-
-DESIGN = os.path.join(SHARED, "DESIGN.md")
+import refdata  # noqa: E402
 
 
 def _secret(mesh, c="cluster1", peer="cluster2"):
@@ -305,14 +305,15 @@ BREAKERS = {
 
 
 def design_ids():
-    """Ids of DESIGN.md section 5 (the shared contract), else the findings catalogue that mirrors it."""
-    if os.path.exists(DESIGN):
-        with open(DESIGN) as fh:
-            text = fh.read()
-        found = re.findall(r"^\| ([a-z_]+\.[a-z_]+) \| (?:error|warning|info) \|", text, re.M)
-        if found:
-            return set(found)
-    return set(CATALOGUE)
+    """Ids of the design contract's section 5 (tests/fixtures/design/finding-ids.txt, a committed copy)."""
+    return set(fid for fid, _severity in refdata.design_finding_ids())
+
+
+def test_design_ids_are_in_the_catalogue_with_their_severity():
+    rows = refdata.design_finding_ids()
+    assert len(rows) == 36 and rows[0] == ("cluster.unreachable", "error")
+    assert [(fid, CATALOGUE[fid].severity) for fid, _severity in rows if fid in CATALOGUE] == rows
+    assert list(DESIGN_IDS) == [fid for fid, _severity in rows]
 
 
 def test_every_design_id_has_a_check():

@@ -99,10 +99,12 @@ def test_select_manifests_from_the_shipped_lists():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "connectivity", "files")
     hello = list(yaml.safe_load_all(open(os.path.join(root, "helloworld.yaml"))))
     sleep = list(yaml.safe_load_all(open(os.path.join(root, "sleep.yaml"))))
-    upstream = os.path.join(root, "..", "..", "..", "..", "shared", "reference", "istio-upstream", "samples", "")
-    if os.path.isdir(upstream):  # the shipped objects are Istio's, unchanged
-        assert c.expand_lists(hello) == [d for d in yaml.safe_load_all(open(upstream + "helloworld.yaml")) if d]
-        assert c.expand_lists(sleep) == [d for d in yaml.safe_load_all(open(upstream + "sleep.yaml")) if d]
+    import refdata
+    # the shipped objects are Istio's, unchanged (tests/fixtures/istio/samples: upstream's files)
+    with open(refdata.path("istio", "samples", "helloworld.yaml")) as upstream:
+        assert c.expand_lists(hello) == [d for d in yaml.safe_load_all(upstream) if d]
+    with open(refdata.path("istio", "samples", "sleep.yaml")) as upstream:
+        assert c.expand_lists(sleep) == [d for d in yaml.safe_load_all(upstream) if d]
     picked = c.select_manifests(hello + sleep, "v1", "uninjected-sample")
     assert [(d["kind"], d["metadata"]["name"]) for d in picked] == [
         ("Service", "helloworld"), ("Deployment", "helloworld-v1"),
@@ -349,8 +351,8 @@ def test_bad_sites_are_named(bad, words):
 
 def test_controller_pid_is_the_topmost_ansible_process():
     chain = [(50, ["/bin/sh", "-c", "python3 module.py"]),
-             (40, ["/work/.venv/bin/python3.11", "/work/.venv/bin/ansible-playbook", "play.yml"]),  # worker
-             (30, ["/work/.venv/bin/python3.11", "/work/.venv/bin/ansible-playbook", "play.yml"]),  # main
+             (40, ["/srv/meshmend/.venv/bin/python3.11", "/srv/meshmend/.venv/bin/ansible-playbook", "play.yml"]),  # worker
+             (30, ["/srv/meshmend/.venv/bin/python3.11", "/srv/meshmend/.venv/bin/ansible-playbook", "play.yml"]),  # main
              (20, ["/usr/bin/python", "-m", "pytest"]), (1, ["/sbin/init"])]
     assert c.controller_pid(chain) == 30
     assert c.controller_pid([(9, ["ansible", "all", "-m", "ping"]), (1, ["init"])]) == 9

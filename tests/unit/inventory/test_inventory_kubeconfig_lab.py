@@ -82,5 +82,6 @@ def test_a_cluster_that_is_down_goes_to_unreachable_and_the_rest_is_grouped(lab,
     assert groups["network_network1"] == ["cluster1"]
     assert "network_unlabeled" not in groups
     assert sorted(hostvars) == ["cluster1", "cluster2"]  # still a host: diagnose reports it as cluster.unreachable
-    assert "cluster2: cannot get namespaces/istio-system" in err
+    # Ansible before 2.19 wraps warnings at 80 columns: compare without whitespace
+    assert "cluster2:cannotgetnamespaces/istio-system" in "".join(err.split())
     assert "Traceback" not in err

@@ -12,9 +12,9 @@ from meshlab.istio.networks import known_gateways
 import worldbuild as wb
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import rows_from_clusters, rows_from_config_dump
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
-FIXTURES = os.path.join(SHARED, "reference/fixtures")
+FIXTURES = refdata.ENVOY
 HW = "outbound|5000||helloworld.sample.svc.cluster.local"
 
 

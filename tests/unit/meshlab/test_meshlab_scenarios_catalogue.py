@@ -14,10 +14,10 @@ from meshlab.scenarios.catalogue import SCENARIOS
 from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import CATALOGUE, DESIGN_IDS
 
 import worldbuild as wb
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
 SCEN = wb.SCEN
-CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
+CERTS = refdata.ISTIO_CERTS
 REQUIRED = {"healthy-multinetwork", "healthy-primary-remote", "healthy-single-network", "demo"}
 FROM_CTL = {"cluster.unreachable", "cluster.forbidden"}
 
@@ -93,7 +93,6 @@ def test_cacerts_chain_verifies():
     assert files["cert-chain.pem"].startswith(files["ca-cert.pem"])
 
 
-@pytest.mark.skipif(not os.path.isdir(CERTS), reason="Istio sample certs not present")
 def test_istio_sample_certs_work_as_cacerts():
     b = wb.scenario("healthy-multinetwork")
     w = b.world

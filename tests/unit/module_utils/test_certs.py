@@ -1,25 +1,19 @@
 import datetime
-import os
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import certs
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
-CERTS = os.path.join(SHARED, "reference/istio-upstream/certs")
 NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
 
 
 def _read(name):
-    with open(os.path.join(CERTS, name), "rb") as f:
+    with open(refdata.path("istio", "certs", name), "rb") as f:
         return f.read()
-
-
-needs_upstream = pytest.mark.skipif(not os.path.isdir(CERTS), reason="istio-upstream certs not present")
 
 
 def plugin(root, ca, chain=None):
@@ -29,7 +23,6 @@ def plugin(root, ca, chain=None):
     return data
 
 
-@needs_upstream
 def test_alt_and_alt2_share_one_root():
     c1 = certs.analyze_cacerts(plugin("root-cert-alt.pem", "ca-cert-alt.pem", "cert-chain-alt.pem"), now=NOW, decoded=True)
     c2 = certs.analyze_cacerts(plugin("root-cert-alt.pem", "ca-cert-alt-2.pem", "cert-chain-alt-2.pem"), now=NOW, decoded=True)
@@ -40,7 +33,6 @@ def test_alt_and_alt2_share_one_root():
     assert "PRIVATE KEY" not in repr(c1)
 
 
-@needs_upstream
 def test_plain_vs_alt_root_mismatch_and_wrong_pairing():
     plain = certs.analyze_cacerts(plugin("root-cert.pem", "ca-cert.pem", "cert-chain.pem"), now=NOW, decoded=True)
     alt = certs.analyze_cacerts(plugin("root-cert-alt.pem", "ca-cert-alt.pem"), now=NOW, decoded=True)
@@ -51,7 +43,6 @@ def test_plain_vs_alt_root_mismatch_and_wrong_pairing():
     assert any("ca-cert.pem is not signed by root-cert.pem" in e for e in wrong["errors"])
 
 
-@needs_upstream
 def test_base64_secret_data_and_configmap():
     import base64
     data = dict((k, base64.b64encode(v).decode()) for k, v in plugin("root-cert-alt.pem", "ca-cert-alt.pem").items())

@@ -4,13 +4,11 @@ import os
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import envoy
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
-FIXTURES = os.path.join(SHARED, "reference/fixtures")
+FIXTURES = refdata.ENVOY
 CLUSTERS = os.path.join(FIXTURES, "envoy_clusters_format_json.istio-1.5.0.json")
 CONFIG_DUMP = os.path.join(FIXTURES, "envoy_config_dump_include_eds.json")
-
-pytestmark = pytest.mark.skipif(not os.path.isdir(FIXTURES), reason="shared reference fixtures not present")
 
 
 def _read(path):

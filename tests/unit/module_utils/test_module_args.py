@@ -9,7 +9,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info
 from ansible_collections.meshmend.multicluster.plugins.modules import (
     cluster_info, eastwest_gateway_info, proxy_endpoints_info, remote_secret_check, root_cert_info,
 )
-from sharedref import SHARED  # noqa: E402
+import refdata  # noqa: E402
 
 
 def run(module, args, capsys):
@@ -71,9 +71,7 @@ def test_root_cert_summary_pure():
 
 def test_root_cert_summary_detects_unrestarted_istiod():
     import base64
-    certs = os.path.join(SHARED, "reference/istio-upstream/certs")
-    if not os.path.isdir(certs):
-        pytest.skip("istio-upstream certs not present")
+    certs = refdata.ISTIO_CERTS
 
     def read(name):
         with open(os.path.join(certs, name), "rb") as f:

@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshmend developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""root_cert_info runs as a module; this action adds a play's group/kubernetes.core.k8s connection defaults."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import KubernetesCoreDefaultsAction
+
+
+class ActionModule(KubernetesCoreDefaultsAction):
+    """meshmend.multicluster.root_cert_info with kubernetes.core's group defaults (lowest precedence)."""
