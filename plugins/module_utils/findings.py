@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one findings model of meshmend (DESIGN.md section 5).
+"""The one findings model of meshmend (docs/findings.md).
 
 A finding names a symptom or a cause seen on one cluster (and, for pairwise checks,
 one peer). Symptoms point at the findings that explain them through ``caused_by``
@@ -204,7 +204,7 @@ def worst_severity(findings):
 
 
 def should_fail(findings, fail_on):
-    """Exit-status rule of DESIGN.md section 3: ``fail_on`` is never|warning|error."""
+    """The exit policy: ``fail_on`` is never|warning|error (the worst severity that fails a run)."""
     if fail_on == "never":
         return False
     if fail_on not in ("warning", "error"):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshmend developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Safe writes for remediation (DESIGN.md section 7).
+"""Safe writes for remediation.
 
 Every write here:
 
