@@ -29,10 +29,9 @@ import re
 import time
 
 try:
-    from urllib.parse import quote, urlencode, urlparse
+    from urllib.parse import quote, urlencode
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity quiet
     from urllib import quote, urlencode  # noqa: F401
-    from urlparse import urlparse  # noqa: F401
 
 from ansible.module_utils.basic import env_fallback
 
@@ -801,11 +800,3 @@ def client_from_kubeconfig_data(config, cluster, request_timeout=5.0, retries=0,
         cfg.cert_file, cfg.key_file = client_cert_files
     cfg.retries = False
     return KubeClient(k8s_client.ApiClient(cfg), cluster, request_timeout=request_timeout, retries=retries)
-
-
-def server_host(url):
-    """Host part of a server URL (for matching and loopback checks)."""
-    try:
-        return urlparse(url).hostname
-    except ValueError:
-        return None

@@ -38,6 +38,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
+
 MAX_LINE = 500
 MAX_ERROR = 1000
 
@@ -175,19 +177,13 @@ def _secret_cluster(secret):
     return name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
 
 
-def _norm_server(url):
-    url = (url or "").rstrip("/").lower()
-    host = url.split("://", 1)[-1]
-    if not re.search(r":\d+$", host):
-        url += ":443"
-    return url
-
-
 def _server_lookup(servers, url):
-    """servers maps URL -> name; compare scheme://host:port with the default port filled in."""
-    want = _norm_server(url)
+    """servers maps URL -> name; URLs compared in their one normal form (urls.py)."""
+    want = normalize_server(url)
+    if want is None:
+        return None
     for k, name in (servers or {}).items():
-        if _norm_server(k) == want:
+        if normalize_server(k) == want:
             return name
     return None
 
