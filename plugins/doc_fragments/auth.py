@@ -12,6 +12,11 @@ class ModuleDocFragment(object):
     # request_timeout and retries. Kept identical to client.AUTH_ARG_SPEC.
     DOCUMENTATION = r"""
 options:
+  cluster_name:
+    description:
+      - Name of this cluster in facts, findings and messages (usually the inventory hostname). Defaults to the
+        context.
+    type: str
   host:
     description:
       - URL of the Kubernetes API server. Overrides the server of the kubeconfig.

@@ -61,6 +61,8 @@ AUTH_PROXY_HEADERS_SPEC = dict(
 
 # Same names, aliases and env variables as kubernetes.core's args_common.AUTH_ARG_SPEC.
 AUTH_ARG_SPEC = dict(
+    # the cluster's name in facts, findings and messages (the inventory hostname); not a kubernetes.core option
+    cluster_name=dict(type="str"),
     kubeconfig=dict(type="raw", **_env("KUBECONFIG")),
     context=dict(type="str", **_env("CONTEXT")),
     host=dict(type="str", **_env("HOST")),

@@ -34,7 +34,6 @@ class ClusterInfoError(ValueError):
 def argument_spec():
     spec = dict(AUTH_ARG_SPEC)
     spec.update(
-        cluster_name=dict(type="str"),
         istio_namespace=dict(type="str", default="istio-system"),
         probe_service=dict(type="str", default="helloworld.sample"),
         probe_port=dict(type="int", default=5000),

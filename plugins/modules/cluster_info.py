@@ -26,10 +26,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.attributes
   - meshmend.multicluster.attributes.info_module
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in the facts and in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   istio_namespace:
     description:
       - istiod's namespace.

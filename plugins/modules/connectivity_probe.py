@@ -27,10 +27,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in findings and messages (usually the inventory hostname). Defaults to the context.
-    type: str
   namespace:
     description:
       - Namespace of the client pod for O(targets) that name no source.
@@ -264,7 +260,6 @@ def run_target(client, target, timeout, connect_timeout):
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         namespace=dict(type="str", default="uninjected-sample"),
         pod=dict(type="str"),
         label_selector=dict(type="str", default="app=sleep"),

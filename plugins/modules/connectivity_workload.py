@@ -27,10 +27,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of the cluster in messages and in RV(site) (usually the inventory hostname). Defaults to the context.
-    type: str
   state:
     description:
       - V(present) creates the namespace and objects and waits until Ready; V(absent) removes the namespace.
@@ -492,7 +488,6 @@ def present(module, client, cluster):
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         namespace=dict(type="str", default="uninjected-sample"),
         definitions=dict(type="list", elements="dict", default=[]),

@@ -27,10 +27,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of the cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   network:
     description:
       - The network the sidecars of this cluster must carry.
@@ -109,7 +105,6 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         network=dict(type="str", required=True),
         namespaces=dict(type="list", elements="str"),
         istio_namespace=dict(type="str", default="istio-system"),

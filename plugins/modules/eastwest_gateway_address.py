@@ -26,10 +26,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of the cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   namespace:
     description:
       - Namespace of the gateway Service.
@@ -142,7 +138,6 @@ def _view(svc):
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         namespace=dict(type="str", default="istio-system"),
         name=dict(type="str", default="istio-eastwestgateway"),
         address=dict(type="str", required=True),

@@ -27,10 +27,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.attributes
   - meshmend.multicluster.attributes.info_module
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   namespace:
     description:
       - Only look in this namespace. Default all namespaces (a network-labelled Service counts wherever it is).
@@ -169,7 +165,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.gateways imp
 
 def argument_spec():
     spec = dict(AUTH_ARG_SPEC)
-    spec.update(cluster_name=dict(type="str"), namespace=dict(type="str"), name=dict(type="str"),
+    spec.update(namespace=dict(type="str"), name=dict(type="str"),
                 network=dict(type="str"))
     return spec
 

@@ -28,10 +28,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of the cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   network:
     description:
       - The network of this cluster, for example C(network1).
@@ -158,7 +154,6 @@ def _targets(client, params):
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         network=dict(type="str", required=True),
         namespace=dict(type="str", default="istio-system"),
         label_namespace=dict(type="bool", default=True),

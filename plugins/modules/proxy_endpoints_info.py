@@ -24,10 +24,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.attributes
   - meshmend.multicluster.attributes.info_module
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   namespace:
     description:
       - Namespace of the pod.
@@ -182,7 +178,6 @@ ADMIN_PATHS = {"clusters": "clusters?format=json", "config_dump": "config_dump?i
 def argument_spec():
     spec = dict(AUTH_ARG_SPEC)
     spec.update(
-        cluster_name=dict(type="str"),
         namespace=dict(type="str", default="sample"),
         pod=dict(type="str"),
         label_selector=dict(type="str", default="app=sleep"),

@@ -35,10 +35,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.auth
   - meshmend.multicluster.attributes
 options:
-  cluster_name:
-    description:
-      - Name of the target cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   peer_name:
     description:
       - Name of the peer cluster, used in the secret's name C(istio-remote-secret-<peer_name>) and in messages.
@@ -300,7 +296,6 @@ def _peer_token(module, peer):
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
-        cluster_name=dict(type="str"),
         peer_name=dict(type="str", required=True),
         cluster_id=dict(type="str"),
         peer_kubeconfig=dict(type="raw"),

@@ -28,10 +28,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.attributes
   - meshmend.multicluster.attributes.info_module
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in findings and messages (usually the inventory hostname). Defaults to the context.
-    type: str
   istio_namespace:
     description:
       - istiod's namespace.
@@ -200,7 +196,6 @@ SECTIONS = ["istiod", "services", "configmaps", "remote_secrets", "log", "cluste
 def argument_spec():
     spec = dict(AUTH_ARG_SPEC)
     spec.update(
-        cluster_name=dict(type="str"),
         istio_namespace=dict(type="str", default="istio-system"),
         peers=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True), cluster_id=dict(type="str"), server=dict(type="str"))),

@@ -25,10 +25,6 @@ extends_documentation_fragment:
   - meshmend.multicluster.attributes
   - meshmend.multicluster.attributes.info_module
 options:
-  cluster_name:
-    description:
-      - Name of this cluster in messages (usually the inventory hostname). Defaults to the context.
-    type: str
   istio_namespace:
     description:
       - istiod's namespace.
@@ -145,7 +141,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import
 
 def argument_spec():
     spec = dict(AUTH_ARG_SPEC)
-    spec.update(cluster_name=dict(type="str"), istio_namespace=dict(type="str", default="istio-system"),
+    spec.update(istio_namespace=dict(type="str", default="istio-system"),
                 expiring_days=dict(type="int", default=30), expected_root_fingerprint=dict(type="str"))
     return spec
 

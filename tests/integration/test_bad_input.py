@@ -60,7 +60,8 @@ BAD_VALUES = {
     "recursive": (_b64("a: &a {b: *a}\n"), "recursive"),
     "shape": (_b64(yaml.safe_dump(dict(_kubeconfig("https://127.0.2.1:1"), clusters=["just-a-name"]))),
               "cannot unmarshal"),   # istiod's own words (client-go's loader decodes into its types)
-    "cadata": (_b64(yaml.safe_dump(_kubeconfig("https://127.0.2.1:1", ca="not base64!!"))), "is not base64"),
+    "cadata": (_b64(yaml.safe_dump(_kubeconfig("https://127.0.2.1:1", ca="not base64!!"))),
+               "illegal base64 data"),   # Go's encoding/base64 CorruptInputError, as istiod reports it
 }
 
 
