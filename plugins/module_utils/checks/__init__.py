@@ -23,7 +23,8 @@ import gc
 import time
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import CATALOGUE, DESIGN_IDS
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh, parse_time
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.cluster_view import parse_time
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import (  # noqa: F401
     AREA_NAMES, PREFIX_AREA, REGISTRY, area_of, link_causes,
 )

@@ -25,7 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import split_host
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.cluster_view import split_host
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list

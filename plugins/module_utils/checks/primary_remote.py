@@ -17,7 +17,7 @@ __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import service_of_host
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.cluster_view import service_of_host
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list, selects
 
 ISTIOD_PORT = 15012

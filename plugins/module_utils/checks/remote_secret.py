@@ -10,7 +10,7 @@ permissions issues reaching the remote Kubernetes API server."
 
 Only primaries read remote secrets; a primary needs one for every other cluster of the mesh
 (primaries and remotes alike). The model matched every data key to the peer it is meant for
-(``model.SecretEntry``); :func:`pairs` sorts them per peer once, and each check reads that.
+(``cluster_view.SecretEntry``); :func:`pairs` sorts them per peer once, and each check reads that.
 """
 
 from __future__ import absolute_import, division, print_function

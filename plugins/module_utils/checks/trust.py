@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import parse_time
+from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.cluster_view import parse_time
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.registry import check
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import make_finding, target
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import as_dict, as_list
