@@ -779,6 +779,15 @@ def _exec_rc(status_raw):
 
 # --------------------------------------------------------------------------- factories
 
+def _plain(exc):
+    """An exception in words, without Python's type names (they mean nothing to the reader)."""
+    if isinstance(exc, KeyError):
+        return "the field %s is missing" % exc
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "a field holds a value of the wrong type"
+    return str(exc)[:300] or "unreadable"
+
+
 def _bad_config(cluster, message):
     return ClusterError("bad_config", "%s: %s" % (cluster, message), cluster=cluster, reason="BadConfig",
                         detail=message)
@@ -795,11 +804,13 @@ def _set_authorization(cfg, value):
     cfg.refresh_api_key_hook = None
 
 
-def build_configuration(params, cluster=None, module=None):
+def build_configuration(params, cluster=None, module=None, require_context=False):
     """A fresh ``Configuration`` from the auth options (kubernetes.core semantics).
 
     The kubeconfig is loaded when one is given, a context is named, or no host is
-    given. Explicit options then override what the kubeconfig says.
+    given. Explicit options then override what the kubeconfig says. ``require_context``: a kubeconfig
+    with several contexts needs one named (one inventory host per cluster must not fall back to
+    the current context).
     """
     if not HAS_KUBERNETES:
         raise _bad_config(cluster or "cluster", "the kubernetes Python library is not installed")
@@ -817,6 +828,10 @@ def build_configuration(params, cluster=None, module=None):
         except _kc.KubeconfigFileError as exc:
             raise _bad_config(label, str(exc))
         single_file = where != "inline kubeconfig" and os.pathsep not in where
+        problem = _kc.context_problem(document, context, "the kubeconfig" + _where(where), require_context,
+                                      check_auth=not (p.get("api_key") or p.get("username")))
+        if problem:
+            raise _bad_config(label, problem)
         try:
             _redact(module, document)
             if not (p.get("persist_config") and single_file):
@@ -836,10 +851,15 @@ def build_configuration(params, cluster=None, module=None):
                 raise _bad_config(label, "context %s is not in the kubeconfig (%s)" % (context, text))
             raise _bad_config(label, "invalid kubeconfig: %s" % text)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s: %s)"
-                              % (_where(where), type(exc).__name__, exc))
+            raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s)"
+                              % (_where(where), _plain(exc)))
         except Exception as exc:  # exec plugin failures
-            raise _bad_config(label, "cannot load kubeconfig%s: %s: %s" % (_where(where), type(exc).__name__, exc))
+            raise _bad_config(label, "cannot load kubeconfig%s: %s" % (_where(where), exc))
+        runs_exec = _kc.exec_user(document, context)
+        if runs_exec and not (p.get("api_key") or p.get("username")) and not (cfg.api_key or cfg.cert_file):
+            # the library logs the plugin's failure and goes on anonymous: every read would be a 403
+            raise _bad_config(label, "the exec plugin of user %s gave no credentials (it failed or printed no "
+                                     "token): run it by hand to see why" % runs_exec)
     if p.get("host"):
         cfg.host = p["host"]
     # The client reads api_key["BearerToken"] first and a kubeconfig token installs a hook that
@@ -883,13 +903,13 @@ def _impersonation_headers(params):
     return headers
 
 
-def get_client(params, cluster=None, module=None):
+def get_client(params, cluster=None, module=None, require_context=False):
     """THE factory: a KubeClient for the auth options in ``params``.
 
     ``cluster`` names the cluster in messages (inventory hostname); defaults to the context,
     then the host. Raises ClusterError(kind="bad_config") for a kubeconfig problem.
     """
-    cfg = build_configuration(params, cluster, module)
+    cfg = build_configuration(params, cluster, module, require_context)
     name = cluster or params.get("context") or _current_context(params) or cfg.host
     if module is not None and params.get("validate_certs") is False:
         module.warn("%s: TLS certificate verification is disabled (validate_certs=false)" % name)

@@ -118,7 +118,8 @@ def run(params, module):
     name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
     client, facts = None, None
     try:
-        client = get_client(p, cluster=name, module=module)
+        # one host per cluster: with several contexts, the host must name its own (no silent current-context)
+        client = get_client(p, cluster=name, module=module, require_context=True)
     except ClusterError as exc:
         # A bad kubeconfig for one cluster must not stop the others: report it as facts.
         facts = unreachable_facts(name, p, exc)
