@@ -43,7 +43,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
     remote_secret_name, sidecar_container, sidecar_env,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import owner_deployment
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    label_value_errors, owner_deployment,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
@@ -128,6 +130,11 @@ def _plan_network_labels(cluster, view, findings, force, actions, skipped):
                                                       "(or values.global.network in the install)" % cluster))
             continue
         network, source = fix["value"], fix.get("value_from") or ""
+        bad = label_value_errors(network)
+        if bad:
+            skipped.append(_skip(f, "network_labels", "the network %r (%s) is not a valid label value: %s; fix "
+                                                      "host var meshmend_network" % (network, source, "; ".join(bad))))
+            continue
         # Replacing a different value is explicit: the operator declared the network, or asked for force.
         may_replace = bool(force) or source.startswith("declared")
         objects = [o for o in fix.get("objects") or [] if isinstance(o, dict)]

@@ -24,7 +24,9 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import ClusterError
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    label_key_errors, label_value_errors, labels_of,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "meshmend"
@@ -145,6 +147,11 @@ def ensure_object(client, collection_path, name, build, what, check_mode=False, 
 
 def label_patch(obj, key, value, force, what):
     """Merge patch setting label ``key=value`` on obj; None if already set; refuse to replace without force."""
+    # checked here, the one place labels are written: a value the API server would refuse (over 63
+    # characters, spaces) is refused before any request, in its words
+    errors = label_key_errors(key) + label_value_errors(value)
+    if errors:
+        raise RefusedChange("%s: label %s=%r is not valid in Kubernetes: %s" % (what, key, value, "; ".join(errors)))
     current = labels_of(obj).get(key)
     if current == value:
         return None

@@ -216,6 +216,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_client, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import dns1123_subdomain_errors, secret_key_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
     READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, summarize_secret,
@@ -321,6 +322,10 @@ def main():
     p = module.params
     cluster_id = p["cluster_id"] or p["peer_name"]
     name = p["name"] or "istio-remote-secret-%s" % p["peer_name"]
+    bad = ["cluster_id %r: %s" % (cluster_id, e) for e in secret_key_errors(cluster_id)] + \
+        ["name %r: %s" % (name, e) for e in dns1123_subdomain_errors(name)]
+    if bad:   # before any request: the API server would refuse the Secret
+        module.fail_json(msg="the remote secret cannot be written: " + "; ".join(bad))
     target = get_module_client(module)
     what = "Secret %s/%s" % (p["namespace"], name)
     try:

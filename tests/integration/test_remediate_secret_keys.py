@@ -95,3 +95,18 @@ def test_without_a_list_only_keys_naming_the_peer_are_rekeyed(lab, tmp_path):
     assert rc == 0, text
     assert sorted(_keys(lab)) == ["cluster2", "cluster9"]
     assert result["removed_keys"] == ["Kubernetes"]
+
+
+@pytest.mark.parametrize("name,args,words", [
+    ("network_label_fix", {"network": "network 1"}, "network 'network 1' is not a valid Kubernetes label value"),
+    ("network_label_fix", {"network": "n" * 64}, "must be no more than 63 characters"),
+    ("remote_secret", {"peer_name": "cluster2", "cluster_id": "bad key"}, "cluster_id 'bad key': a valid config key"),
+])
+def test_invalid_values_are_refused_before_any_request(lab, name, args, words):
+    lab.ctl("reset-stats")
+    rc, result, text = module(lab, "cluster1", name, dict(args, kubeconfig=str(lab.kubeconfig), context="cluster1"))
+    assert rc != 0 and words in result["msg"], text
+    stats = lab.stats()
+    clusters = stats.get("clusters", stats)
+    counts = [v["requests"] for v in clusters.values() if isinstance(v, dict) and "requests" in v]
+    assert counts and not any(counts), stats
