@@ -29,9 +29,10 @@ import re
 import time
 
 try:
-    from urllib.parse import quote, urlencode
+    from urllib.parse import quote, urlencode, urlsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity quiet
     from urllib import quote, urlencode  # noqa: F401
+    from urlparse import urlsplit  # noqa: F401
 
 from ansible.module_utils.basic import env_fallback
 
@@ -87,15 +88,25 @@ AUTH_ARG_SPEC = dict(
 AUTH_PARAM_NAMES = tuple(AUTH_ARG_SPEC)
 
 ERROR_KINDS = ("unreachable", "tls", "unauthorized", "forbidden", "not_found", "conflict",
-               "invalid", "timeout", "server", "bad_config", "bad_request", "error")
+               "invalid", "timeout", "server", "bad_config", "bad_request", "redirect", "too_large", "error")
 
 # Kinds that mean "this API server cannot be used at all" (gather stops and reports unreachable).
-FATAL_KINDS = ("unreachable", "tls", "unauthorized", "timeout", "bad_config")
+# A redirect: the address answers as something else than a Kubernetes API server (a proxy's login page...).
+FATAL_KINDS = ("unreachable", "tls", "unauthorized", "timeout", "bad_config", "redirect")
+
+# Limits per read, so a hostile or broken server cannot hold the controller: a response body is capped
+# (a LIST's pages count together), a LIST follows at most MAX_PAGES ``continue`` tokens, and a request ends
+# at request_timeout however slowly its body trickles (each socket read gets only the time left).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_PAGES = 200
+_CHUNK = 256 * 1024
 
 _STATUS_KIND = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 409: "conflict", 410: "conflict", 422: "invalid", 429: "server"}
 _STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 415: "Unsupported Media Type",
+                301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
+                308: "Permanent Redirect", 405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
+                415: "Unsupported Media Type",
                 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
                 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -369,6 +380,71 @@ def _redact(module, config):
         module.no_log_values.add(v)
 
 
+def _where_of(path):
+    """resource / namespace / name / group of an API path, as ClusterError takes them."""
+    p = parse_api_path(path or "")
+    return dict(resource=(p["resource"] + ("/" + p["sub"] if p["sub"] else "")) if p["resource"] else path,
+                namespace=p["namespace"], name=p["name"], group=p["group"])
+
+
+def _secs(value):
+    """A timeout for messages: 10 -> "10", 0.4 -> "0.4", 3.3333 -> "3.33"."""
+    return ("%.2f" % value).rstrip("0").rstrip(".")
+
+
+def _discard(raw):
+    """Drop a response whose body is not wanted (its connection is closed, not reused)."""
+    if raw is None:
+        return
+    try:
+        raw.close()
+    except Exception:
+        pass
+
+
+def _bare_url(url):
+    """scheme://host/path of a URL: user info and query (which may hold a token) left out."""
+    try:
+        u = urlsplit(str(url))
+        host = u.hostname or ""
+        if u.port:
+            host = "%s:%s" % (host, u.port)
+        return "%s://%s%s" % (u.scheme or "https", host, u.path) if host else (u.path or "?")[:200]
+    except ValueError:
+        return "an unparsable address"
+
+
+def _redirect_error(cluster, verb, path, status, headers):
+    """A 3xx: an API server never redirects its API; whatever answers is not the cluster (a proxy, a login)."""
+    location = None
+    try:
+        location = (headers or {}).get("Location")
+    except Exception:
+        pass
+    target = _bare_url(location) if location else "no Location"
+    return ClusterError("redirect", "%s: cannot %s: %s %s: a redirect to %s: the server is not answering as a "
+                        "Kubernetes API server (a proxy or login page in front of it?); meshmend does not follow "
+                        "redirects" % (cluster, describe_ask(verb, path), status,
+                                       _STATUS_TEXT.get(status, "Redirect"), target),
+                        status=status, reason="Redirect", cluster=cluster, verb=verb,
+                        detail="%s redirect to %s" % (status, target), **_where_of(path))
+
+
+def _no_redirects(api_client):
+    """Make the client's pool answer 3xx as they are (urllib3 follows redirects by default)."""
+    pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+    if pool is None or getattr(pool, "_meshmend_no_redirect", False):
+        return
+    request = pool.request
+
+    def no_redirect(*args, **kwargs):
+        kwargs["redirect"] = False
+        return request(*args, **kwargs)
+
+    pool.request = no_redirect
+    pool._meshmend_no_redirect = True
+
+
 # --------------------------------------------------------------------------- the client
 
 class KubeClient(object):
@@ -385,6 +461,13 @@ class KubeClient(object):
         self.retries = max(0, int(retries if retries is not None else 2))
         self.requests = 0
         self.extra_headers = extra_headers or []
+        self.max_response_bytes = MAX_RESPONSE_BYTES
+        self.max_pages = MAX_PAGES
+        # time.monotonic() after which no request starts and none goes on (gather_cluster sets it); and its
+        # wording for messages: ``the gather deadline of 60s (gather_timeout)``
+        self.deadline = None
+        self.deadline_name = None
+        _no_redirects(api_client)
 
     # -- plumbing
     def _url_and_headers(self, method, path, query=None, content_type=None, accept=None):
@@ -415,20 +498,93 @@ class KubeClient(object):
             headers = hd
         return url, headers
 
-    def _send(self, method, path, query=None, body=None, content_type=None, accept=None, verb=None):
-        """One logical request with bounded retries. Returns (status, bytes, headers)."""
+    def _left(self, verb, path):
+        """Seconds this request may take: request_timeout, cut to what is left of the deadline (if any)."""
+        if self.deadline is None:
+            return self.request_timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise self._deadline_error(verb, path)
+        return min(self.request_timeout, left)
+
+    def _deadline_error(self, verb, path):
+        return ClusterError("timeout", "%s: cannot %s: %s passed" % (self.cluster, describe_ask(verb, path),
+                                                                      self.deadline_name or "the deadline"),
+                            cluster=self.cluster, verb=verb, reason="Deadline", detail="deadline passed",
+                            **_where_of(path))
+
+    def _past_deadline(self):
+        return self.deadline is not None and time.monotonic() >= self.deadline - 0.05
+
+    def _read_body(self, resp, ends, verb, path, budget):
+        """The body, read in pieces: ends at ``ends`` (monotonic) and at ``budget`` bytes, however it trickles."""
+        raw = getattr(resp, "response", resp)
+        if not hasattr(raw, "read1"):   # a test double or an old urllib3: no streaming
+            data = resp.read()
+            if data is not None and len(data) > budget:
+                raise self._too_large(verb, path)
+            return data
+        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        chunks, size = [], 0
+        try:
+            while True:
+                left = ends - time.monotonic()
+                if left <= 0:
+                    raise ClusterError("timeout", "timeout", cluster=self.cluster, verb=verb, reason="Timeout",
+                                       detail="timeout", **_where_of(path))
+                if sock is not None:
+                    sock.settimeout(left)   # one recv never outlives the request
+                chunk = raw.read1(_CHUNK)
+                if not chunk:
+                    return b"".join(chunks)
+                size += len(chunk)
+                if size > budget:
+                    raise self._too_large(verb, path)
+                chunks.append(chunk)
+        except ClusterError:
+            _discard(raw)   # the rest of the body is not read: the connection cannot be reused
+            raise
+        finally:
+            try:
+                raw.release_conn()
+            except Exception:
+                pass
+
+    def _too_large(self, verb, path):
+        return ClusterError("too_large", "%s: cannot %s: the answer is larger than %d bytes (a read is capped)"
+                            % (self.cluster, describe_ask(verb, path), self.max_response_bytes),
+                            cluster=self.cluster, verb=verb, reason="ResponseTooLarge", detail="response too large",
+                            **_where_of(path))
+
+    def _send(self, method, path, query=None, body=None, content_type=None, accept=None, verb=None, budget=None):
+        """One logical request with bounded retries. Returns (status, bytes, headers).
+
+        Each attempt ends within request_timeout (headers and body together) and within the deadline;
+        the body may hold at most ``budget`` bytes (default max_response_bytes).
+        """
         method = method.upper()
         verb = verb or verb_for(method, path)
+        budget = self.max_response_bytes if budget is None else budget
         attempt = 0
         while True:
             url, headers = self._url_and_headers(method, path, query, content_type, accept)
+            timeout = self._left(verb, path)
+            ends = time.monotonic() + timeout
             self.requests += 1
             try:
                 resp = self.api_client.rest_client.request(
-                    method, url, headers=headers, body=body, _request_timeout=self.request_timeout)
-                data = resp.read()
+                    method, url, headers=headers, body=body, _request_timeout=timeout)
                 status = resp.status
                 rheaders = resp.headers
+                if 300 <= status <= 399:
+                    _discard(getattr(resp, "response", None))
+                    raise _redirect_error(self.cluster, verb, path, status, rheaders)
+                data = self._read_body(resp, ends, verb, path, budget)
+            except ClusterError as exc:
+                if exc.kind != "timeout" or exc.reason == "Deadline":
+                    raise
+                err = exc   # the body did not end in time: like any timeout, below
+                status, data, rheaders = None, None, None
             except ApiException as exc:  # the REST layer wraps SSL errors, status 0
                 err = map_transport_error(self.cluster, verb, path, exc)
                 status, data, rheaders = None, None, None
@@ -439,13 +595,18 @@ class KubeClient(object):
                 if 200 <= status <= 299:
                     return status, data, rheaders
                 err = map_http_error(self.cluster, verb, path, status, data, rheaders)
+            if err.kind == "timeout" and timeout < self.request_timeout and self._past_deadline():
+                raise self._deadline_error(verb, path)   # cut short by the deadline: say so
             if err.kind == "timeout":
                 err.message = "%s: cannot %s: no answer within %ss (request_timeout), %d attempt(s)" % (
-                    self.cluster, describe_ask(verb, path), self.request_timeout, attempt + 1)
+                    self.cluster, describe_ask(verb, path), _secs(timeout), attempt + 1)
             retryable = (status is not None and _is_retryable(status, method)) or \
                 (status is None and _retryable_transport(err, method))
             if retryable and attempt < self.retries:
-                time.sleep(_retry_after(rheaders, attempt))
+                pause = _retry_after(rheaders, attempt)
+                if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+                    raise err   # no time left for another attempt
+                time.sleep(pause)
                 attempt += 1
                 continue
             raise err
@@ -482,16 +643,25 @@ class KubeClient(object):
         items = []
         cont = None
         rv = None
-        while True:
+        left = self.max_response_bytes   # the pages of one LIST share one size cap
+        for _page in range(self.max_pages):
             query = [("labelSelector", label_selector), ("fieldSelector", field_selector),
                      ("limit", limit), ("continue", cont)]
-            obj = self.get(resource_path, query=query)
-            items.extend(obj.get("items") or [])
-            meta = obj.get("metadata") or {}
+            _s, data, _h = self._send("GET", resource_path, query=query, budget=left)
+            left -= len(data or b"")
+            obj = self._json(data, self.cluster, "list %s" % resource_path)
+            page = obj.get("items") if isinstance(obj, dict) else None
+            items.extend(page if isinstance(page, list) else [])
+            meta = (obj.get("metadata") if isinstance(obj, dict) else None) or {}
             rv = meta.get("resourceVersion", rv)
             cont = meta.get("continue")
             if not cont:
                 return {"items": items, "resourceVersion": rv}
+        raise ClusterError("too_large", "%s: cannot %s: more than %d pages of %d (the server keeps answering "
+                           "with a continue token)" % (self.cluster, describe_ask("list", resource_path),
+                                                       self.max_pages, limit),
+                           cluster=self.cluster, verb="list", reason="TooManyPages", detail="too many pages",
+                           **_where_of(resource_path))
 
     def request(self, method, path, body=None, query=None, content_type=None, dry_run=False,
                 field_manager=None):
@@ -528,8 +698,8 @@ class KubeClient(object):
         """
         from kubernetes.stream import ws_client  # lazy: only exec needs websocket-client
 
-        timeout = float(timeout or self.request_timeout)
         path = api_path("pods", namespace, pod, subresource="exec")
+        timeout = min(float(timeout or self.request_timeout), self._left("create", path))
         q = [("command", c) for c in command] + [("container", container), ("stdin", "false"),
                                                  ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
         url, headers = self._url_and_headers("GET", path, [x for x in q if x[1] is not None])
@@ -609,6 +779,15 @@ def _exec_rc(status_raw):
 
 # --------------------------------------------------------------------------- factories
 
+def _plain(exc):
+    """An exception in words, without Python's type names (they mean nothing to the reader)."""
+    if isinstance(exc, KeyError):
+        return "the field %s is missing" % exc
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "a field holds a value of the wrong type"
+    return str(exc)[:300] or "unreadable"
+
+
 def _bad_config(cluster, message):
     return ClusterError("bad_config", "%s: %s" % (cluster, message), cluster=cluster, reason="BadConfig",
                         detail=message)
@@ -625,11 +804,13 @@ def _set_authorization(cfg, value):
     cfg.refresh_api_key_hook = None
 
 
-def build_configuration(params, cluster=None, module=None):
+def build_configuration(params, cluster=None, module=None, require_context=False):
     """A fresh ``Configuration`` from the auth options (kubernetes.core semantics).
 
     The kubeconfig is loaded when one is given, a context is named, or no host is
-    given. Explicit options then override what the kubeconfig says.
+    given. Explicit options then override what the kubeconfig says. ``require_context``: a kubeconfig
+    with several contexts needs one named (one inventory host per cluster must not fall back to
+    the current context).
     """
     if not HAS_KUBERNETES:
         raise _bad_config(cluster or "cluster", "the kubernetes Python library is not installed")
@@ -647,6 +828,10 @@ def build_configuration(params, cluster=None, module=None):
         except _kc.KubeconfigFileError as exc:
             raise _bad_config(label, str(exc))
         single_file = where != "inline kubeconfig" and os.pathsep not in where
+        problem = _kc.context_problem(document, context, "the kubeconfig" + _where(where), require_context,
+                                      check_auth=not (p.get("api_key") or p.get("username")))
+        if problem:
+            raise _bad_config(label, problem)
         try:
             _redact(module, document)
             if not (p.get("persist_config") and single_file):
@@ -666,10 +851,15 @@ def build_configuration(params, cluster=None, module=None):
                 raise _bad_config(label, "context %s is not in the kubeconfig (%s)" % (context, text))
             raise _bad_config(label, "invalid kubeconfig: %s" % text)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s: %s)"
-                              % (_where(where), type(exc).__name__, exc))
+            raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s)"
+                              % (_where(where), _plain(exc)))
         except Exception as exc:  # exec plugin failures
-            raise _bad_config(label, "cannot load kubeconfig%s: %s: %s" % (_where(where), type(exc).__name__, exc))
+            raise _bad_config(label, "cannot load kubeconfig%s: %s" % (_where(where), exc))
+        runs_exec = _kc.exec_user(document, context)
+        if runs_exec and not (p.get("api_key") or p.get("username")) and not (cfg.api_key or cfg.cert_file):
+            # the library logs the plugin's failure and goes on anonymous: every read would be a 403
+            raise _bad_config(label, "the exec plugin of user %s gave no credentials (it failed or printed no "
+                                     "token): run it by hand to see why" % runs_exec)
     if p.get("host"):
         cfg.host = p["host"]
     # The client reads api_key["BearerToken"] first and a kubeconfig token installs a hook that
@@ -713,13 +903,13 @@ def _impersonation_headers(params):
     return headers
 
 
-def get_client(params, cluster=None, module=None):
+def get_client(params, cluster=None, module=None, require_context=False):
     """THE factory: a KubeClient for the auth options in ``params``.
 
     ``cluster`` names the cluster in messages (inventory hostname); defaults to the context,
     then the host. Raises ClusterError(kind="bad_config") for a kubeconfig problem.
     """
-    cfg = build_configuration(params, cluster, module)
+    cfg = build_configuration(params, cluster, module, require_context)
     name = cluster or params.get("context") or _current_context(params) or cfg.host
     if module is not None and params.get("validate_certs") is False:
         module.warn("%s: TLS certificate verification is disabled (validate_certs=false)" % name)

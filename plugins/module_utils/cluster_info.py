@@ -47,6 +47,7 @@ def argument_spec():
             network=dict(type="str"), cluster_id=dict(type="str"), mesh_id=dict(type="str"),
             role=dict(type="str", choices=["primary", "remote"]), gateway_ip=dict(type="str"))),
         exec_timeout=dict(type="float", default=10.0),
+        gather_timeout=dict(type="float", default=60.0),
         sections=dict(type="list", elements="str",
                       choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
                                "nodes", "istio_crds", "log", "clusterz", "proxy", "networkz"]),
@@ -83,6 +84,7 @@ def gather_options(params, module=None):
         "peers": params.get("peers") or {},
         "declared": params.get("declared") or {},
         "exec_timeout": params["exec_timeout"],
+        "gather_timeout": params.get("gather_timeout"),
         "sections": params.get("sections") or None,
         "insecure_kubeconfig_options": params.get("insecure_kubeconfig_options") or [],
         "no_log_values": module.no_log_values if module is not None else None,
@@ -116,7 +118,8 @@ def run(params, module):
     name = p.get("cluster_name") or p.get("context") or p.get("host") or "cluster"
     client, facts = None, None
     try:
-        client = get_client(p, cluster=name, module=module)
+        # one host per cluster: with several contexts, the host must name its own (no silent current-context)
+        client = get_client(p, cluster=name, module=module, require_context=True)
     except ClusterError as exc:
         # A bad kubeconfig for one cluster must not stop the others: report it as facts.
         facts = unreachable_facts(name, p, exc)

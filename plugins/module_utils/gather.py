@@ -74,6 +74,9 @@ DEFAULT_OPTIONS = {
     "read_proxy": True,
     "exec_timeout": 10,
     "probe_timeout": 5,
+    # seconds one cluster's whole gather may take (reads, execs, probes): a hung or crawling API server
+    # ends as cluster.unreachable (gather stopped) and the other clusters are not kept waiting
+    "gather_timeout": 60,
     "insecure_kubeconfig_options": [],  # PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
     "sections": None,             # default: ALL_SECTIONS (a standalone module reads less)
 }
@@ -635,7 +638,8 @@ class _Reader(object):
             # API server is not usable now; stop rather than retry every remaining read.
             failing = exc.kind == "server" and (first or self.last_server_error)
             self.last_server_error = exc.kind == "server"
-            if (exc.fatal or failing) and not (soft and exc.kind == "timeout" and not first):
+            past_deadline = exc.reason == "Deadline"   # the cluster's gather deadline: nothing more is read
+            if past_deadline or (exc.fatal or failing) and not (soft and exc.kind == "timeout" and not first):
                 self.fatal = exc
                 if not first:
                     self.read_errors.append(exc.to_read_error())
@@ -650,10 +654,32 @@ def _unreachable_facts(base, exc):
 
 
 def gather_cluster(client, options=None):
-    """Gather one cluster. Never raises for cluster trouble: ``reachable: false`` + ``error``."""
-    started = time.time()
+    """Gather one cluster. Never raises for cluster trouble: ``reachable: false`` + ``error``.
+
+    The whole gather ends within ``gather_timeout`` seconds: the client refuses to start (or go on with)
+    a request past it, and what was read by then is kept.
+    """
     opts = dict(DEFAULT_OPTIONS)
     opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    saved = getattr(client, "deadline", None), getattr(client, "deadline_name", None)
+    limit = float(opts.get("gather_timeout") or 0)
+    if limit > 0:
+        client.deadline = time.monotonic() + limit
+        client.deadline_name = "the gather deadline of %ss (gather_timeout)" % ("%g" % limit)
+    try:
+        return _gather_cluster(client, opts)
+    finally:
+        client.deadline, client.deadline_name = saved
+
+
+def _time_left(client):
+    """Seconds left before the client's deadline (None: no deadline)."""
+    deadline = getattr(client, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _gather_cluster(client, opts):
+    started = time.time()
     ns = opts["istio_namespace"]
     peers = peer_map(opts.get("peers"))
     no_log_values = opts.get("no_log_values")
@@ -807,8 +833,12 @@ def gather_cluster(client, options=None):
             if config is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log"),
                                                    has_istiod=bool(facts.get("istiod"))):
                 continue
+            timeout = float(opts.get("probe_timeout") or 5)
+            left = _time_left(client)
+            if left is not None and left <= 0.1:
+                continue   # past the gather deadline: not probed (the entry's probe stays null)
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
-                                          timeout=float(opts.get("probe_timeout") or 5), allowlist=allow,
+                                          timeout=timeout if left is None else min(timeout, left), allowlist=allow,
                                           istio_version=istiod_now.get("version"))
             facts["probe_requests"] += n
             e["probe"] = {"ok": ok, "tried_from": "controller", "error": err,

@@ -220,5 +220,21 @@ def dns1123_subdomain_errors(value):
     return errors
 
 
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def secret_key_errors(key):
+    """The API server's complaints about a Secret / ConfigMap data key (IsConfigMapKey; empty list: valid)."""
+    key = "" if key is None else str(key)
+    errors = []
+    if len(key) > DNS1123_SUBDOMAIN_MAX:
+        errors.append("must be no more than %d characters" % DNS1123_SUBDOMAIN_MAX)
+    if not _SECRET_KEY.match(key):
+        errors.append("a valid config key must consist of alphanumeric characters, '-', '_' or '.'")
+    if key in (".", "..") or key.startswith(".."):
+        errors.append("must not be '.' or '..' or start with '..'")
+    return errors
+
+
 def is_dns1123_label(value):
     return bool(value) and len(value) <= LABEL_VALUE_MAX and bool(_DNS1123_LABEL.match(value))

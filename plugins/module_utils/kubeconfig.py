@@ -25,6 +25,7 @@ import base64
 import functools
 import ipaddress
 import os
+import shutil
 
 try:
     from urllib.parse import urlparse
@@ -237,6 +238,57 @@ def load_option(kubeconfig, env=None):
         raise KubeconfigFileError("kubeconfig file %s does not exist" % os.pathsep.join(paths))
     docs = [load_file(x) for x in existing]
     return (docs[0] if len(docs) == 1 else merge(docs)), os.pathsep.join(existing)
+
+
+def context_problem(doc, context=None, where="the kubeconfig", require_context=False, check_auth=True):
+    """Why the context meshmend would use from ``doc`` cannot be trusted, in words; None when it can.
+
+    The kubernetes library falls back silently: no context named means its current-context (two hosts may then
+    diagnose one cluster), a user missing from ``users`` or an exec plugin that is not installed means anonymous
+    requests (seen as 403s on every read). Each is said here instead, before any request.
+    """
+    contexts = [c for c in (doc.get("contexts") or []) if isinstance(c, dict)]
+    names = [str(c.get("name")) for c in contexts]
+    if context is None:
+        if require_context and len(contexts) > 1:
+            return ("%s has %d contexts (%s) and none was named (kube_context / context): meshmend does not pick "
+                    "the current context for you; set the one for this cluster"
+                    % (where, len(contexts), ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")))
+        context = doc.get("current-context")
+        if not context and len(contexts) != 1:
+            return None   # the library's own words follow
+        context = context or names[0]
+    ctx = _named(contexts, context)
+    if ctx is None:
+        return None       # "context X is not in the kubeconfig", said by the caller
+    body = _d(ctx.get("context"))
+    cluster, user = body.get("cluster"), body.get("user")
+    if cluster and _named(doc.get("clusters"), cluster) is None:
+        return "context %s names cluster %s, which is not in %s" % (context, cluster, where)
+    if not check_auth or not user:
+        return None
+    entry = _named(doc.get("users"), user)
+    if entry is None:
+        return ("context %s names user %s, which is not in %s (its requests would go out anonymous)"
+                % (context, user, where))
+    ex = _d(_d(entry.get("user")).get("exec"))
+    command = ex.get("command")
+    if ex and (not isinstance(command, str) or not command):
+        return "user %s of %s has an exec plugin without a command" % (user, where)
+    if ex:
+        found = os.path.exists(command) if os.sep in command else shutil.which(command)
+        if not found:
+            return ("the exec plugin of user %s runs %s, which is not installed on the controller (not found%s): "
+                    "install it or use another user" % (user, command, "" if os.sep in command else " in PATH"))
+    return None
+
+
+def exec_user(doc, context=None):
+    """Name of the context's user when it authenticates with an exec plugin, else None."""
+    ctx = _named(doc.get("contexts"), context or doc.get("current-context"))
+    user = _d(_d(ctx).get("context")).get("user") if ctx else None
+    entry = _named(doc.get("users"), user) if user else None
+    return user if entry and _d(_d(entry.get("user")).get("exec")) else None
 
 
 def essentials(text):

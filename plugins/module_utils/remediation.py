@@ -43,7 +43,10 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
     remote_secret_name, sidecar_container, sidecar_env,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import owner_deployment
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    label_value_errors, owner_deployment,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 
 READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
 
@@ -127,6 +130,11 @@ def _plan_network_labels(cluster, view, findings, force, actions, skipped):
                                                       "(or values.global.network in the install)" % cluster))
             continue
         network, source = fix["value"], fix.get("value_from") or ""
+        bad = label_value_errors(network)
+        if bad:
+            skipped.append(_skip(f, "network_labels", "the network %r (%s) is not a valid label value: %s; fix "
+                                                      "host var meshmend_network" % (network, source, "; ".join(bad))))
+            continue
         # Replacing a different value is explicit: the operator declared the network, or asked for force.
         may_replace = bool(force) or source.startswith("declared")
         objects = [o for o in fix.get("objects") or [] if isinstance(o, dict)]
@@ -228,19 +236,30 @@ def _plan_remote_secrets(cluster, view, findings, model, actions, skipped):
                 skipped.append(_skip(f, "remote_secrets", "peer %s is unreachable: its token cannot be read" % peer))
             continue
         fixes = [_fix(f) for f in fs]
-        # the secret to write: one a finding names (to re-key or regenerate in place), else the new one
+        # the secrets to write: every one a finding names (re-keyed or regenerated in place, all in this run:
+        # several bad secrets for one peer converge at once), else the new one
         default = fixes[0]["name"]
-        named = [x["name"] for x in fixes if x.get("name") and x["name"] != remote_secret_name(x["key"])]
-        name = named[0] if named else default
+        named = set()
+        for x in fixes:
+            named.update(n for n in (x.get("names") or []) if n)
+            if x.get("name") and x["name"] != remote_secret_name(x["key"]):
+                named.add(x["name"])
+        stale = {}
+        for x in fixes:
+            for item in x.get("stale_keys") or []:
+                stale.setdefault(item.get("name"), set()).add(item.get("key"))
         key, namespace = fixes[0]["key"], fixes[0].get("namespace") or DEFAULT_ISTIO_NAMESPACE
-        actions.append({
-            "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
-            "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": name,
-                       "peer_namespace": fixes[0].get("peer_namespace") or DEFAULT_ISTIO_NAMESPACE},
-            "fixes": [_key(f) for f in fs],
-            "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
-                           % (namespace, name, cluster, peer, key),
-        })
+        for name in sorted(named, key=natural_key) or [default]:
+            actions.append({
+                "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
+                "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": name,
+                           "peer_namespace": fixes[0].get("peer_namespace") or DEFAULT_ISTIO_NAMESPACE,
+                           # only the wrong keys the diagnosis saw are dropped: any other key is someone else's
+                           "remove_keys": sorted(stale.get(name) or [])},
+                "fixes": [_key(f) for f in fs],
+                "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
+                               % (namespace, name, cluster, peer, key),
+            })
         for f in fs:
             if _get(f, "id") == "remote_secret.wrong_namespace":
                 stray = _get(f, "target") or {}
@@ -469,14 +488,17 @@ def summarize_secret(secret):
     }
 
 
-def wanted_remote_secret(existing, name, namespace, cluster_id, kubeconfig_text, token_known=True, rekey=True):
-    """The remote secret to write, or None when ``existing`` is already right: (wanted, removed_keys).
+def wanted_remote_secret(existing, name, namespace, cluster_id, kubeconfig_text, token_known=True, rekey=True,
+                         peer_server=None, remove_keys=None):
+    """What to write to a remote secret: (body, removed_keys); body None when ``existing`` is already right.
 
-    - absent: a new Secret as istioctl makes it (label, annotation, one data key = the peer's cluster ID);
-    - present: labels and annotations kept and completed; the data value kept when it gives istiod the
-      same server, CA and token (formatting aside), else replaced; with ``rekey`` the other keys are removed
-      (a secret made for this peer under a wrong key). ``token_known=False`` (check mode before the peer's
-      token exists) always counts as a change.
+    - absent: the whole new Secret as istioctl makes it (label, annotation, one data key = the peer's cluster ID);
+    - present: a merge patch touching only what this fix owns: the label, the annotation and the data key
+      ``cluster_id`` (kept when it gives istiod the same server, CA and token, formatting aside). Every other
+      key stays, except with ``rekey`` the wrong keys of this peer: those listed in ``remove_keys`` (the ones
+      the diagnosis saw), or when no list is given, keys whose kubeconfig names ``peer_server``. A key of
+      another peer, or one another writer added since, is never dropped.
+      ``token_known=False`` (check mode before the peer's token exists) always counts as a change.
     """
     encoded = base64.b64encode(kubeconfig_text.encode("utf-8")).decode("ascii")
     if existing is None:
@@ -485,29 +507,31 @@ def wanted_remote_secret(existing, name, namespace, cluster_id, kubeconfig_text,
                               "labels": {MULTICLUSTER_LABEL: "true"},
                               "annotations": {CLUSTER_ANNOTATION: cluster_id}},
                  "data": {cluster_id: encoded}}, [])
-    obj = dict(existing)
-    meta = dict(obj.get("metadata") or {})
-    labels = dict(meta.get("labels") or {})
-    annotations = dict(meta.get("annotations") or {})
-    data = dict(obj.get("data") or {})
-    current = decode_secret_data({"data": data}).get(cluster_id)
-    keep_value = token_known and same_kubeconfig(current, kubeconfig_text)
-    extra = sorted(k for k in data if k != cluster_id) if rekey else []
-    if (labels.get(MULTICLUSTER_LABEL) == "true" and annotations.get(CLUSTER_ANNOTATION) == cluster_id
-            and keep_value and not extra and not obj.get("stringData")):
-        return None, []
-    labels[MULTICLUSTER_LABEL] = "true"
-    annotations[CLUSTER_ANNOTATION] = cluster_id
-    meta["labels"] = labels
-    meta["annotations"] = annotations
-    for key in extra:
-        data.pop(key)
-    if not keep_value:
-        data[cluster_id] = encoded
-    obj["metadata"] = meta
-    obj["data"] = data
-    obj.pop("stringData", None)
-    return obj, extra
+    meta = existing.get("metadata") or {}
+    data = existing.get("data") or {}
+    patch = {}
+    if (meta.get("labels") or {}).get(MULTICLUSTER_LABEL) != "true":
+        patch.setdefault("metadata", {})["labels"] = {MULTICLUSTER_LABEL: "true"}
+    if (meta.get("annotations") or {}).get(CLUSTER_ANNOTATION) != cluster_id:
+        patch.setdefault("metadata", {})["annotations"] = {CLUSTER_ANNOTATION: cluster_id}
+    decoded = decode_secret_data({"data": data})
+    if not (token_known and same_kubeconfig(decoded.get(cluster_id), kubeconfig_text)):
+        patch.setdefault("data", {})[cluster_id] = encoded
+    removed = []
+    if rekey:
+        wanted = normalize_server(peer_server) if peer_server else None
+        for key in sorted(data):
+            if key == cluster_id:
+                continue
+            if remove_keys is not None:
+                drop = key in remove_keys
+            else:
+                server = parse_kubeconfig_essentials(decoded.get(key))[0]
+                drop = bool(wanted and server and normalize_server(server) == wanted)
+            if drop:
+                removed.append(key)
+                patch.setdefault("data", {})[key] = None   # merge patch: null removes this key only
+    return (patch or None), removed
 
 
 def same_kubeconfig(existing_text, wanted_text):

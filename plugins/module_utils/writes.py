@@ -11,7 +11,7 @@ Every write here:
   bounded number of times, then fails with a message naming the cluster and the object;
 - in check mode is sent with ``dryRun=All``: the API server validates and admits it and
   persists nothing, so check mode shows real errors without writing;
-- is a PATCH (merge patch), a create, or a full replace: never a delete.
+- is a PATCH (merge patch of only the fields the fix owns) or a create: never a replace, never a delete.
 
 The callers pass a *compute* function (object -> change, or None when there is nothing to
 do), which keeps the decision (idempotence, force) next to the data it was made from.
@@ -24,7 +24,9 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import ClusterError
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
+    label_key_errors, label_value_errors, labels_of,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "meshmend"
@@ -111,19 +113,19 @@ def patch_object(client, path, compute, what, check_mode=False, retries=DEFAULT_
 
 
 def ensure_object(client, collection_path, name, build, what, check_mode=False, retries=DEFAULT_RETRIES):
-    """Create ``name`` in ``collection_path`` or replace it with ``build(obj)``.
+    """Create ``name`` in ``collection_path``, or merge-patch it with ``build(obj)``.
 
-    ``build(obj_or_None)`` returns the full wanted object (create when obj is None, else a
-    replacement carrying everything to keep), or None when the live object is already right.
-    Replacements are PUTs with the read's resourceVersion; a create racing another create
-    (409 AlreadyExists) or a stale replace (409 Conflict) re-reads and rebuilds.
+    ``build(None)`` returns the whole object to create; ``build(obj)`` for a live object returns a merge
+    patch of only what the caller owns (other keys, other writers' changes stay), or None when the object is
+    already right. A patch carries the read's resourceVersion; a create racing another create
+    (409 AlreadyExists), a stale patch (409 Conflict) or an object deleted meanwhile re-reads and rebuilds.
     """
     path = "%s/%s" % (collection_path.rstrip("/"), name)
     attempts = 0
     while attempts <= retries:
         obj = read(client, path)
         wanted = build(copy.deepcopy(obj) if obj is not None else None)
-        if wanted is None:
+        if not wanted:
             return WriteResult(obj, obj, False, attempts)
         attempts += 1
         try:
@@ -131,12 +133,13 @@ def ensure_object(client, collection_path, name, build, what, check_mode=False, 
                 after = client.request("POST", collection_path, body=wanted, dry_run=check_mode,
                                        field_manager=FIELD_MANAGER)
                 return WriteResult(None, after, True, attempts, created=True)
-            wanted = copy.deepcopy(wanted)
-            wanted.setdefault("metadata", {})["resourceVersion"] = resource_version(obj)
-            after = client.request("PUT", path, body=wanted, dry_run=check_mode, field_manager=FIELD_MANAGER)
+            body = copy.deepcopy(wanted)
+            body.setdefault("metadata", {})["resourceVersion"] = resource_version(obj)
+            after = client.request("PATCH", path, body=body, content_type=MERGE_PATCH, dry_run=check_mode,
+                                   field_manager=FIELD_MANAGER)
             return WriteResult(obj, after, True, attempts)
         except ClusterError as exc:
-            if exc.kind == "conflict":
+            if exc.kind in ("conflict", "not_found"):
                 continue
             raise
     raise WriteConflict(_cluster(client), what, attempts)
@@ -144,6 +147,11 @@ def ensure_object(client, collection_path, name, build, what, check_mode=False, 
 
 def label_patch(obj, key, value, force, what):
     """Merge patch setting label ``key=value`` on obj; None if already set; refuse to replace without force."""
+    # checked here, the one place labels are written: a value the API server would refuse (over 63
+    # characters, spaces) is refused before any request, in its words
+    errors = label_key_errors(key) + label_value_errors(value)
+    if errors:
+        raise RefusedChange("%s: label %s=%r is not valid in Kubernetes: %s" % (what, key, value, "; ".join(errors)))
     current = labels_of(obj).get(key)
     if current == value:
         return None

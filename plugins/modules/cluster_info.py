@@ -104,6 +104,15 @@ options:
       - Seconds an exec (istiod clusterz, client proxy) may take.
     type: float
     default: 10.0
+  gather_timeout:
+    description:
+      - Seconds the whole gather of this cluster may take (every read, exec and remote-secret probe).
+      - Past it nothing more is requested; what was read is kept, and the cluster is reported as
+        C(cluster.unreachable) (gather stopped) naming the deadline. V(0) means no overall deadline.
+      - Each request also ends within O(request_timeout) however slowly its answer arrives, an answer is
+        capped at 64 MiB (a LIST's pages together), and a LIST follows at most 200 pages.
+    type: float
+    default: 60.0
   sections:
     description:
       - Read only these parts (default all but V(networkz)). Left-out parts are not requested and their facts are null.

@@ -31,6 +31,8 @@ options:
   network:
     description:
       - The network of this cluster, for example C(network1).
+      - Checked against the Kubernetes label value syntax (at most 63 characters, alphanumerics, C(-), C(_), C(.))
+        before any request.
     type: str
     required: true
   namespace:
@@ -126,7 +128,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
-from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import labels_of
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import label_value_errors, labels_of
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
     RefusedChange, WriteConflict, label_patch, patch_object,
 )
@@ -166,6 +168,9 @@ def main():
     network = params["network"].strip()
     if not network:
         module.fail_json(msg="network must not be empty")
+    bad = label_value_errors(network)
+    if bad:   # before any request: the API server would refuse the label (and a lab must not let it through)
+        module.fail_json(msg="network %r is not a valid Kubernetes label value: %s" % (network, "; ".join(bad)))
     client = get_module_client(module)
     cluster = client.cluster
     objects = []

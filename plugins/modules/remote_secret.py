@@ -80,10 +80,18 @@ options:
     type: str
   rekey:
     description:
-      - Remove data keys other than O(cluster_id) from the secret (a secret made for this peer with a wrong key).
-      - With V(false), other keys are kept.
+      - Remove this peer's wrong data keys from the secret (a secret made for this peer under a wrong key):
+        those listed in O(remove_keys), or when it is not given, the keys whose kubeconfig names the peer's server.
+      - A key for another cluster is never removed; with V(false), no key is removed.
+      - The secret is changed with a merge patch of only the label, the annotation and these keys, preconditioned
+        on the resourceVersion read: a concurrent change is re-read and decided again, never overwritten.
     type: bool
     default: true
+  remove_keys:
+    description:
+      - The wrong keys to remove with O(rekey) (remediation passes the ones the diagnosis saw). Keys not listed stay.
+    type: list
+    elements: str
   token_timeout:
     description:
       - Seconds to wait for the token controller to fill a newly created token Secret.
@@ -208,6 +216,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     AUTH_ARG_SPEC, ClusterError, api_path, get_client, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import dns1123_subdomain_errors, secret_key_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
     READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, summarize_secret,
@@ -306,12 +315,17 @@ def main():
         service_account=dict(type="str", default="istio-reader-service-account"),
         server=dict(type="str"),
         rekey=dict(type="bool", default=True),
+        remove_keys=dict(type="list", elements="str", no_log=False),
         token_timeout=dict(type="float", default=10),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     cluster_id = p["cluster_id"] or p["peer_name"]
     name = p["name"] or "istio-remote-secret-%s" % p["peer_name"]
+    bad = ["cluster_id %r: %s" % (cluster_id, e) for e in secret_key_errors(cluster_id)] + \
+        ["name %r: %s" % (name, e) for e in dns1123_subdomain_errors(name)]
+    if bad:   # before any request: the API server would refuse the Secret
+        module.fail_json(msg="the remote secret cannot be written: " + "; ".join(bad))
     target = get_module_client(module)
     what = "Secret %s/%s" % (p["namespace"], name)
     try:
@@ -332,7 +346,8 @@ def main():
                 for value in decode_secret_data(obj).values():
                     _hide(module, value)
             wanted, extra = wanted_remote_secret(obj, name, p["namespace"], cluster_id, wanted_text,
-                                                 token_known=token is not None, rekey=p["rekey"])
+                                                 token_known=token is not None, rekey=p["rekey"],
+                                                 peer_server=server, remove_keys=p["remove_keys"])
             removed[:] = extra
             return wanted
 

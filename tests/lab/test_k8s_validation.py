@@ -149,6 +149,37 @@ def test_secret_key_with_slash_python(api):
                                         "field": "data[a/b]"}]
 
 
+
+def test_secret_key_added_by_merge_patch_is_validated(api):
+    """Issue 15 item 7: the remote_secrets fix now merge-patches one data key; the lab must refuse a bad one
+    exactly as on create (and keep the Secret as it was)."""
+    v1 = client.CoreV1Api(api)
+    v1.create_namespaced_secret(NS, {"metadata": {"name": "patched-secret"},
+                                     "data": {"cluster2": base64.b64encode(b"x").decode()}})
+    with pytest.raises(client.ApiException) as ei:
+        v1.patch_namespaced_secret("patched-secret", NS, {"data": {"bad key": base64.b64encode(b"y").decode()}})
+    assert ei.value.status == 422
+    assert status(ei.value)["message"] == ('Secret "patched-secret" is invalid: data[bad key]: Invalid value: '
+                                           '"bad key": ' + CONFIG_KEY)
+    assert sorted(v1.read_namespaced_secret("patched-secret", NS).data) == ["cluster2"]
+
+
+def test_namespace_label_over_63_characters_is_refused_on_patch(api):
+    v1 = client.CoreV1Api(api)
+    with pytest.raises(client.ApiException) as ei:
+        v1.patch_namespace(NS, {"metadata": {"labels": {"topology.istio.io/network": "n" * 64}}})
+    assert ei.value.status == 422
+    assert "must be no more than 63 bytes" in status(ei.value)["message"]
+    assert "topology.istio.io/network" not in (v1.read_namespace(NS).metadata.labels or {})
+
+
+def test_secret_name_is_validated(api):
+    v1 = client.CoreV1Api(api)
+    with pytest.raises(client.ApiException) as ei:
+        v1.create_namespaced_secret(NS, {"metadata": {"name": "Istio_Remote"}, "data": {}})
+    assert ei.value.status == 422
+    assert 'Secret "Istio_Remote" is invalid: metadata.name: Invalid value: "Istio_Remote"' in status(ei.value)["message"]
+
 # ---- Istio resources: the CRD schema (API server) and istiod's webhook ---------------------------------------
 
 def gateway(name, port, servers=None, tls=True):

@@ -17,7 +17,7 @@ MAX_LISTED = 20
 REASON_LIMIT = 300
 _KIND_WORDS = {"unreachable": "connection failed", "tls": "TLS failure", "unauthorized": "401 Unauthorized",
                "timeout": "timeout", "bad_config": "unusable kubeconfig", "server": "server error",
-               "forbidden": "403 Forbidden"}
+               "forbidden": "403 Forbidden", "redirect": "HTTP redirect", "too_large": "answer too large"}
 _KINDS = {"secrets": "Secret", "pods": "Pod", "services": "Service", "configmaps": "ConfigMap",
           "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace", "gateways": "Gateway",
           "destinationrules": "DestinationRule", "endpointslices": "EndpointSlice"}

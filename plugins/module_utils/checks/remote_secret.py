@@ -62,13 +62,25 @@ class Pair:
                 peer.expected_id_source, "unknown, so keys are compared with its inventory name"))
         return note
 
-    def fix(self, name=None):
-        """What the remote_secrets category needs: write key <peer's ID> in <ns>/<name> from the peer's reader."""
+    def fix(self, name=None, entries=(), stale=False):
+        """What the remote_secrets category needs: write key <peer's ID> in <ns>/<name> from the peer's reader.
+
+        ``entries``: every bad entry of this peer in istiod's namespace, so that one run writes each of their
+        secrets (``names``); with ``stale`` their keys are the wrong ones to drop (``stale_keys``, and only
+        those: another key of the same Secret belongs to someone else).
+        """
         if self.duplicate:
             return None
-        return {"peer": self.peer.name, "key": self.peer.expected_id, "namespace": self.primary.istio_namespace,
-                "name": name or remote_secret_name(self.peer.expected_id),
-                "peer_namespace": self.peer.istio_namespace}
+        here = [e for e in entries if e.in_istiod_namespace and e.name]
+        out = {"peer": self.peer.name, "key": self.peer.expected_id, "namespace": self.primary.istio_namespace,
+               "name": name or remote_secret_name(self.peer.expected_id),
+               "peer_namespace": self.peer.istio_namespace}
+        if here:
+            out["names"] = sorted(set(e.name for e in here))
+        if stale and here:
+            out["stale_keys"] = sorted(set((e.name, e.key) for e in here if e.key != self.peer.expected_id))
+            out["stale_keys"] = [{"name": n, "key": k} for n, k in out["stale_keys"]]
+        return out
 
     def fields(self):
         return {"ctx": self.primary.context, "ns": self.primary.istio_namespace, "peer_ctx": self.peer.context,
@@ -194,7 +206,7 @@ def key_mismatch(mesh):
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in pair.wrong_key]),
                 variant="duplicate" if pair.duplicate else None,
                 category=None if pair.duplicate else "default",
-                fix=pair.fix(first.name if first.in_istiod_namespace else None),
+                fix=pair.fix(first.name if first.in_istiod_namespace else None, pair.wrong_key, stale=True),
                 secret=first.ref, matched_by=first.matched_by, key=first.key,
                 duplicate_note=" (and %s shares that ID with %s)" % (pair.peer.name, primary.name)
                 if pair.duplicate else "",
@@ -304,7 +316,8 @@ def invalid_kubeconfig(mesh):
                 "remote_secret.invalid_kubeconfig", primary.name, peer=pair.peer.name, target=_target(first),
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in invalid],
                               istiod_sync=pair.states),
-                fix=pair.fix(first.name), secret=first.ref, key=first.key, error=first.error, **pair.fields())
+                fix=pair.fix(first.name, invalid), secret=first.ref, key=first.key, error=first.error,
+                **pair.fields())
     # istiod refuses a broken kubeconfig whatever cluster its key names (only keys in its namespace are read)
     for primary, _by_peer, _local, unassigned in pairs(mesh):
         invalid = [e for e in unassigned if e.error and e.in_istiod_namespace]
@@ -331,7 +344,7 @@ def loopback_server(mesh):
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in loopback],
                               peer_server_seen_by_controller=pair.peer.server, istiod_sync=pair.states,
                               istiod_watch_errors=listed(watch)),
-                fix=pair.fix(first.name), secret=first.ref, server=first.server, **pair.fields())
+                fix=pair.fix(first.name, loopback), secret=first.ref, server=first.server, **pair.fields())
 
 
 @check("remote_secret.api_unreachable")

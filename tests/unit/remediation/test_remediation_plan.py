@@ -366,14 +366,57 @@ def test_wanted_remote_secret_create_keep_rekey():
     assert wanted_remote_secret(live, "n", "istio-system", "c2", cfg) == (None, [])
     # unknown token (check mode, token not issued yet): always a change
     assert wanted_remote_secret(live, "n", "istio-system", "c2", cfg, token_known=False)[0] is not None
-    # a wrong key is re-keyed; the other labels survive
+    # a wrong key of this peer (its server) is re-keyed: a merge patch adds the key and nulls the wrong one;
+    # labels are not part of it (a merge patch keeps the others)
     wrong = dict(live, data={"Kubernetes": _b64(cfg)})
-    fixed, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg)
-    assert removed == ["Kubernetes"] and list(fixed["data"]) == ["c2"]
-    assert fixed["metadata"]["labels"]["team"] == "x" and fixed["metadata"]["resourceVersion"] == "5"
-    kept, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg, rekey=False)
-    assert removed == [] and sorted(kept["data"]) == ["Kubernetes", "c2"]
+    patch, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg, peer_server="https://10.0.0.2:6443")
+    assert removed == ["Kubernetes"] and patch == {"data": {"c2": _b64(cfg), "Kubernetes": None}}
+    kept, removed = wanted_remote_secret(wrong, "n", "istio-system", "c2", cfg, rekey=False,
+                                         peer_server="https://10.0.0.2:6443")
+    assert removed == [] and kept == {"data": {"c2": _b64(cfg)}}
     # a different token replaces the value; the input object is not modified
     other = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "newtok")
     changed, _removed = wanted_remote_secret(live, "n", "istio-system", "c2", other)
-    assert changed["data"]["c2"] == _b64(other) and live["data"]["c2"] == _b64(cfg)
+    assert changed == {"data": {"c2": _b64(other)}} and live["data"]["c2"] == _b64(cfg)
+
+
+def test_remote_secret_write_never_drops_another_peers_key():
+    """Issue 15: the fix rewrote the Secret whole and dropped a valid key of another peer."""
+    mine = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "tok")
+    theirs = build_remote_kubeconfig("c3", "https://10.0.0.3:6443", "Q0E=", "tok3")
+    stale = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "old")
+    live = {"metadata": {"name": "n", "resourceVersion": "9", "labels": {"istio/multiCluster": "true"},
+                         "annotations": {"networking.istio.io/cluster": "c2"}},
+            "data": {"c2": _b64(stale), "c3": _b64(theirs), "added-meanwhile": _b64("x")}}
+    patch, removed = wanted_remote_secret(live, "n", "istio-system", "c2", mine, peer_server="https://10.0.0.2:6443")
+    assert patch == {"data": {"c2": _b64(mine)}} and removed == []
+    # with the diagnosis' list, only the listed wrong keys go
+    live["data"]["wrong"] = _b64(mine)
+    patch, removed = wanted_remote_secret(live, "n", "istio-system", "c2", mine, remove_keys=["wrong"])
+    assert patch == {"data": {"c2": _b64(mine), "wrong": None}} and removed == ["wrong"]
+
+
+def test_several_bad_secrets_for_one_peer_are_all_written_in_one_run():
+    """Issue 15: 12 invalid secrets for one peer took 12 runs (one fixed per run)."""
+    mesh = build_mesh("multinetwork")
+    base = _secret(mesh, "cluster1", "cluster2")
+    mesh["cluster1"]["remote_secrets"].remove(base)
+    for i in range(3):
+        sec = copy.deepcopy(base)
+        sec["name"] = "istio-remote-secret-cluster2-%d" % i
+        sec["entries"][0].update(error="kubeconfig cannot be loaded: yaml: bad", error_stage="load", server=None)
+        mesh["cluster1"]["remote_secrets"].append(sec)
+    plan, found = plan_for(mesh)
+    assert "remote_secret.invalid_kubeconfig@cluster1->cluster2" in found
+    names = [a["params"]["name"] for a in plan["actions"] if a["category"] == "remote_secrets"]
+    assert names == ["istio-remote-secret-cluster2-0", "istio-remote-secret-cluster2-1",
+                     "istio-remote-secret-cluster2-2"]
+
+
+def test_rekey_action_lists_only_the_wrong_keys_seen():
+    mesh = build_mesh("multinetwork")
+    sec = _secret(mesh, "cluster1", "cluster2")
+    sec["entries"][0]["key"] = "wrong"
+    plan, _found = plan_for(mesh)
+    (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
+    assert action["params"]["remove_keys"] == ["wrong"]
