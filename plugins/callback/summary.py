@@ -164,13 +164,13 @@ class CallbackModule(CallbackBase):
             return  # no meshmend role ran: Ansible's exit status stands
         code = EXIT_STATUSES[found["status"]]
         lines = list(found.get("lines") or [])
-        if not lines or found["status"] in ("usage", "error"):
-            lines = ["meshmend %s: %s%s" % (found.get("command") or "run", EXIT_MEANINGS[code],
-                                            (": %s" % found["reason"]) if found.get("reason") else ""),
-                     "exit status %d" % code]
+        if found["status"] in ("usage", "error"):
+            lines = ["meshmend %s: %s" % (found.get("command") or "run", EXIT_MEANINGS[code])]
         self._display.banner("MESHMEND SUMMARY")
         for line in lines:
             self._display.display(line)
+        self._display.display("exit status %d: %s%s" % (code, EXIT_MEANINGS[code],
+                                                        (" (%s)" % found["reason"]) if found.get("reason") else ""))
         self._display.display("")
         if code == EXIT_COULD_NOT_RUN and not any(stats.failures.values()) and not any(stats.dark.values()):
             # Interrupted before the verdict without a failed task (end_play...): say so, exit as Ansible would.
