@@ -210,7 +210,7 @@ class ActionModule(ActionBase):
                 (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),
         )
         block = summary_block(report, command=args["command"], files=files, fail_on=args["fail_on"],
-                              extra=case_lines(tests))
+                              extra=case_lines(tests, report["findings"]))
         result["summary_block"] = block
         result["ansible_stats"] = run_stats(verdict(args["command"], "findings" if report["failed"] else "clean",
                                                     block))
