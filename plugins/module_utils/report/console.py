@@ -14,8 +14,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.catalogue import CATALOGUE
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import natural_key
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import (
-    AREA_ORDER, AREA_TITLES, area_of, names_text, standalone, summary_lines, where,
+    AREA_ORDER, AREA_TITLES, area_of, explained_keys, key_of, names_text, standalone, summary_lines, where,
 )
 
 # One meaning per exit status (README, "Exit statuses"). 1 and 5 are Ansible's own codes for the same
@@ -61,6 +62,7 @@ def check_marks(report):
     if report.get("connectivity") and "connectivity" not in areas:
         areas.append("connectivity")
     by_id = {}
+    explained = explained_keys(report)
     for f in report.get("findings") or []:
         by_id.setdefault(f["id"], []).append(f)
     out = []
@@ -72,8 +74,12 @@ def check_marks(report):
             if not found:
                 passed += 1
                 continue
-            clusters = sorted(set(f.get("cluster") or "mesh" for f in found))
-            rows.append((MARKS[_worst(found)], fid, "%d on %s" % (len(found), names_text(clusters, 6))))
+            clusters = sorted(set(f.get("cluster") or "mesh" for f in found), key=natural_key)
+            text = "%d on %s" % (len(found), names_text(clusters, 6))
+            grouped = sum(1 for f in found if key_of(f) in explained)
+            if grouped:
+                text += " (%s explained by a root cause above)" % ("all" if grouped == len(found) else grouped)
+            rows.append((MARKS[_worst(found)], fid, text))
         if passed:
             rows.append((MARKS["ok"], "", "%d check(s) passed" % passed))
         out.append((AREA_TITLES.get(area, area), rows))
