@@ -61,8 +61,10 @@ matrix: venv collection
 demo: venv collection
 	$(BIN)/python scripts/demo.py
 
+# make bench BENCH_SIZES=2,10,50,200,500 (issue 17's targets are printed beside the results)
+BENCH_SIZES ?= 2,10,50
 bench: venv collection
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 clean:
 	rm -rf collections reports .lab tests/output

@@ -8,7 +8,10 @@ then measures:
   - the guide: the troubleshooting guide's kubectl commands for every cluster, run one after
     another as an operator would (remote secrets, gateway Service, namespace label, pod network
     env, root-cert comparison, proxy endpoints through exec, istiod log), same measurements.
-Prints a table. Timings are printed, never asserted.
+  - the reports: JSON and HTML size, and the time headless Chromium takes to load and render the
+    HTML page (when Debian's chromium and chromium-driver are installed).
+Prints a table, each measure beside its target (issue 17; the 2-core machine). Timings are printed, never
+asserted. The guide's commands take about 1 s per command and cluster: they run up to --guide-max clusters.
 """
 import argparse
 import json
@@ -73,6 +76,45 @@ def _requests(lab):
     return (sum(per) / len(per)) if per else 0.0, max(per) if per else 0
 
 
+# Targets (issue 17), per size: (measure, limit, text).
+MIB = 1024.0 * 1024.0
+TARGETS = {
+    "diagnose_s": {200: 30.0, 500: 90.0},
+    "peak_pss_mib": {500: 1536.0},
+    "json_mb": {500: 10.0},
+    "html_mb": {500: 2.0},
+    "render_s": {500: 2.0},
+}
+
+
+def target_text(row, measure, value, fmt="%.1f"):
+    """``value`` with its target beside it (``12.3 (< 30: ok)``), or the value alone when it has none."""
+    if value is None:
+        return "-"
+    limit = TARGETS.get(measure, {}).get(row["clusters"])
+    if limit is None and measure == "diagnose_s" and row.get("guide_s") and row["clusters"] <= 2:
+        limit = row["guide_s"]   # below the guide's own kubectl time
+    text = fmt % value
+    if limit is None:
+        return text
+    return "%s (< %s: %s)" % (text, fmt % limit, "ok" if value < limit else "MISSED")
+
+
+def render_seconds(html_path, workdir):
+    """Seconds headless Chromium takes from navigation to the page's load event, or None without it."""
+    try:
+        import browser  # tests/browser.py: Debian's chromium through its chromedriver
+        driver = browser.webdriver(workdir)
+    except BaseException:  # pylint: disable=broad-except  (pytest.skip raises outside BaseException's usual tree)
+        return None
+    try:
+        driver.get("file://" + os.path.abspath(html_path))
+        ms = driver.execute_script("var t = performance.timing; return t.loadEventEnd - t.navigationStart;")
+        return ms / 1000.0
+    finally:
+        driver.quit()
+
+
 def run_diagnose(lab, report_dir):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
     start = time.monotonic()
@@ -93,6 +135,11 @@ def run_diagnose(lab, report_dir):
     with open(os.path.join(report_dir, "meshmend-report.json")) as handle:
         findings = json.load(handle).get("findings", [])
     return wall, len(findings), peak
+
+
+def report_sizes(report_dir):
+    return tuple(os.path.getsize(os.path.join(report_dir, name)) / MIB
+                 for name in ("meshmend-report.json", "meshmend-report.html"))
 
 
 def _kubectl(lab, context, *args):
@@ -126,43 +173,57 @@ def run_guide(lab, clusters):
     return time.monotonic() - start, same_root
 
 
-def bench(sizes):
+def bench(sizes, guide_max=50):
     rows = []
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="meshmend-bench-") as tmp:
             scenario = os.path.join(tmp, "scenario")
             _generate(n, scenario)
             t0 = time.monotonic()
-            with start_lab(scenario, os.path.join(tmp, "state")) as lab:
+            with start_lab(scenario, os.path.join(tmp, "state"), timeout=max(90, n)) as lab:
                 up = time.monotonic() - t0
                 clusters = ["cluster%d" % i for i in range(1, n + 1)]
                 lab.ctl("reset-stats")
-                wall, nfind, rss = run_diagnose(lab, os.path.join(tmp, "report"))
+                report_dir = os.path.join(tmp, "report")
+                wall, nfind, rss = run_diagnose(lab, report_dir)
                 req_avg, req_max = _requests(lab)
-                lab.ctl("reset-stats")
-                gwall, _ = run_guide(lab, clusters)
-                greq_avg, greq_max = _requests(lab)
+                json_mb, html_mb = report_sizes(report_dir)
+                render = render_seconds(os.path.join(report_dir, "meshmend-report.html"), tmp)
+                gwall = greq_avg = None
+                if n <= guide_max:
+                    lab.ctl("reset-stats")
+                    gwall, _ = run_guide(lab, clusters)
+                    greq_avg, _greq_max = _requests(lab)
             rows.append(dict(clusters=n, lab_up_s=up, diagnose_s=wall, findings=nfind,
-                             req_per_cluster=req_avg, req_max=req_max,
-                             peak_pss_mib=rss, guide_s=gwall,
-                             guide_req_per_cluster=greq_avg, ratio=gwall / wall if wall else 0))
-            print("clusters=%d done: diagnose %.1fs, guide %.1fs" % (n, wall, gwall), file=sys.stderr)
+                             req_per_cluster=req_avg, req_max=req_max, peak_pss_mib=rss,
+                             json_mb=json_mb, html_mb=html_mb, render_s=render, guide_s=gwall,
+                             guide_req_per_cluster=greq_avg, ratio=(gwall / wall) if gwall and wall else None))
+            print("clusters=%d done: diagnose %.1fs, guide %s" % (
+                n, wall, ("%.1fs" % gwall) if gwall is not None else "not run"), file=sys.stderr)
     return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="2,10,50", help="comma-separated cluster counts")
+    parser.add_argument("--sizes", default="2,10,50", help="comma-separated cluster counts (up to 500)")
+    parser.add_argument("--guide-max", type=int, default=50,
+                        help="run the guide's kubectl commands only up to this many clusters")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
-    rows = bench([int(s) for s in args.sizes.split(",")])
-    print("| clusters | lab up s | diagnose s | API req/cluster (max) | peak memory MiB (PSS) | findings "
-          "| guide kubectl s | guide req/cluster | guide/diagnose |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = bench([int(s) for s in args.sizes.split(",")], guide_max=args.guide_max)
+    print("| clusters | lab up s | diagnose s (target) | API req/cluster (max) | peak memory MiB PSS (target) "
+          "| JSON MB (target) | HTML MB (target) | Chromium render s (target) | findings | guide kubectl s "
+          "| guide req/cluster | guide/diagnose |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %d | %.1f | %.1f | %.1f (%d) | %.0f | %d | %.1f | %.1f | %.1fx |" % (
-            r["clusters"], r["lab_up_s"], r["diagnose_s"], r["req_per_cluster"], r["req_max"],
-            r["peak_pss_mib"], r["findings"], r["guide_s"], r["guide_req_per_cluster"], r["ratio"]))
+        print("| %d | %.1f | %s | %.1f (%d) | %s | %s | %s | %s | %d | %s | %s | %s |" % (
+            r["clusters"], r["lab_up_s"], target_text(r, "diagnose_s", r["diagnose_s"]), r["req_per_cluster"],
+            r["req_max"], target_text(r, "peak_pss_mib", r["peak_pss_mib"], "%.0f"),
+            target_text(r, "json_mb", r["json_mb"], "%.2f"), target_text(r, "html_mb", r["html_mb"], "%.2f"),
+            target_text(r, "render_s", r["render_s"], "%.2f"), r["findings"],
+            "%.1f" % r["guide_s"] if r["guide_s"] is not None else "-",
+            "%.1f" % r["guide_req_per_cluster"] if r["guide_req_per_cluster"] is not None else "-",
+            "%.1fx" % r["ratio"] if r["ratio"] else "-"))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)

@@ -31,6 +31,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.report impor
     COLLECTION_DOCS_PATH, LOCAL_DOCS, MESH_REPORT_ARGSPEC, PUBLISHED_DOCS_URL, REPORT_FILES, TemplateError,
     facts_from_result, render_all, summary_lines,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.console import (
+    STAT_NAME, summary_block, verdict,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.connectivity import (
     case_lines, collect_results, merge_report,
 )
@@ -97,6 +100,24 @@ def write_reports(report, directory, docs_url, formats, title, template_dir):
         raise AnsibleActionFail("cannot write the reports to %s: %s" % (directory, to_native(e)))
 
 
+def check_report_dir(directory):
+    """Fail before any cluster is read when the reports could not be written (a mistyped or read-only
+    folder): the folder is created and a temporary file written and removed there."""
+    directory = os.path.abspath(os.path.expanduser(directory))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".meshmend-check-", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise AnsibleActionFail("cannot write the reports to %s: %s" % (directory, to_native(e)))
+
+
+def run_stats(data):
+    """A custom stat for the summary callback (what ``set_stats`` returns), replaced, not merged."""
+    return {"data": {STAT_NAME: data}, "per_host": False, "aggregate": False}
+
+
 def check_template_dir(template_dir):
     """Fail before anything is analysed when the template folder cannot be used."""
     if template_dir:
@@ -132,6 +153,14 @@ class ActionModule(ActionBase):
         validation, args = self.validate_argument_spec(argument_spec=MESH_REPORT_ARGSPEC)
         args = validation.validated_parameters
         check_template_dir(args["template_dir"])
+        if args["preflight"]:
+            if args["report_dir"]:
+                check_report_dir(args["report_dir"])
+            # Until the analysis publishes its verdict, the run counts as one that could not run.
+            result.update(changed=False, msg="usage checked: the report folder and templates can be used",
+                          ansible_stats=run_stats(verdict(args["command"], "error", [],
+                                                          reason="the %s did not finish" % args["command"])))
+            return result
         tested = bool(args["extra_findings"] or args["tests"] or args["probes"] or args["workloads"])
         model, out_of_play, hosts, tests = None, [], list(args["hosts"] or []), []
         if args["analyze"]:
@@ -180,6 +209,11 @@ class ActionModule(ActionBase):
                 len(report["clusters"]["in_play"]), counts["error"], counts["warning"], counts["info"],
                 (" (out of play: %s)" % ", ".join(out_of_play)) if out_of_play else ""),
         )
+        block = summary_block(report, command=args["command"], files=files, fail_on=args["fail_on"],
+                              extra=case_lines(tests, report["findings"]))
+        result["summary_block"] = block
+        result["ansible_stats"] = run_stats(verdict(args["command"], "findings" if report["failed"] else "clean",
+                                                    block))
         if model is not None:
             result["model"] = model
         if "remediation" in report:

@@ -91,6 +91,21 @@ options:
     description: Title of the HTML report.
     type: str
     default: meshmend diagnosis
+  preflight:
+    description:
+      - Only check what would make the run fail for a mistyped value, before any cluster is read: the option
+        values, O(template_dir), and that O(report_dir) can be written (it is created, a temporary file is
+        written there and removed). Nothing is analysed or rendered.
+      - Publishes the custom stat C(meshmend) that the C(meshmend.multicluster.summary) callback reads: the run
+        counts as one that could not run until a full call publishes its verdict.
+    type: bool
+    default: false
+  command:
+    description:
+      - The command named in RV(summary_block) and in the custom stat C(meshmend) (C(diagnose), C(remediate),
+        C(connectivity)).
+    type: str
+    default: diagnose
   previous_findings:
     description:
       - The findings of a diagnosis made before a remediation (RV(findings) of that earlier run).
@@ -347,6 +362,18 @@ remediation:
     not_asked: []
     manual: []
     lines: ["applied 1 action(s): 1 changed, 0 unchanged, 0 failed"]
+summary_block:
+  description:
+    - The console summary of the run (what the C(meshmend.multicluster.summary) callback prints at the end): the
+      verdict and the exit status it gives, the clusters that could not be read, each root cause once with what it
+      explains, one mark per check grouped by area, and the report files.
+  returned: unless O(preflight=true)
+  type: list
+  elements: str
+  sample:
+    - "meshmend diagnose: 10 cluster(s), 19 error(s), 0 warning(s), 0 info"
+    - "exit policy: fail_on=error -> exit 2 (findings at or over the threshold, or a fix that failed)"
+    - "clusters: 9 read, 1 unreachable: cluster3"
 msg:
   description: One-line summary.
   returned: always

@@ -55,6 +55,11 @@ MESH_REPORT_ARGSPEC = dict(
     # false: no facts are read and nothing is analysed; the connectivity results are merged into
     # the report already in report_dir (what the connectivity role does).
     analyze=dict(type="bool", default=True),
+    # true: only check what a mistyped option would break (report folder writable, templates), before
+    # any cluster is read; nothing is analysed or written (the roles' first task).
+    preflight=dict(type="bool", default=False),
+    # The command named in the console summary and the exit verdict (diagnose, remediate, connectivity).
+    command=dict(type="str", default="diagnose"),
     **_CONNECTIVITY_OPTIONS
 )
 

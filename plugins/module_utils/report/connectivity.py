@@ -64,14 +64,18 @@ def collect_results(probes, workloads=None):
     return findings, tests
 
 
-def case_lines(tests):
-    """One line per test case, failures first: what the play prints."""
+def case_lines(tests, findings=None):
+    """One line per test case, failures first: what the play prints. With ``findings``, a failed case
+    names the severity and id of its finding: that severity, not the case, meets ``fail_on`` or not."""
+    by_key = dict((f.get("key"), f) for f in findings or [] if isinstance(f, dict))
     lines = []
     for case in sorted(tests or [], key=lambda c: (STATUS_ORDER.get(c.get("status"), 9), c.get("classname") or "",
                                                    c.get("name") or "")):
         msg = " ".join(str(case.get("message") or "").split())
-        lines.append("%-7s %s %s: %s" % (
-            str(case.get("status")).upper(), case.get("classname"), case.get("name"), msg[:300]))
+        found = by_key.get(case.get("finding"))
+        lines.append("%-7s %s %s%s: %s" % (
+            str(case.get("status")).upper(), case.get("classname"), case.get("name"),
+            (" [%s %s]" % (found["severity"], found["id"])) if found else "", msg[:300]))
     return lines
 
 

@@ -81,9 +81,8 @@ def remediation_section(previous_findings, findings, remediation=None):
     section["after"]["total"] = len(current)
     by_key = dict((f["key"], _brief(f)) for f in previous)
     by_key.update((f["key"], _brief(f)) for f in current)
-    listed = set(section["fixed"]) | set(section["remaining"]) | set(section["new"])
+    listed = set(section["fixed"]) | set(section["not_confirmed"]) | set(section["remaining"]) | set(section["new"])
     section["findings"] = dict((k, v) for k, v in by_key.items() if k in listed)
-    section["outcomes"] = outcomes
     section["check_mode"] = check_mode
     # Check mode: the findings the simulated actions would fix (they are still there, nothing was written).
     section["would_fix"] = sorted(set(k for o in outcomes if o["changed"] and not o["failed"] for k in o["fixes"])
@@ -117,15 +116,21 @@ def _manual_state(m, check_mode=False):
     return "cleared with its causes" if m.get("resolved_by_plan") else "cleared"
 
 
+# css state of each action verdict (remediation.action_verdict)
+_VERDICT_CSS = {"fixed": "changed", "would change": "changed", "failed": "failed", "skipped": "skipped",
+                "not confirmed": "failed", "not fixed": "failed", "unchanged": "ok", "no change needed": "ok"}
+
+
 def _outcome_result(o, check_mode):
-    """(css state, text) of one applied action."""
-    if o.get("failed"):
+    """(css state, text) of one applied action: what the second diagnosis confirmed, not only the write."""
+    verdict = o.get("verdict") or ("would change" if check_mode and o.get("changed") else "unchanged")
+    if verdict == "failed":
         return "failed", "failed: %s" % (o.get("msg") or "no message")
-    if o.get("skipped"):
-        return "skipped", "skipped"
-    if o.get("changed"):
-        return "changed", "would change" if check_mode else "changed"
-    return "ok", "no change needed" if check_mode else "unchanged"
+    if verdict == "not confirmed":
+        return "failed", "not confirmed (cluster unreadable)"
+    if verdict == "not fixed":
+        return "failed", "written, but the finding remains"
+    return _VERDICT_CSS.get(verdict, "ok"), verdict
 
 
 def _key_finding(rem, key):
@@ -143,7 +148,9 @@ def _key_finding(rem, key):
 def remediation_view(rem):
     """``report["remediation"]`` as the renderers show it (a dict of lists of plain values)."""
     check = bool(rem.get("check_mode"))
-    groups = [("Fixed", rem.get("fixed")), ("Remaining", rem.get("remaining")), ("New", rem.get("new"))]
+    groups = [("Fixed", rem.get("fixed")),
+              ("Not confirmed (cluster unreadable or fix failed)", rem.get("not_confirmed")),
+              ("Remaining", rem.get("remaining")), ("New", rem.get("new"))]
     if check:
         groups.insert(0, ("Would be fixed by the actions", rem.get("would_fix")))
     view_groups = []
@@ -175,6 +182,7 @@ def remediation_view(rem):
         "changed": rem.get("changed", 0), "failed": rem.get("failed", 0),
         "counts": [{"severity": sev, "before": (rem.get("before") or {}).get(sev, 0),
                     "after": (rem.get("after") or {}).get(sev, 0)} for sev in SEVERITIES],
-        "fixed": len(rem.get("fixed") or []), "new": len(rem.get("new") or []),
+        "fixed": len(rem.get("fixed") or []), "not_confirmed": len(rem.get("not_confirmed") or []),
+        "new": len(rem.get("new") or []),
         "groups": view_groups, "outcomes": outcomes, "tables": tables, "manual": manual,
     }

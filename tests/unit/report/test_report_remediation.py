@@ -131,7 +131,7 @@ def test_markdown_section(applied):
     remaining = sec.split("### Remaining", 1)[1].split("###", 1)[0]
     assert "cluster.unreachable" in remaining and "1 info finding(s)" in remaining
     assert "| cluster2 | `gateway_addresses` | set spec.externalIPs of Service istio-system/istio-eastwestgateway " \
-           "to [172.18.2.100] | changed |" in sec
+           "to [172.18.2.100] | fixed |" in sec   # written, and confirmed by the second diagnosis
     assert "### Skipped" in sec and "meshmend_eastwest_gateway_ip &lt;for cluster4&gt;" in sec
     assert "### Not asked" in sec and "category network_labels was not asked for" in sec
     manual = sec.split("### Manual steps", 1)[1]
