@@ -14,7 +14,7 @@ MATRIX_ARGS ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: all venv collection test unit lab integration sanity lint matrix demo bench clean
+.PHONY: all venv collection test unit lab integration sanity lint matrix demo bench clean reallab-build test-real
 
 all: test
 
@@ -63,6 +63,11 @@ demo: venv collection
 
 bench: venv collection
 	$(BIN)/python bench/bench.py
+
+# Real kube-apiserver/etcd/kwok/istiod built from the Go modules pinned in reallab/ into a cache keyed by
+# the pins (~/.cache/meshmend-reallab; a no-op when warm). Needs Go and the Go module proxy.
+reallab-build:
+	nice -n 10 $(PYTHON) reallab/build.py
 
 clean:
 	rm -rf collections reports .lab tests/output
