@@ -69,5 +69,10 @@ bench: venv collection
 reallab-build:
 	nice -n 10 $(PYTHON) reallab/build.py
 
+# meshlab held to the real components (tests/real): builds what reallab/ needs when the cache is cold (fails,
+# never skips, without Go); one process, so the summary counts every scenario and observation.
+test-real: venv collection
+	$(BIN)/python -m pytest tests/real -p no:xdist -p no:cacheprovider $(PYTEST_ARGS)
+
 clean:
 	rm -rf collections reports .lab tests/output

@@ -68,11 +68,14 @@ def unsupported_reason(spec: dict, directory: str) -> str | None:
     if "meshlab.io/pilot-address-of" in text:
         return ("primary-remote: a remote cluster's proxies reach the primary's istiod through the east-west "
                 "gateway, which needs a real data plane")
-    istiods = [c["name"] for c in clusters if _istiod_deployment(directory, c["name"])]
-    if len(istiods) < len(clusters) and any(
-            d for c in clusters for _, d in _scenario.manifests(directory, c["name"])
-            if d.get("kind") == "Service" and d["metadata"].get("name") == "istiod-remote"):
-        return "remote clusters (istiod-remote) need the primary's istiod reachable through a gateway"
+    for c in clusters:
+        if _istiod_deployment(directory, c["name"]):
+            continue
+        if any(d.get("kind") in ("Service", "ConfigMap") and (d.get("metadata") or {}).get("name") in (
+                "istiod", "istiod-remote", "istio-sidecar-injector")
+               for _, d in _scenario.manifests(directory, c["name"])):
+            return (f"{c['name']} is a remote cluster (Istio config, no istiod): its injection and proxies need "
+                    "the primary's istiod reachable through the east-west gateway, a real data plane")
     for c in clusters:
         dep = _istiod_deployment(directory, c["name"])
         if dep:
