@@ -139,6 +139,13 @@ def cmd_up(args):
     except ScenarioError as e:
         log("error: %s" % e)
         return 2
+    if args.real:
+        # real etcd/kube-apiserver/kwok/istiod built from reallab/'s pinned Go modules (reallab/lab.py)
+        if args.no_istio:
+            log("error: --real runs the real istiod; --no-istio is meshlab's")
+            return 2
+        from reallab.lab import serve as serve_real
+        return serve_real(d, args.state_dir)
     try:
         asyncio.run(serve(d, args.state_dir, istio=not args.no_istio))
     except ScenarioError as e:
@@ -250,6 +257,8 @@ def main(argv=None):
     up.add_argument("scenario", help="bundled scenario name or directory with lab.yaml")
     up.add_argument("--state-dir", required=True)
     up.add_argument("--no-istio", action="store_true", help="plain Kubernetes: do not load meshlab.istio")
+    up.add_argument("--real", action="store_true", help="the scenario on real kube-apiservers and istiods built "
+                    "from reallab/'s pinned Go modules (needs Go; builds on first use)")
     up.set_defaults(func=cmd_up)
     ls = sub.add_parser("list", help="bundled scenarios")
     ls.set_defaults(func=cmd_list)

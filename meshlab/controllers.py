@@ -105,13 +105,21 @@ class Allocator:
         for ip in self.lb_pool:
             if str(ip) not in self.lb_used:
                 self.lb_used.add(str(ip))
-                if self.lb_hostname:
-                    h = hashlib.sha1(("%s/%s/%s" % (self.cluster.name, ns, svc_name)).encode()).hexdigest()
-                    region = self.cluster.spec.get("region") or "us-east-1"
-                    return {"hostname": "a%s-%d.%s.elb.amazonaws.com" % (h[:24], int(h[24:32], 16) % 10 ** 10, region),
-                            "_ip": str(ip)}
-                return {"ip": str(ip), "ipMode": "VIP"}
+                return lb_ingress(self.cluster.name, self.cluster.spec, ns, svc_name, ip)
         return None
+
+
+def lb_ingress(cluster_name, spec, ns, svc_name, ip):
+    """The status.loadBalancer.ingress entry a cloud load balancer writes for pool address ip (lab.yaml
+    `loadBalancer.hostname: true`: an ELB-style hostname, with the address kept in `_ip` for the lab's data
+    plane). Shared with reallab's stand-in load-balancer controller."""
+    lb = spec.get("loadBalancer") or {}
+    if lb.get("hostname"):
+        h = hashlib.sha1(("%s/%s/%s" % (cluster_name, ns, svc_name)).encode()).hexdigest()
+        region = spec.get("region") or "us-east-1"
+        return {"hostname": "a%s-%d.%s.elb.amazonaws.com" % (h[:24], int(h[24:32], 16) % 10 ** 10, region),
+                "_ip": str(ip)}
+    return {"ip": str(ip), "ipMode": "VIP"}
 
 
 # ---- helpers -------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ class LabError(Exception):
 
 
 class LabProcess:
-    def __init__(self, scenario, state_dir, istio=True, timeout=90, python=None, extra_env=None):
+    def __init__(self, scenario, state_dir, istio=True, timeout=90, python=None, extra_env=None, real=False):
         self.scenario = scenario
+        self.real = real  # `meshlab up --real`: the scenario on real kube-apiservers and istiods (reallab/)
         self.state_dir = os.path.abspath(state_dir)
         self.istio = istio
         self.timeout = timeout
@@ -81,6 +82,8 @@ class LabProcess:
         cmd = [self.python, "-m", "meshlab", "up", self.scenario, "--state-dir", self.state_dir]
         if not self.istio:
             cmd.append("--no-istio")
+        if self.real:
+            cmd.append("--real")
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.extra_env)
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._log = open(self.log_path, "wb")
@@ -88,7 +91,8 @@ class LabProcess:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise LabError("meshlab exited with %s before ready:\n%s" % (self.proc.returncode, self.log_tail()))
+                raise LabError("meshlab%s exited with %s before ready:\n%s" % (
+                    " --real" if self.real else "", self.proc.returncode, self.log_tail()))
             if os.path.exists(ready):
                 try:
                     with open(ready, encoding="utf-8") as f:
