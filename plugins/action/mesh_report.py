@@ -38,6 +38,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.report.conne
     case_lines, collect_results, merge_report,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.html import environment
+from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import missing_in_results
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -246,9 +247,12 @@ class ActionModule(ActionBase):
         if not hosts:
             raise AnsibleActionFail("mesh_report: no play hosts to report on (give hosts or facts)")
         hostvars = task_vars.get("hostvars") or {}
-        facts = {}
-        for host in hosts:
-            facts[host] = facts_from_result(host, self._host_var(hostvars, host, args["facts_var"]))
+        results = dict((host, self._host_var(hostvars, host, args["facts_var"])) for host in hosts)
+        # A package missing where the gather ran is the run's problem, not each cluster's: say it once.
+        missing = missing_in_results(results)
+        if missing:
+            raise AnsibleActionFail("meshmend could not run: %s" % missing)
+        facts = dict((host, facts_from_result(host, results[host])) for host in hosts)
         return facts, list(hosts)
 
     @staticmethod

@@ -113,6 +113,7 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self._play = None
         self._progress = None
+        self._failure = None   # the first task failure that stopped the run: why it "could not run"
 
     def _emit(self, text):
         self._display.display(text)
@@ -145,6 +146,9 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._finish(result, False)
+        if not ignore_errors and self._failure is None:
+            msg = " ".join(str(result._result.get("msg") or "").split())
+            self._failure = "%s: %s" % (result.task.get_name(), msg[:500] or "failed")
 
     def v2_runner_on_unreachable(self, result):
         self._finish(result, False)
@@ -166,6 +170,8 @@ class CallbackModule(CallbackBase):
         lines = list(found.get("lines") or [])
         if found["status"] in ("usage", "error"):
             lines = ["meshmend %s: %s" % (found.get("command") or "run", EXIT_MEANINGS[code])]
+            if self._failure:
+                lines.append("why: %s" % self._failure)
         self._display.banner("MESHMEND SUMMARY")
         for line in lines:
             self._display.display(line)

@@ -19,8 +19,10 @@ try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     HAS_CRYPTOGRAPHY = True
-except ImportError:
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError as _exc:
     HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = _exc
 
 EXPIRING_DAYS = 30
 

@@ -946,8 +946,8 @@ def _current_context(params):
 def get_module_client(module, cluster=None):
     """get_client for an AnsibleModule; a bad kubeconfig fails the module with a clear message."""
     if not HAS_KUBERNETES:
-        from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+        from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import fail_missing
+        fail_missing(module, KUBERNETES_IMPORT_ERROR, "kubernetes")
     error = None
     try:
         return get_client(module.params, cluster=cluster or module.params.get("cluster_name"), module=module)

@@ -224,7 +224,7 @@ cluster:
   sample: cluster1
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR,
@@ -232,14 +232,15 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
     GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import fail_missing
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+        fail_missing(module, KUBERNETES_IMPORT_ERROR, "kubernetes")
     if GATHER_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("PyYAML and cryptography"), exception=str(GATHER_IMPORT_ERROR))
+        fail_missing(module, GATHER_IMPORT_ERROR, "PyYAML cryptography")
     try:
         result = run(module.params, module)
     except ClusterInfoError as exc:

@@ -176,12 +176,13 @@ cluster:
   sample: cluster1
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ClusterError, get_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import probe_mode
+from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import fail_missing
 
 try:
     from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import SCHEMA, gather_cluster
@@ -230,9 +231,9 @@ def check(facts, peers):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+        fail_missing(module, KUBERNETES_IMPORT_ERROR, "kubernetes")
     if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("PyYAML and cryptography"), exception=str(IMPORT_ERROR))
+        fail_missing(module, IMPORT_ERROR, "PyYAML cryptography")
     p = module.params
     mode, bad = None, None
     try:

@@ -129,14 +129,15 @@ cluster:
   sample: cluster1
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import (
-    HAS_CRYPTOGRAPHY, analyze_cacerts, analyze_root_configmap,
+    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, analyze_cacerts, analyze_root_configmap,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import fail_missing
 
 
 def argument_spec():
@@ -184,7 +185,7 @@ def summarize(cacerts_secret, root_cm, expiring_days=30, expected=None):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"))
+        fail_missing(module, CRYPTOGRAPHY_IMPORT_ERROR, "cryptography")
     p = module.params
     client = get_module_client(module)
     ns = p["istio_namespace"]

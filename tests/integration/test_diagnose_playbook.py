@@ -116,6 +116,26 @@ def test_bad_fail_on_is_refused_clearly(demo, tmp_path):
     assert "diagnose_fail_on" in out and "Traceback" not in out
 
 
+def test_missing_python_package_is_one_clear_error(demo, tmp_path, monkeypatch):
+    """A controller without the kubernetes package: one error naming the package, the interpreter and the
+    install command, exit status 1 (could not run), no report calling the clusters unreachable."""
+    shadow = tmp_path / "shadow" / "kubernetes"
+    shadow.mkdir(parents=True)
+    # what Python raises when the package is not installed (ModuleNotFoundError carries the name)
+    (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'kubernetes\'", name="kubernetes")\n')
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    reports = tmp_path / "reports"
+    rc, out = diagnose(demo, reports)
+    assert rc == 1, out[-3000:]
+    expected = "the Python package kubernetes is not installed for %s" % sys.executable
+    assert expected in out and ("%s -m pip install kubernetes" % sys.executable) in out, out[-3000:]
+    assert "clusters cluster1, cluster2" in out, out[-3000:]
+    summary = out[out.index("MESHMEND SUMMARY"):]
+    assert "why: " in summary and "pip install kubernetes" in summary, summary
+    assert "cluster.unreachable" not in out and "Traceback" not in out
+    assert not os.path.exists(os.path.join(str(reports), "meshmend-report.json"))
+
+
 def test_limit_reports_out_of_play(demo, tmp_path):
     rc, out = diagnose(demo, tmp_path, "--limit", "cluster1")
     doc = load(tmp_path)
