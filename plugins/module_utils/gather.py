@@ -45,7 +45,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
     sidecar_container, sidecar_placement,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
-    annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
+    annotations_of, dig, env_map, labels_of, meta, name_of, plain_error, pod_ready, pod_running, selector_matches,
+    selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
@@ -481,8 +482,8 @@ def build_facts(raw, options=None):
             f["read_errors"].append({
                 "verb": "read", "resource": resource, "group": "", "namespace": namespace, "name": None,
                 "code": None, "reason": "Malformed", "kind": "invalid",
-                "message": "an object has an unexpected shape, so these facts were left out (%s: %s)"
-                           % (type(exc).__name__, str(exc)[:200])})
+                "message": "an object has an unexpected shape, so these facts were left out (%s)"
+                           % plain_error(exc)})
             return default
 
     nsobj = raw.get("namespace")
