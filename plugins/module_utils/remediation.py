@@ -41,7 +41,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.findings imp
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
-    remote_secret_name, sidecar_container, sidecar_env,
+    remote_secret_name, secret_annotations, sidecar_container, sidecar_env,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     label_value_errors, owner_deployment,
@@ -482,7 +482,7 @@ def summarize_secret(secret):
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
         "labels": dict(meta.get("labels") or {}),
-        "annotations": dict(meta.get("annotations") or {}),
+        "annotations": secret_annotations(secret),   # others may hold the Secret (last-applied-configuration)
         "keys": sorted(data),
         "entries": {k: summarize_kubeconfig(v) for k, v in sorted(data.items())},
     }

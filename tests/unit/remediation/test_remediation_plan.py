@@ -420,3 +420,15 @@ def test_rekey_action_lists_only_the_wrong_keys_seen():
     plan, _found = plan_for(mesh)
     (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
     assert action["params"]["remove_keys"] == ["wrong"]
+
+
+def test_secret_summary_never_carries_last_applied_configuration():
+    """Issue 15 item 2: kubectl apply stores the whole Secret in an annotation; the module's diff/result must not."""
+    cfg = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "reader-token-value")
+    live = {"metadata": {"name": "n", "namespace": "istio-system", "annotations": {
+        "networking.istio.io/cluster": "c2",
+        "kubectl.kubernetes.io/last-applied-configuration": '{"data": {"c2": "%s"}}' % _b64(cfg)}},
+        "data": {"c2": _b64(cfg)}}
+    summary = summarize_secret(live)
+    assert summary["annotations"] == {"networking.istio.io/cluster": "c2"}
+    assert "reader-token-value" not in repr(summary) and _b64(cfg) not in repr(summary)
