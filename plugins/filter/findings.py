@@ -22,6 +22,7 @@ try:
 except ImportError:  # pragma: no cover - jmespath is in requirements.txt
     HAS_JMESPATH = False
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     SEVERITIES, sort_findings,
 )
@@ -53,7 +54,7 @@ def _findings_of(data, filter_name):
         data = data["findings"]
     if not isinstance(data, (list, tuple)):
         raise AnsibleFilterError("%s expects a list of findings or a dict with a findings key, got %s"
-                                 % (filter_name, type(data).__name__))
+                                 % (filter_name, kind_words(data)))
     findings = _plain(data)
     for i, f in enumerate(findings):
         if not isinstance(f, dict) or "id" not in f or "severity" not in f:

@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
     PlanError, build_plan, compare_findings, outcome_from_result,
 )
@@ -56,7 +57,7 @@ def remediation_plan(diagnosis, model=None, categories=None, gateway_addresses=N
             model = diagnosis.get("model")
     if not isinstance(findings, (list, tuple)):
         raise AnsibleFilterError("remediation_plan: expected the diagnose role's meshmend_diagnosis (or a list of "
-                                 "findings), got %s" % type(findings).__name__)
+                                 "findings), got %s" % kind_words(findings))
     findings = _plain(findings)
     addresses = dict(_plain(gateway_addresses or {}))
     if model is None:

@@ -36,6 +36,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanit
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import plain_error
+
 try:
     import urllib3
     from kubernetes import client as k8s_client
@@ -779,15 +781,6 @@ def _exec_rc(status_raw):
 
 # --------------------------------------------------------------------------- factories
 
-def _plain(exc):
-    """An exception in words, without Python's type names (they mean nothing to the reader)."""
-    if isinstance(exc, KeyError):
-        return "the field %s is missing" % exc
-    if isinstance(exc, (TypeError, AttributeError)):
-        return "a field holds a value of the wrong type"
-    return str(exc)[:300] or "unreadable"
-
-
 def _bad_config(cluster, message):
     return ClusterError("bad_config", "%s: %s" % (cluster, message), cluster=cluster, reason="BadConfig",
                         detail=message)
@@ -852,7 +845,7 @@ def build_configuration(params, cluster=None, module=None, require_context=False
             raise _bad_config(label, "invalid kubeconfig: %s" % text)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _bad_config(label, "malformed kubeconfig%s: not a kubeconfig document (%s)"
-                              % (_where(where), _plain(exc)))
+                              % (_where(where), plain_error(exc)))
         except Exception as exc:  # exec plugin failures
             raise _bad_config(label, "cannot load kubeconfig%s: %s" % (_where(where), exc))
         runs_exec = _kc.exec_user(document, context)

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, get_client,
 )
@@ -110,7 +111,7 @@ def run(params, module):
     peers = p.get("peers")
     if peers is not None and not isinstance(peers, (dict, list)):
         raise ClusterInfoError("peers must be a list of {name, server, cluster_id} or a dict of server URL -> name, "
-                               "not %s" % type(peers).__name__)
+                               "not %s" % kind_words(peers))
     try:
         probe_mode(p.get("probe_remote_secrets"))
     except ValueError as exc:
@@ -131,9 +132,10 @@ def run(params, module):
     else:
         errors = facts.get("read_errors") or []
         for err in errors[:3]:
-            module.warn("%s: cannot %s %s%s: %s" % (
-                facts["cluster"], err.get("verb"), err.get("resource"),
-                " in %s" % err["namespace"] if err.get("namespace") else "", err.get("message")))
+            what = " ".join(str(x) for x in (err.get("verb"), err.get("resource")) if x) or "read"
+            module.warn("%s: cannot %s%s: %s" % (
+                facts["cluster"], what, " in %s" % err["namespace"] if err.get("namespace") else "",
+                err.get("message") or "no reason given"))
         if len(errors) > 3:
             module.warn("%s: %d more reads failed (see the report)" % (facts["cluster"], len(errors) - 3))
     return dict(changed=False, facts=facts, reachable=facts["reachable"], cluster=facts["cluster"])

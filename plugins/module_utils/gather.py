@@ -41,11 +41,12 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     ClusterError, api_path, client_from_kubeconfig_data, kubeconfig_secret_values,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
-    CLUSTER_ANNOTATION, DEFAULT_CLUSTER_ID, ISTIOD_SELECTOR, MULTICLUSTER_SELECTOR, NETWORK_LABEL, SIDECAR_SELECTOR,
-    sidecar_container, sidecar_placement,
+    DEFAULT_CLUSTER_ID, ISTIOD_SELECTOR, MULTICLUSTER_SELECTOR, NETWORK_LABEL, SIDECAR_SELECTOR,
+    secret_annotations, sidecar_container, sidecar_placement,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
-    annotations_of, dig, env_map, labels_of, meta, name_of, pod_ready, pod_running, selector_matches, selects,
+    annotations_of, dig, env_map, labels_of, meta, name_of, plain_error, pod_ready, pod_running, selector_matches,
+    selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
@@ -396,9 +397,7 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version
                         no_log_values.add(v)
                 configs[(md.get("namespace"), md.get("name"), key)] = config
             entries.append(entry)
-        # Annotations of a Secret may hold the Secret itself (kubectl's last-applied-configuration):
-        # only the one annotation istioctl sets, which names a cluster, is kept.
-        annotations = dict((k, v) for k, v in annotations_of(s).items() if k == CLUSTER_ANNOTATION)
+        annotations = secret_annotations(s)   # never last-applied-configuration (it holds the data)
         facts.append({"namespace": md.get("namespace"), "name": md.get("name"), "labels": labels_of(s),
                       "annotations": annotations, "type": s.get("type"), "entries": entries})
     return sorted(facts, key=lambda x: (x["namespace"] or "", x["name"] or "")), configs
@@ -481,8 +480,8 @@ def build_facts(raw, options=None):
             f["read_errors"].append({
                 "verb": "read", "resource": resource, "group": "", "namespace": namespace, "name": None,
                 "code": None, "reason": "Malformed", "kind": "invalid",
-                "message": "an object has an unexpected shape, so these facts were left out (%s: %s)"
-                           % (type(exc).__name__, str(exc)[:200])})
+                "message": "an object has an unexpected shape, so these facts were left out (%s)"
+                           % plain_error(exc)})
             return default
 
     nsobj = raw.get("namespace")

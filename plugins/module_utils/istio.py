@@ -15,7 +15,7 @@ import hashlib
 import re
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
-    as_dict, as_list, dns1123_subdomain_errors, env_map,
+    annotations_of, as_dict, as_list, dns1123_subdomain_errors, env_map,
 )
 
 NETWORK_LABEL = "topology.istio.io/network"
@@ -30,6 +30,13 @@ DEFAULT_CLUSTER_ID = "Kubernetes"
 REMOTE_SECRET_PREFIX = "istio-remote-secret-"
 READER_SERVICE_ACCOUNT = "istio-reader-service-account"
 PROXY_CONTAINER = "istio-proxy"
+
+
+def secret_annotations(secret):
+    """The annotations of a Secret that may be shown: only the one istioctl sets, which names a cluster.
+
+    Any other may hold the Secret itself (kubectl's last-applied-configuration carries every data value)."""
+    return dict((k, v) for k, v in annotations_of(secret).items() if k == CLUSTER_ANNOTATION)
 
 
 def sidecar_container(pod):

@@ -238,3 +238,33 @@ def secret_key_errors(key):
 
 def is_dns1123_label(value):
     return bool(value) and len(value) <= LABEL_VALUE_MAX and bool(_DNS1123_LABEL.match(value))
+
+
+# --------------------------------------------------------------------------- words for users, not Python's
+
+def kind_words(value):
+    """What a value is, in YAML's words ("a list"), never a Python class name (``_AnsibleTaggedDict``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    return "an unsupported value"
+
+
+def plain_error(exc):
+    """An exception about data of the wrong shape, in words (no ``'list' object has no attribute 'get'``)."""
+    if isinstance(exc, KeyError):
+        return "the field %s is missing" % exc
+    if isinstance(exc, IndexError):
+        return "a list is shorter than expected"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "a field holds a value of the wrong type"
+    return str(exc)[:300] or "unreadable"

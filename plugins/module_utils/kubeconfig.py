@@ -39,6 +39,7 @@ except ImportError:
     HAS_YAML = False
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import plain_error
 from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig_istiod as _istiod
 
 # The server names istioctl create-remote-secret warns about.
@@ -552,7 +553,7 @@ def summarize(key, raw, allowlist=None, istio_version=None, files=None):
     except (TypeError, AttributeError, ValueError, KeyError) as exc:
         raw_bytes = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
         return {"key": key, "fingerprint": fingerprint(raw_bytes) if raw_bytes else None, "size": len(raw_bytes),
-                "error": "kubeconfig cannot be loaded: unexpected document structure (%s)" % type(exc).__name__,
+                "error": "kubeconfig cannot be loaded: unexpected document structure (%s)" % plain_error(exc),
                 "error_stage": "load", "server": None, "loopback": False, "auth": None, "auth_methods": [],
                 "user": None, "ca_fingerprint": None, "insecure": False, "probe": None, "hint": None}, None
 

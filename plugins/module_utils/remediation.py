@@ -41,7 +41,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.findings imp
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     CLUSTER_ANNOTATION, DEFAULT_ISTIO_NAMESPACE, MULTICLUSTER_LABEL, NETWORK_LABEL,
-    remote_secret_name, sidecar_container, sidecar_env,
+    remote_secret_name, secret_annotations, sidecar_container, sidecar_env,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     label_value_errors, owner_deployment,
@@ -236,29 +236,43 @@ def _plan_remote_secrets(cluster, view, findings, model, actions, skipped):
                 skipped.append(_skip(f, "remote_secrets", "peer %s is unreachable: its token cannot be read" % peer))
             continue
         fixes = [_fix(f) for f in fs]
-        # the secrets to write: every one a finding names (re-keyed or regenerated in place, all in this run:
-        # several bad secrets for one peer converge at once), else the new one
-        default = fixes[0]["name"]
-        named = set()
-        for x in fixes:
-            named.update(n for n in (x.get("names") or []) if n)
-            if x.get("name") and x["name"] != remote_secret_name(x["key"]):
-                named.add(x["name"])
-        stale = {}
-        for x in fixes:
-            for item in x.get("stale_keys") or []:
-                stale.setdefault(item.get("name"), set()).add(item.get("key"))
         key, namespace = fixes[0]["key"], fixes[0].get("namespace") or DEFAULT_ISTIO_NAMESPACE
-        for name in sorted(named, key=natural_key) or [default]:
+        # keys istiod cannot use for this peer, per secret, and the peer's secrets it can use already
+        bad, usable = {}, set()
+        for x in fixes:
+            for item in x.get("bad_keys") or []:
+                bad.setdefault(item.get("name"), set()).add(item.get("key"))
+            usable.update(x.get("usable") or [])
+        named = [x["name"] for x in fixes if x.get("name") and x["name"] != remote_secret_name(x["key"])]
+        # One secret is written from the peer's reader token (the one a finding names, else the new one); istiod
+        # ignores a second secret for one cluster ID, so every other unusable key of this peer is removed, all in
+        # this run (one fixed per run never converged). Nothing is written when a usable secret is there.
+        target = None if usable else (sorted(bad, key=natural_key)[0] if bad else
+                                      (named[0] if named else fixes[0]["name"]))
+        peer_ns = fixes[0].get("peer_namespace") or DEFAULT_ISTIO_NAMESPACE
+        if target:
+            actions.append({
+                "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
+                "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": target,
+                           "peer_namespace": peer_ns,
+                           # only the wrong keys the diagnosis saw are dropped: any other key is someone else's
+                           "remove_keys": sorted(k for k in bad.get(target, ()) if k != key)},
+                "fixes": [_key(f) for f in fs],
+                "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
+                               % (namespace, target, cluster, peer, key),
+            })
+        for name in sorted(bad, key=natural_key):
+            if name == target:
+                continue
+            keys = sorted(bad[name])
             actions.append({
                 "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
                 "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": name,
-                           "peer_namespace": fixes[0].get("peer_namespace") or DEFAULT_ISTIO_NAMESPACE,
-                           # only the wrong keys the diagnosis saw are dropped: any other key is someone else's
-                           "remove_keys": sorted(stale.get(name) or [])},
+                           "peer_namespace": peer_ns, "remove_keys": keys, "write_key": False},
                 "fixes": [_key(f) for f in fs],
-                "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
-                               % (namespace, name, cluster, peer, key),
+                "description": "remove key(s) %s of %s, which istiod cannot use, from Secret %s/%s in %s (%s)"
+                               % (", ".join(keys), peer, namespace, name, cluster,
+                                  "Secret %s/%s serves it" % (namespace, target or sorted(usable)[0])),
             })
         for f in fs:
             if _get(f, "id") == "remote_secret.wrong_namespace":
@@ -482,7 +496,7 @@ def summarize_secret(secret):
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
         "labels": dict(meta.get("labels") or {}),
-        "annotations": dict(meta.get("annotations") or {}),
+        "annotations": secret_annotations(secret),   # others may hold the Secret (last-applied-configuration)
         "keys": sorted(data),
         "entries": {k: summarize_kubeconfig(v) for k, v in sorted(data.items())},
     }
@@ -532,6 +546,12 @@ def wanted_remote_secret(existing, name, namespace, cluster_id, kubeconfig_text,
                 removed.append(key)
                 patch.setdefault("data", {})[key] = None   # merge patch: null removes this key only
     return (patch or None), removed
+
+
+def drop_keys_patch(existing, keys):
+    """Merge patch removing ``keys`` (those present) from a Secret, and the keys it removes: (patch or None, keys)."""
+    present = sorted(k for k in (keys or ()) if k in ((existing or {}).get("data") or {}))
+    return ({"data": dict((k, None) for k in present)} if present else None), present
 
 
 def same_kubeconfig(existing_text, wanted_text):

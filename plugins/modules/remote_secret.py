@@ -92,6 +92,13 @@ options:
       - The wrong keys to remove with O(rekey) (remediation passes the ones the diagnosis saw). Keys not listed stay.
     type: list
     elements: str
+  write_key:
+    description:
+      - With V(false), nothing is written from the peer (which is not contacted): only the keys in O(remove_keys)
+        are removed from the Secret, for example an unusable second copy of a peer istiod already reads elsewhere
+        (istiod ignores a second secret for one cluster ID).
+    type: bool
+    default: true
   token_timeout:
     description:
       - Seconds to wait for the token controller to fill a newly created token Secret.
@@ -219,11 +226,11 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import dns1123_subdomain_errors, secret_key_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, summarize_secret,
+    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, drop_keys_patch, summarize_secret,
     wanted_remote_secret,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
-    FIELD_MANAGER, WriteConflict, ensure_object,
+    FIELD_MANAGER, WriteConflict, ensure_object, patch_object,
 )
 
 
@@ -302,6 +309,36 @@ def _peer_token(module, peer):
         secret = peer.get_or_none(path)
 
 
+def _drop_keys(module, target, name, what):
+    """write_key=false: remove only the keys in remove_keys (if present); the peer is not contacted."""
+    p = module.params
+    removed = []
+
+    def compute(obj):
+        for value in decode_secret_data(obj).values():
+            _hide(module, value)
+        patch, removed[:] = drop_keys_patch(obj, p["remove_keys"])
+        return patch
+
+    try:
+        obj = target.get_or_none(api_path("secrets", p["namespace"], name))
+        result = patch_object(target, api_path("secrets", p["namespace"], name), compute, what,
+                              check_mode=module.check_mode, current=obj) if obj is not None else None
+    except WriteConflict as exc:
+        module.fail_json(msg=str(exc))
+    except ClusterError as exc:
+        module.fail_json(msg=exc.message, error=exc.to_dict())
+    if result is None:
+        module.exit_json(changed=False, secret=None, created=False, removed_keys=[], token_secret_created=False,
+                         server=None, token_fingerprint=None, attempts=0)
+    out = dict(changed=result.changed, secret=summarize_secret(result.after), created=False,
+               removed_keys=list(removed) if result.changed else [], token_secret_created=False, server=None,
+               token_fingerprint=None, attempts=result.attempts)
+    if module._diff:
+        out["diff"] = {"before": summarize_secret(result.before) or {}, "after": summarize_secret(result.after) or {}}
+    module.exit_json(**out)
+
+
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(
@@ -316,6 +353,7 @@ def main():
         server=dict(type="str"),
         rekey=dict(type="bool", default=True),
         remove_keys=dict(type="list", elements="str", no_log=False),
+        write_key=dict(type="bool", default=True),
         token_timeout=dict(type="float", default=10),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -328,6 +366,8 @@ def main():
         module.fail_json(msg="the remote secret cannot be written: " + "; ".join(bad))
     target = get_module_client(module)
     what = "Secret %s/%s" % (p["namespace"], name)
+    if not p["write_key"]:
+        _drop_keys(module, target, name, what)
     try:
         peer = _peer_client(module)
         server = p["server"] or peer.server

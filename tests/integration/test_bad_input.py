@@ -65,6 +65,10 @@ BAD_VALUES = {
 }
 
 
+def _user_of(config, context):
+    return [c["context"]["user"] for c in config["contexts"] if c["name"] == context][0]
+
+
 def _kubectl(lab, ctx, *args, stdin=None):
     proc = lab.kubectl(*args, context=ctx, input=stdin)
     assert proc.returncode == 0, proc.stderr
@@ -113,6 +117,22 @@ def run(tmp_path_factory):
         hosts["missing-context"] = dict(local, kube_context="nosuch", kubeconfig=lab.kubeconfig)
         hosts["malformed"] = dict(local, kube_context="cluster1", kubeconfig=str(malformed))
         hosts["garbage"] = dict(local, kube_context="cluster1", kubeconfig=str(garbage))
+        # issue 15: a 700-byte alias bomb given as a host's kubeconfig file took the controller to 24 GB
+        bomb = base / "bomb.kubeconfig"
+        bomb.write_text(_bomb())
+        hosts["bomb-file"] = dict(local, kube_context="cluster1", kubeconfig=str(bomb))
+        # issue 15: no kube_context fell back to the current context; a missing user / exec plugin to anonymous
+        hosts["no-context"] = dict(local, kubeconfig=lab.kubeconfig)
+        with open(lab.kubeconfig, encoding="utf-8") as fh:
+            real = yaml.safe_load(fh)
+        nouser = dict(real, users=[u for u in real["users"] if u["name"] != _user_of(real, "cluster1")])
+        (base / "nouser.kubeconfig").write_text(yaml.safe_dump(nouser))
+        hosts["missing-user"] = dict(local, kube_context="cluster1", kubeconfig=str(base / "nouser.kubeconfig"))
+        noexec = dict(real, users=[{"name": u["name"], "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": "meshmend-absent-auth-plugin"}}}
+            if u["name"] == _user_of(real, "cluster1") else u for u in real["users"]])
+        (base / "noexec.kubeconfig").write_text(yaml.safe_dump(noexec))
+        hosts["missing-exec"] = dict(local, kube_context="cluster1", kubeconfig=str(base / "noexec.kubeconfig"))
         inventory = base / "inventory.yml"
         inventory.write_text(yaml.safe_dump(inv))
 
@@ -146,6 +166,10 @@ def test_run_completes_with_reports_no_traceback_and_error_status(run):
     ("missing-context", ["nosuch", "not in the kubeconfig"]),
     ("malformed", ["malformed.kubeconfig"]),
     ("garbage", ["garbage.kubeconfig"]),
+    ("bomb-file", ["bomb.kubeconfig", "alias bomb"]),
+    ("no-context", ["contexts (cluster1, cluster2, cluster3) and none was named (kube_context"]),
+    ("missing-user", ["context cluster1 names user", "which is not in the kubeconfig"]),
+    ("missing-exec", ["meshmend-absent-auth-plugin, which is not installed on the controller"]),
 ])
 def test_bad_kubeconfig_host_is_unreachable_with_its_reason(run, host, words):
     mine = _findings(run["doc"], cluster=host)
@@ -190,7 +214,8 @@ def test_istio_crds_absent_is_not_a_failed_read(run):
     assert not _findings(run["doc"], "cluster.forbidden", "cluster3")
 
 
-BAD_HOSTS = ("missing-file", "missing-context", "malformed", "garbage")
+BAD_HOSTS = ("missing-file", "missing-context", "malformed", "garbage", "bomb-file", "no-context", "missing-user",
+             "missing-exec")
 EXPECTED = {"cluster1": ("remote_secret.invalid_kubeconfig",), "cluster2": ("trust.",),
             "cluster3": ("eastwest_gateway.expose_gateway_missing",)}   # no Gateway CRD, so no Gateway
 

@@ -8,6 +8,7 @@ stderr, report file and ansible log is scanned for every token and private key t
 after (leakcheck.py), and the temporary directory the runs used must hold no file with a credential
 afterwards (kubeconfigs from remote secrets never touch disk). validate_certs=false works and warns.
 """
+import base64
 import json
 import os
 import re
@@ -109,3 +110,44 @@ def test_validate_certs_false_warns_and_still_redacts(lab, tmp_path):
     assert "TLS certificate verification is disabled (validate_certs=false)" in out
     assert "cluster1" in out and "cluster.unreachable" not in out   # the unverifiable server was read
     assert_no_secrets(lab, r.stdout, r.stderr, str(tmp_path / "r"))
+
+
+def test_secrets_made_with_kubectl_apply_leak_nothing_from_any_playbook(lab, tmp_path):
+    """Issue 15 item 2: ``kubectl apply`` copies the whole Secret into the last-applied-configuration annotation,
+    and gather used to return Secret annotations, so the reader token reached stdout and the log at -v.
+    The remote secret is re-made with kubectl apply; every playbook runs at -vvv; the scan looks for the lab's
+    credentials and for each remote secret's whole decoded content (raw and base64, i.e. its data value)."""
+    got = lab.kubectl("get", "secret", "istio-remote-secret-cluster1", "-n", "istio-system", "-o", "json",
+                      context="cluster2")
+    assert got.returncode == 0, got.stderr
+    secret = json.loads(got.stdout)
+    secret["metadata"] = dict((k, v) for k, v in secret["metadata"].items()
+                              if k in ("name", "namespace", "labels", "annotations"))
+    for name in ("istio-remote-secret-cluster1", "istio-remote-secret-cluster1-applied"):
+        secret["metadata"]["name"] = name
+        lab.kubectl("delete", "secret", name, "-n", "istio-system", "--ignore-not-found", context="cluster2")
+        made = lab.kubectl("apply", "-f", "-", context="cluster2", input=json.dumps(secret))
+        assert made.returncode == 0, made.stderr
+    applied = json.loads(lab.kubectl("get", "secret", "istio-remote-secret-cluster1", "-n", "istio-system", "-o",
+                                     "json", context="cluster2").stdout)
+    assert "kubectl.kubernetes.io/last-applied-configuration" in applied["metadata"]["annotations"]
+    contents = [("remote secret %s content" % k, base64.b64decode(v).decode()) for k, v in applied["data"].items()]
+    secrets = list(lab_secrets(lab, refresh=True)) + contents
+    log = tmp_path / "ansible.log"
+    pb = os.path.join(BIN, "ansible-playbook")
+    runs = [_run([pb, os.path.join(ROOT, "playbooks", name), "-i", lab.inventory, "-vvv", "--diff",
+                  "-e", "meshmend_report_dir=%s" % (tmp_path / name), "-e", "diagnose_probe_remote_secrets=true",
+                  "-e", "meshmend_fail_on=never"] + extra, tmp_path, log)
+            for name, extra in (("diagnose.yml", []), ("remediate.yml", ["--check"]), ("connectivity.yml", []))]
+    runs.append(_run([os.path.join(BIN, "ansible"), "cluster2", "-i", lab.inventory, "-vvv", "--diff", "--check",
+                      "-m", "meshmend.multicluster.remote_secret",
+                      "-a", json.dumps({"peer_name": "cluster1", "kubeconfig": lab.kubeconfig, "context": "cluster2"})],
+                     tmp_path, log))
+    for r in runs:
+        assert "Traceback" not in r.stdout + r.stderr, (r.args, (r.stdout + r.stderr)[-3000:])
+    # the runs did see the secret (so the scan is not vacuous)
+    assert "istio-remote-secret-cluster1" in runs[0].stdout + runs[3].stdout
+    texts = [x for r in runs for x in (r.stdout, r.stderr)]
+    hits = find_secrets(secrets, *(texts + [str(tmp_path / n) for n in ("diagnose.yml", "remediate.yml",
+                                                                         "connectivity.yml")] + [str(log)]))
+    assert hits == [], hits

@@ -29,6 +29,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.regis
     AREA_NAMES, PREFIX_AREA, REGISTRY, area_of, link_causes,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import sort_findings
+from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
 # Importing the areas registers their checks.
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import (  # noqa: F401 pylint: disable=unused-import
     cluster, endpoints, gateway, locality, network, primary_remote, remote_secret, trust,
@@ -76,12 +77,12 @@ def _normalize_areas(areas):
 def _validate(facts_by_cluster, options):
     if not isinstance(facts_by_cluster, dict):
         raise ChecksError("facts_by_cluster must be a dict of cluster name -> facts, not %s"
-                          % type(facts_by_cluster).__name__)
+                          % kind_words(facts_by_cluster))
     for name, facts in facts_by_cluster.items():
         if not isinstance(facts, dict):
-            raise ChecksError("facts of cluster %s must be a dict, not %s" % (name, type(facts).__name__))
+            raise ChecksError("facts of cluster %s must be a dict, not %s" % (name, kind_words(facts)))
     if options is not None and not isinstance(options, dict):
-        raise ChecksError("options must be a dict, not %s" % type(options).__name__)
+        raise ChecksError("options must be a dict, not %s" % kind_words(options))
     options = dict(options or {})
     if options.get("now") is not None and parse_time(options["now"]) is None:
         raise ChecksError("option now must be a datetime or an ISO 8601 timestamp, not %r" % (options["now"],))
@@ -93,7 +94,7 @@ def _validate(facts_by_cluster, options):
                           % (options.get("expiry_days"),))
     out_of_play = options.get("out_of_play")
     if out_of_play is not None and not isinstance(out_of_play, (list, tuple, set)):
-        raise ChecksError("option out_of_play must be a list of cluster names, not %s" % type(out_of_play).__name__)
+        raise ChecksError("option out_of_play must be a list of cluster names, not %s" % kind_words(out_of_play))
     return options
 
 

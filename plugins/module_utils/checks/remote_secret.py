@@ -62,24 +62,23 @@ class Pair:
                 peer.expected_id_source, "unknown, so keys are compared with its inventory name"))
         return note
 
-    def fix(self, name=None, entries=(), stale=False):
+    def fix(self, name=None, entries=()):
         """What the remote_secrets category needs: write key <peer's ID> in <ns>/<name> from the peer's reader.
 
-        ``entries``: every bad entry of this peer in istiod's namespace, so that one run writes each of their
-        secrets (``names``); with ``stale`` their keys are the wrong ones to drop (``stale_keys``, and only
-        those: another key of the same Secret belongs to someone else).
+        ``entries``: the entries of this peer istiod cannot use (``bad_keys``: secret name and key, in istiod's
+        namespace), so that one run settles them all; ``usable``: this peer's secrets istiod can use already
+        (then nothing is written: a second secret for one cluster ID is ignored by istiod).
         """
         if self.duplicate:
             return None
-        here = [e for e in entries if e.in_istiod_namespace and e.name]
         out = {"peer": self.peer.name, "key": self.peer.expected_id, "namespace": self.primary.istio_namespace,
                "name": name or remote_secret_name(self.peer.expected_id),
                "peer_namespace": self.peer.istio_namespace}
-        if here:
-            out["names"] = sorted(set(e.name for e in here))
-        if stale and here:
-            out["stale_keys"] = sorted(set((e.name, e.key) for e in here if e.key != self.peer.expected_id))
-            out["stale_keys"] = [{"name": n, "key": k} for n, k in out["stale_keys"]]
+        bad = sorted(set((e.name, e.key) for e in entries if e.in_istiod_namespace and e.name))
+        if bad:
+            out["bad_keys"] = [{"name": n, "key": k} for n, k in bad]
+            out["usable"] = sorted(set(e.name for e in self.here if e.name and (e.name, e.key) not in bad
+                                       and not e.error and not e.loopback))
         return out
 
     def fields(self):
@@ -206,7 +205,7 @@ def key_mismatch(mesh):
                 evidence=dict(pair.id_note(), entries=[e.summary() for e in pair.wrong_key]),
                 variant="duplicate" if pair.duplicate else None,
                 category=None if pair.duplicate else "default",
-                fix=pair.fix(first.name if first.in_istiod_namespace else None, pair.wrong_key, stale=True),
+                fix=pair.fix(first.name if first.in_istiod_namespace else None, pair.wrong_key),
                 secret=first.ref, matched_by=first.matched_by, key=first.key,
                 duplicate_note=" (and %s shares that ID with %s)" % (pair.peer.name, primary.name)
                 if pair.duplicate else "",
@@ -291,6 +290,8 @@ def _log_lines(primary, pair):
     lines = []
     for err in as_list(log.get("errors")):
         err = as_dict(err)
+        if err.get("secret") and err["secret"] not in refs:
+            continue   # about a secret that holds no key for this peer now (fixed or emptied since): history
         if (err.get("cluster") in keys or err.get("secret") in refs
                 or (err.get("server") and normalize_server(err["server"]) in servers)):
             lines.append({"cluster": err.get("cluster"), "secret": err.get("secret"), "kind": err.get("kind"),

@@ -408,9 +408,19 @@ def test_several_bad_secrets_for_one_peer_are_all_written_in_one_run():
         mesh["cluster1"]["remote_secrets"].append(sec)
     plan, found = plan_for(mesh)
     assert "remote_secret.invalid_kubeconfig@cluster1->cluster2" in found
-    names = [a["params"]["name"] for a in plan["actions"] if a["category"] == "remote_secrets"]
-    assert names == ["istio-remote-secret-cluster2-0", "istio-remote-secret-cluster2-1",
-                     "istio-remote-secret-cluster2-2"]
+    acts = [(a["params"]["name"], a["params"].get("write_key", True), a["params"]["remove_keys"])
+            for a in plan["actions"] if a["category"] == "remote_secrets"]
+    # one is written from the peer's token; istiod would ignore a second copy, so the others lose the bad key
+    assert acts == [("istio-remote-secret-cluster2-0", True, []),
+                    ("istio-remote-secret-cluster2-1", False, ["cluster2"]),
+                    ("istio-remote-secret-cluster2-2", False, ["cluster2"])]
+    # with a usable secret for the peer already there, nothing is written: the bad copies lose their key
+    mesh["cluster1"]["remote_secrets"].append(base)
+    plan, _found = plan_for(mesh)
+    acts = [(a["params"]["name"], a["params"].get("write_key", True))
+            for a in plan["actions"] if a["category"] == "remote_secrets"]
+    assert acts == [("istio-remote-secret-cluster2-0", False), ("istio-remote-secret-cluster2-1", False),
+                    ("istio-remote-secret-cluster2-2", False)]
 
 
 def test_rekey_action_lists_only_the_wrong_keys_seen():
@@ -420,3 +430,15 @@ def test_rekey_action_lists_only_the_wrong_keys_seen():
     plan, _found = plan_for(mesh)
     (action,) = [a for a in plan["actions"] if a["category"] == "remote_secrets"]
     assert action["params"]["remove_keys"] == ["wrong"]
+
+
+def test_secret_summary_never_carries_last_applied_configuration():
+    """Issue 15 item 2: kubectl apply stores the whole Secret in an annotation; the module's diff/result must not."""
+    cfg = build_remote_kubeconfig("c2", "https://10.0.0.2:6443", "Q0E=", "reader-token-value")
+    live = {"metadata": {"name": "n", "namespace": "istio-system", "annotations": {
+        "networking.istio.io/cluster": "c2",
+        "kubectl.kubernetes.io/last-applied-configuration": '{"data": {"c2": "%s"}}' % _b64(cfg)}},
+        "data": {"c2": _b64(cfg)}}
+    summary = summarize_secret(live)
+    assert summary["annotations"] == {"networking.istio.io/cluster": "c2"}
+    assert "reader-token-value" not in repr(summary) and _b64(cfg) not in repr(summary)
