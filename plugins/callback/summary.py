@@ -46,11 +46,18 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import names_text
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.console import (
-    EXIT_COULD_NOT_RUN, EXIT_MEANINGS, EXIT_STATUSES, STAT_NAME,
+    EXIT_MEANINGS, EXIT_STATUSES, STAT_NAME,
 )
 
 # The task whose hosts are tracked: the one read of every cluster.
 GATHER_ACTIONS = frozenset(("meshmend.multicluster.cluster_info", "cluster_info"))
+
+
+def _ours(task):
+    """Whether a task belongs to one of the collection's roles (its failures are part of the verdict)."""
+    role = getattr(task, "_role", None)
+    name = role.get_name() if role is not None else ""
+    return name.startswith("meshmend.multicluster.") or name in ("diagnose", "remediate", "connectivity")
 
 
 class Progress(object):
@@ -114,6 +121,8 @@ class CallbackModule(CallbackBase):
         self._play = None
         self._progress = None
         self._failure = None   # the first task failure that stopped the run: why it "could not run"
+        # failed tasks outside the meshmend roles: the verdict does not cover them
+        self._foreign_failures = 0
 
     def _emit(self, text):
         self._display.display(text)
@@ -149,6 +158,8 @@ class CallbackModule(CallbackBase):
         if not ignore_errors and self._failure is None:
             msg = " ".join(str(result._result.get("msg") or "").split())
             self._failure = "%s: %s" % (result.task.get_name(), msg[:500] or "failed")
+        if not ignore_errors and not _ours(result.task):
+            self._foreign_failures += 1
 
     def v2_runner_on_unreachable(self, result):
         self._finish(result, False)
@@ -178,8 +189,8 @@ class CallbackModule(CallbackBase):
         self._display.display("exit status %d: %s%s" % (code, EXIT_MEANINGS[code],
                                                         (" (%s)" % found["reason"]) if found.get("reason") else ""))
         self._display.display("")
-        if code == EXIT_COULD_NOT_RUN and not any(stats.failures.values()) and not any(stats.dark.values()):
-            # Interrupted before the verdict without a failed task (end_play...): say so, exit as Ansible would.
+        if self._foreign_failures:
+            self._display.display("a task outside the meshmend roles failed: Ansible's exit status stands")
             return
         # Ansible's exit status cannot be set from a play: the callback ends the process with it after the
         # recap (every other callback has had the stats by then when this one is listed last).

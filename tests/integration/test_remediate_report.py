@@ -89,7 +89,7 @@ def test_remediate_report_before_after(demo_lab, tmp_path):
         fid = key.split("@")[0]
         assert "[`%s`](" % fid in fixed_md and "#%s)" % fid in fixed_md
     assert "### New (0)" in sec
-    assert "| cluster2 | `gateway_addresses` |" in sec and GATEWAY_IP in sec and "| changed |" in sec
+    assert "| cluster2 | `gateway_addresses` |" in sec and GATEWAY_IP in sec and "| fixed |" in sec   # written and confirmed by the second diagnosis
     assert "| cluster1 | `remote_secrets` |" in sec
     # Actions in the plan's order: by cluster, then network labels, gateway addresses, remote secrets.
     assert [(o["cluster"], o["category"]) for o in rem["outcomes"]] == [

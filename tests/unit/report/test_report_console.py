@@ -143,3 +143,37 @@ def test_other_playbooks_keep_ansibles_exit_status():
     c = callback()
     c.v2_playbook_on_stats(Stats({}))   # no SystemExit, nothing printed
     assert c._display.lines == []
+
+
+class Task:
+    def __init__(self, role=None):
+        self._role = role
+        self.action = "ansible.builtin.command"
+
+
+class Role:
+    def __init__(self, name):
+        self.name = name
+
+    def get_name(self):
+        return self.name
+
+
+class Result:
+    def __init__(self, task):
+        self.task = task
+        self._result = {}
+
+
+def test_a_failed_task_outside_the_roles_keeps_ansibles_exit_status():
+    """A play that embeds diagnose and then fails a task of its own: the verdict does not hide that failure."""
+    c = callback()
+    c.v2_runner_on_failed(Result(Task(Role("meshmend.multicluster.connectivity"))))   # part of the verdict
+    c.v2_runner_on_failed(Result(Task()), ignore_errors=True)                          # ignored: no matter
+    found = console.verdict("diagnose", "clean", ["meshmend diagnose: 2 cluster(s)"])
+    with pytest.raises(SystemExit):
+        c.v2_playbook_on_stats(Stats({"_run": {console.STAT_NAME: found}}, failures={"cluster1": 1}))
+    c = callback()
+    c.v2_runner_on_failed(Result(Task()))
+    c.v2_playbook_on_stats(Stats({"_run": {console.STAT_NAME: found}}, failures={"cluster1": 1}))
+    assert c._display.lines[-1] == "a task outside the meshmend roles failed: Ansible's exit status stands"
