@@ -157,7 +157,8 @@ class CallbackModule(CallbackBase):
         self._finish(result, False)
         if not ignore_errors and self._failure is None:
             msg = " ".join(str(result._result.get("msg") or "").split())
-            self._failure = "%s: %s" % (result.task.get_name(), msg[:500] or "failed")
+            name = getattr(result.task, "name", None) or getattr(result.task, "action", None) or "a task"
+            self._failure = "%s: %s" % (name, msg[:500] or "failed")
         if not ignore_errors and not _ours(result.task):
             self._foreign_failures += 1
 
