@@ -34,7 +34,7 @@ class _Hostile(BaseHTTPRequestHandler):
         if mode == "trickle":
             self._head(200, 1000)
             try:
-                for _ in range(1000):
+                for _byte in range(1000):
                     self.wfile.write(b" ")
                     self.wfile.flush()
                     cls.sent += 1
@@ -47,7 +47,7 @@ class _Hostile(BaseHTTPRequestHandler):
             self._head(200, size)
             block = b" " * 65536
             try:
-                for _ in range(size // len(block)):
+                for _block in range(size // len(block)):
                     self.wfile.write(block)
                     cls.sent += len(block)
             except OSError:
