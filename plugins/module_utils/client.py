@@ -510,8 +510,8 @@ class KubeClient(object):
         return min(self.request_timeout, left)
 
     def _deadline_error(self, verb, path):
-        return ClusterError("timeout", "%s: cannot %s: %s passed" % (self.cluster, describe_ask(verb, path),
-                                                                      self.deadline_name or "the deadline"),
+        what = self.deadline_name or "the deadline"
+        return ClusterError("timeout", "%s: cannot %s: %s passed" % (self.cluster, describe_ask(verb, path), what),
                             cluster=self.cluster, verb=verb, reason="Deadline", detail="deadline passed",
                             **_where_of(path))
 

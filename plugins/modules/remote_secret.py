@@ -80,11 +80,11 @@ options:
     type: str
   rekey:
     description:
-      - Remove this peer's wrong data keys from the secret (a secret made for this peer under a wrong key):
+      - Remove this peer's wrong data keys from the secret (a secret made for this peer under a wrong key), that is
         those listed in O(remove_keys), or when it is not given, the keys whose kubeconfig names the peer's server.
       - A key for another cluster is never removed; with V(false), no key is removed.
       - The secret is changed with a merge patch of only the label, the annotation and these keys, preconditioned
-        on the resourceVersion read: a concurrent change is re-read and decided again, never overwritten.
+        on the resourceVersion read; a concurrent change is re-read and decided again, never overwritten.
     type: bool
     default: true
   remove_keys:
@@ -94,7 +94,7 @@ options:
     elements: str
   write_key:
     description:
-      - With V(false), nothing is written from the peer (which is not contacted): only the keys in O(remove_keys)
+      - With V(false), nothing is written from the peer (which is not contacted); only the keys in O(remove_keys)
         are removed from the Secret, for example an unusable second copy of a peer istiod already reads elsewhere
         (istiod ignores a second secret for one cluster ID).
     type: bool

@@ -148,6 +148,6 @@ def test_secrets_made_with_kubectl_apply_leak_nothing_from_any_playbook(lab, tmp
     # the runs did see the secret (so the scan is not vacuous)
     assert "istio-remote-secret-cluster1" in runs[0].stdout + runs[3].stdout
     texts = [x for r in runs for x in (r.stdout, r.stderr)]
-    hits = find_secrets(secrets, *(texts + [str(tmp_path / n) for n in ("diagnose.yml", "remediate.yml",
-                                                                         "connectivity.yml")] + [str(log)]))
+    dirs = [str(tmp_path / n) for n in ("diagnose.yml", "remediate.yml", "connectivity.yml")]
+    hits = find_secrets(secrets, *(texts + dirs + [str(log)]))
     assert hits == [], hits

@@ -34,7 +34,7 @@ class _Hostile(BaseHTTPRequestHandler):
         if mode == "trickle":
             self._head(200, 1000)
             try:
-                for _ in range(1000):
+                for _byte in range(1000):
                     self.wfile.write(b" ")
                     self.wfile.flush()
                     cls.sent += 1
@@ -47,7 +47,7 @@ class _Hostile(BaseHTTPRequestHandler):
             self._head(200, size)
             block = b" " * 65536
             try:
-                for _ in range(size // len(block)):
+                for _block in range(size // len(block)):
                     self.wfile.write(block)
                     cls.sent += len(block)
             except OSError:
@@ -180,3 +180,16 @@ def test_deadline_also_bounds_a_request_in_flight(hostile):
     with pytest.raises(c.ClusterError) as exc:   # once passed, nothing more is sent
         cl.get("/api/v1/namespaces/istio-system")
     assert "the test deadline passed" in exc.value.message
+
+
+def test_endless_lists_end_as_a_named_read_failure_and_the_gather_goes_on(hostile):
+    _Hostile.mode = "endless"
+    cl = _client(hostile)
+    cl.max_pages = 3
+    facts = gather.gather_cluster(cl, {"peers": {}, "read_log": False, "read_clusterz": False, "read_proxy": False})
+    assert facts["reachable"] is True and facts["error"] is None
+    reasons = set(e["reason"] for e in facts["read_errors"])
+    assert reasons == {"TooManyPages"}, facts["read_errors"]
+    (finding,) = [f for f in run_checks({"hostile": facts}) if f.id == "cluster.read_failed"]
+    assert finding.evidence["count"] == len(facts["read_errors"]) >= 5
+    assert _Hostile.requests < 1 + 3 * 12   # every LIST stopped at its page limit
