@@ -364,7 +364,7 @@ remediation:
     lines: ["applied 1 action(s): 1 changed, 0 unchanged, 0 failed"]
 summary_block:
   description:
-    - The console summary of the run (what the C(meshmend.multicluster.summary) callback prints at the end): the
+    - The console summary of the run, what the C(meshmend.multicluster.summary) callback prints at the end - the
       verdict and the exit status it gives, the clusters that could not be read, each root cause once with what it
       explains, one mark per check grouped by area, and the report files.
   returned: unless O(preflight=true)
