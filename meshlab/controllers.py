@@ -44,7 +44,9 @@ class Allocator:
         self.rng = cluster.store.rng
         self.pod_net = ipaddress.ip_network(spec.get("podCIDR") or "10.244.0.0/16", strict=False)
         self.svc_net = ipaddress.ip_network(spec.get("serviceCIDR") or "10.96.0.0/16", strict=False)
-        self.node_net = ipaddress.ip_network(spec.get("nodeCIDR") or "172.16.%d.0/24" % cluster.index, strict=False)
+        # 172.16.N.0/24, then on into 172.17 for clusters 256 to 511 (the load-balancer pools start at 172.18)
+        self.node_net = ipaddress.ip_network(spec.get("nodeCIDR") or "172.%d.%d.0/24" % (
+            16 + cluster.index // 256, cluster.index % 256), strict=False)
         lb = spec.get("loadBalancer") or None
         self.lb_pool = list(ipaddress.ip_network(lb["pool"], strict=False).hosts()) if lb and lb.get("pool") else []
         self.lb_hostname = bool(lb and lb.get("hostname"))

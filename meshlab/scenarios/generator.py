@@ -47,6 +47,28 @@ def _md(name, ns=None, labels=None, annotations=None):
     return md
 
 
+def pod_cidr(i):
+    """The i-th cluster's pod CIDR (0-based): 10.(10+i).0.0/16 as before up to 90 clusters (the bundled
+    scenarios keep theirs), then /20 blocks of 100.64.0.0/10, so that 500 clusters never overlap."""
+    if i < 90:
+        return "10.%d.0.0/16" % (10 + i)
+    block = (i - 90) * 16
+    return "100.%d.%d.0/20" % (64 + block // 256, block % 256)
+
+
+def service_cidr(i):
+    """10.(100+i).0.0/16 up to 90 clusters, then /24 blocks of 198.18.0.0/15 (up to 600 clusters)."""
+    if i < 90:
+        return "10.%d.0.0/16" % (100 + i)
+    return "198.%d.%d.0/24" % (18 + (i - 90) // 256, (i - 90) % 256)
+
+
+def lb_pool(i):
+    """172.18.(i+1).0/24 up to 254 clusters, then on through 172.19 ... 172.31."""
+    n = i + 1
+    return "172.%d.%d.0/24" % (18 + n // 256, n % 256)
+
+
 class Mesh:
     """The objects of one scenario: lab spec + {cluster: [manifest]}; faults edit them in place."""
 
@@ -64,8 +86,8 @@ class Mesh:
             self.spec["clusters"].append({
                 "name": c, "region": region, "zone": region + "-" + "abc"[i % 3], "nodes": 1,
                 "kubeletVersion": KUBELET_VERSION,
-                "podCIDR": "10.%d.0.0/16" % (10 + i), "serviceCIDR": "10.%d.0.0/16" % (100 + i),
-                "loadBalancer": {"pool": "172.18.%d.0/24" % (i + 1), "mode": "L4", "hostname": False}})
+                "podCIDR": pod_cidr(i), "serviceCIDR": service_cidr(i),
+                "loadBalancer": {"pool": lb_pool(i), "mode": "L4", "hostname": False}})
         if flat:
             self.spec["flatNetworks"] = [list(self.names)]
         self.objects = {c: [] for c in self.names}

@@ -93,10 +93,10 @@ options:
     default: meshmend diagnosis
   preflight:
     description:
-      - Only check what would make the run fail for a mistyped value, before any cluster is read: the option
-        values, O(template_dir), and that O(report_dir) can be written (it is created, a temporary file is
+      - Only check what would make the run fail for a mistyped value, before any cluster is read (the option
+        values, O(template_dir), and that O(report_dir) can be written - it is created, a temporary file is
         written there and removed). Nothing is analysed or rendered.
-      - Publishes the custom stat C(meshmend) that the C(meshmend.multicluster.summary) callback reads: the run
+      - Publishes the custom stat C(meshmend) that the C(meshmend.multicluster.summary) callback reads; the run
         counts as one that could not run until a full call publishes its verdict.
     type: bool
     default: false
@@ -364,7 +364,7 @@ remediation:
     lines: ["applied 1 action(s): 1 changed, 0 unchanged, 0 failed"]
 summary_block:
   description:
-    - The console summary of the run (what the C(meshmend.multicluster.summary) callback prints at the end): the
+    - The console summary of the run, what the C(meshmend.multicluster.summary) callback prints at the end - the
       verdict and the exit status it gives, the clusters that could not be read, each root cause once with what it
       explains, one mark per check grouped by area, and the report files.
   returned: unless O(preflight=true)

@@ -138,3 +138,26 @@ def test_without_the_callback_findings_still_fail_the_play(demo, tmp_path):
     assert rc == 2, out[-3000:]
     assert "MESHMEND SUMMARY" not in out
     assert "Decide the exit status" in out and "root causes (1)" in out, out[-6000:]
+
+
+def test_a_failed_fix_is_counted_over_every_cluster_and_fails_the_run(tmp_path):
+    """Issue 15 item 4 on a lab: cluster1 refuses writes, so its remote-secret fix fails while cluster2's
+    two fixes succeed. The console counts the actions of both clusters, only the confirmed ones are fixed,
+    and the failed fix ends the run with exit status 2."""
+    lab = labutil.start_lab("demo", str(tmp_path / "lab"))
+    try:
+        lab_secrets(lab)
+        lab.ctl("fault", "cluster1", "rbac", "read-only")
+        rc, out = play(lab, "remediate.yml", "-e", "meshmend_report_dir=%s" % (tmp_path / "reports"))
+    finally:
+        lab.stop()
+    assert rc == 2, out[-4000:]
+    block = summary(out)
+    assert "applied 3 action(s) on 2 cluster(s): 2 changed, 0 unchanged, 1 failed" in block, block
+    assert "confirmed by the second diagnosis: 2 fixed, 1 failed" in block
+    assert "FAILED cluster1 [remote_secrets]" in block
+    assert "exit status 2: findings at or over the threshold, or a fix that failed (1 fix(es) failed)" in block
+    with open(str(tmp_path / "reports" / "meshmend-report.md")) as fh:
+        md = fh.read()
+    fixed = md.split("### Fixed (", 1)[1].split("###", 1)[0]
+    assert "remote_secret.missing" not in fixed and "network.namespace_label_missing" in fixed
