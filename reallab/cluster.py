@@ -219,10 +219,11 @@ def cri_tee(src, dest_raw: Path, dest_cri: Path) -> threading.Thread:
 
 
 def kwok_module_dir() -> Path:
-    env = build.go_env(build.cache_root())
-    out = run(["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], timeout=60,
-              env=dict(env, GOFLAGS=env["GOFLAGS"].replace("-mod=readonly", ""))).stdout.strip()
-    return Path(out)
+    """The pinned kwok module in build.py's module cache (its stage definitions are read from there)."""
+    d = build.cache_root() / "gomod" / "sigs.k8s.io" / f"kwok@{build.required_version('kwok', 'sigs.k8s.io/kwok')}"
+    if not (d / "kustomize/stage").is_dir():
+        raise ComponentError(f"kwok module not in the cache ({d}): run reallab/build.py kwok")
+    return d
 
 
 # ---------------------------------------------------------------- one cluster
@@ -361,7 +362,9 @@ class RealCluster:
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--enable-crds=Exec",
             f"--cidr={first}/{bits}", f"--node-ip={self.ip}", f"--node-port={KWOK}",
             f"--server-address={self.ip}:{KWOK}", f"--tls-cert-file={self.pki / 'kwok.crt'}",
-            f"--tls-private-key-file={self.pki / 'kwok.key'}"])
+            f"--tls-private-key-file={self.pki / 'kwok.key'}"],
+            # kwok resolves an exec's command on its own PATH (the Exec's envs reach only the child)
+            env=dict(os.environ, PATH=f"{HERE / 'shims'}:{os.environ.get('PATH', '/usr/bin:/bin')}"))
 
     def shim_env(self, **extra: str) -> list[dict]:
         env = {"PATH": f"{HERE / 'shims'}:/usr/bin:/bin", "REALLAB_PYTHON": sys.executable,
