@@ -221,8 +221,10 @@ def key_path(base, key):
 
 RBAC = {"roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io",
         "clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io"}
-DNS_LABEL_NAMES = {"namespaces"}                      # ValidateNamespaceName = NameIsDNSLabel
-DNS1035_NAMES = {"services"}                          # ValidateServiceName = NameIsDNS1035Label
+# ValidateNamespaceName = NameIsDNSLabel; Services too since RelaxedServiceNameValidation (KEP-5311, beta and on
+# by default in 1.36, GA in 1.37): a Service name may start with a digit ("1svc"), as a real 1.37 server accepts.
+DNS_LABEL_NAMES = {"namespaces", "services"}
+DNS1035_NAMES = set()                                 # (1.35 and older: services, NameIsDNS1035Label)
 
 
 def _mask_trailing_dash(name):

@@ -219,10 +219,11 @@ def cri_tee(src, dest_raw: Path, dest_cri: Path) -> threading.Thread:
 
 
 def kwok_module_dir() -> Path:
-    env = build.go_env(build.cache_root())
-    out = run(["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], timeout=60,
-              env=dict(env, GOFLAGS=env["GOFLAGS"].replace("-mod=readonly", ""))).stdout.strip()
-    return Path(out)
+    """The pinned kwok module in build.py's module cache (its stage definitions are read from there)."""
+    d = build.cache_root() / "gomod" / "sigs.k8s.io" / f"kwok@{build.required_version('kwok', 'sigs.k8s.io/kwok')}"
+    if not (d / "kustomize/stage").is_dir():
+        raise ComponentError(f"kwok module not in the cache ({d}): run reallab/build.py kwok")
+    return d
 
 
 # ---------------------------------------------------------------- one cluster
@@ -361,7 +362,9 @@ class RealCluster:
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--enable-crds=Exec",
             f"--cidr={first}/{bits}", f"--node-ip={self.ip}", f"--node-port={KWOK}",
             f"--server-address={self.ip}:{KWOK}", f"--tls-cert-file={self.pki / 'kwok.crt'}",
-            f"--tls-private-key-file={self.pki / 'kwok.key'}"])
+            f"--tls-private-key-file={self.pki / 'kwok.key'}"],
+            # kwok resolves an exec's command on its own PATH (the Exec's envs reach only the child)
+            env=dict(os.environ, PATH=f"{HERE / 'shims'}:{os.environ.get('PATH', '/usr/bin:/bin')}"))
 
     def shim_env(self, **extra: str) -> list[dict]:
         env = {"PATH": f"{HERE / 'shims'}:/usr/bin:/bin", "REALLAB_PYTHON": sys.executable,
@@ -388,6 +391,7 @@ class RealCluster:
         ip, st = self.ip, self.state
         idir = st / "istiod"
         idir.mkdir(exist_ok=True)
+        cert, ca = self.pki / "istiod.crt", self.pki / "ca.crt"
         if cacerts:
             # istiod reads a plug-in CA from ROOT_CA_DIR (./etc/cacerts in its working directory), as from
             # the mounted Secret cacerts in a real install
@@ -396,6 +400,8 @@ class RealCluster:
             d.chmod(0o700)
             for k, v in cacerts.items():
                 (d / k).write_bytes(v)
+            cert, ca = self._mesh_signed_istiod_cert(d) or (cert, ca)
+        self.webhook_ca = ca
         env = dict(os.environ)
         env.update({k: v for k, v in env_from_deployment.items() if k not in ("KUBECONFIG",)})
         env.update(POD_NAME="istiod-local", POD_NAMESPACE="istio-system", REVISION="default",
@@ -412,16 +418,41 @@ class RealCluster:
             f"--httpAddr={ip}:{ISTIOD_HTTP}", f"--httpsAddr={ip}:{ISTIOD_WEBHOOK}", f"--grpcAddr={ip}:{ISTIOD_GRPC}",
             f"--secureGRPCAddr={ip}:{ISTIOD_GRPC_TLS}", f"--monitoringAddr={ip}:{ISTIOD_MONITOR}",
             f"--ctrlz_address={ip}", "--ctrlz_port=9876", "--domain=cluster.local",
-            f"--clusterID={env['CLUSTER_ID']}", f"--tlsCertFile={self.pki / 'istiod.crt'}",
-            f"--tlsKeyFile={self.pki / 'istiod.key'}", f"--caCertFile={self.pki / 'ca.crt'}",
+            f"--clusterID={env['CLUSTER_ID']}", f"--tlsCertFile={cert}",
+            f"--tlsKeyFile={self.pki / 'istiod.key'}", f"--caCertFile={ca}",
             "--log_output_level=default:info", "--keepaliveMaxServerConnectionAge=30m"],
             env=env, cwd=idir, stdout=subprocess.PIPE)
         cri_tee(p.stdout, self.logs / "istiod.log", self.istiod_log)
         self.timings["istiod_ready_s"] = round(self.procs.wait(
             "istiod", "istiod /ready", lambda: _http_ok(f"http://{ip}:{ISTIOD_HTTP}/ready"), timeout), 2)
 
+    def _mesh_signed_istiod_cert(self, cacerts: Path) -> tuple[Path, Path] | None:
+        """istiod's serving certificate (with this cluster's IP, which the webhooks' url names) signed by the
+        plug-in CA, as istiod signs its own in a real install: istiod distributes the root of the files it is
+        given (ConfigMap istio-ca-root-cert), so a lab-signed certificate would show a root the mesh does not
+        use. None when the plug-in CA cannot sign (a broken chain is a scenario's fault; then the lab CA)."""
+        need = [cacerts / n for n in ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")]
+        if not all(p.exists() for p in need):
+            return None
+        ok = subprocess.run(["openssl", "verify", "-CAfile", str(cacerts / "root-cert.pem"),
+                             "-untrusted", str(cacerts / "cert-chain.pem"), str(cacerts / "ca-cert.pem")],
+                            capture_output=True, timeout=30).returncode == 0
+        if not ok:
+            return None
+        leaf = self.pki / "istiod-mesh.crt"
+        csr = self.pki / "istiod.csr"
+        try:
+            _ssl("x509", "-req", "-in", str(csr), "-CA", str(cacerts / "ca-cert.pem"), "-CAkey",
+                 str(cacerts / "ca-key.pem"), "-CAcreateserial", "-out", str(leaf), "-days", "30",
+                 "-extfile", str(self.pki / "istiod.ext"))
+        except ComponentError:
+            return None
+        chain = self.pki / "istiod-mesh-chain.crt"
+        chain.write_bytes(leaf.read_bytes() + (cacerts / "cert-chain.pem").read_bytes())
+        return chain, cacerts / "root-cert.pem"
+
     def register_webhooks(self, cluster_id: str, network: str) -> None:
-        ca = base64.b64encode(self.ca_pem().encode()).decode()
+        ca = base64.b64encode(Path(getattr(self, "webhook_ca", self.pki / "ca.crt")).read_bytes()).decode()
         path = f"/inject/cluster/{cluster_id}/net/{network}" if network else f"/inject/cluster/{cluster_id}"
         inject = {
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",

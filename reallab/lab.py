@@ -98,25 +98,34 @@ def _istiod_deployment(directory: str, name: str) -> dict | None:
 
 # ---------------------------------------------------------------- istioctl rendering, cached
 
-def injector_template(bins: dict[str, str]) -> tuple[str, dict]:
-    """(`config`, `values` dict) of ConfigMap istio-sidecar-injector as the real istioctl renders it; rendered
-    once per istioctl build (≈6 s) and cached beside the binary."""
+def rendered_install(bins: dict[str, str]) -> dict:
+    """What a real install of this istio build creates that the scenario (written for 1.30) cannot supply, as
+    the real istioctl renders it (≈6 s, cached beside the binary):
+    - `config` and `values` of ConfigMap istio-sidecar-injector (the injection template of this istiod);
+    - `reader_rules`: ClusterRole istio-reader-clusterrole-istio-system's rules. 1.31's istiod also watches the
+      remote cluster's ConfigMap `istio` (a mesh watcher per remote cluster): with 1.30's role a remote
+      cluster never syncs ("configmaps is forbidden" watch errors)."""
     istioctl = Path(bins["istio-new/istioctl"])
-    cache = istioctl.parent / "injector-configmap.json"
+    cache = istioctl.parent / "rendered-install.json"
     if not cache.exists():
         out = rc.run([str(istioctl), "manifest", "generate", "--set", "values.global.meshID=mesh1",
                       "--set", "values.global.multiCluster.clusterName=cluster1",
                       "--set", "values.global.network=network1"], timeout=120).stdout
+        got = {}
         for doc in yaml.safe_load_all(out):
-            if doc and doc.get("kind") == "ConfigMap" and doc["metadata"]["name"] == "istio-sidecar-injector":
-                tmp = cache.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(json.dumps(doc["data"]))
-                tmp.rename(cache)
-                break
-        else:
-            raise rc.ComponentError("istioctl manifest generate rendered no ConfigMap istio-sidecar-injector")
-    data = json.loads(cache.read_text())
-    return data["config"], json.loads(data["values"])
+            if not doc:
+                continue
+            name = doc["metadata"]["name"]
+            if doc["kind"] == "ConfigMap" and name == "istio-sidecar-injector":
+                got["config"], got["values"] = doc["data"]["config"], json.loads(doc["data"]["values"])
+            if doc["kind"] == "ClusterRole" and name == "istio-reader-clusterrole-istio-system":
+                got["reader_rules"] = doc["rules"]
+        if set(got) != {"config", "values", "reader_rules"}:
+            raise rc.ComponentError(f"istioctl manifest generate: missing {sorted({'config', 'values', 'reader_rules'} - set(got))}")
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(got))
+        tmp.rename(cache)
+    return json.loads(cache.read_text())
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -199,9 +208,9 @@ class RealLab:
         list(pool.map(lambda c: (c.start_control_plane(kwok_dir, timeout=timeout / 2),
                                  c.add_nodes(node_objects(c.spec))), self.clusters.values()))
         self.timings["control_planes_s"] = round(time.monotonic() - t0, 2)
-        config, values = injector_template(bins)
+        rendered = rendered_install(bins)
         t0 = time.monotonic()
-        list(pool.map(lambda c: self._install(c, config, values, timeout), self.clusters.values()))
+        list(pool.map(lambda c: self._install(c, rendered, timeout), self.clusters.values()))
         self.timings["scenario_apply_s"] = round(time.monotonic() - t0, 2)
         t0 = time.monotonic()
         self._remote_secrets()
@@ -222,7 +231,7 @@ class RealLab:
         docs = sorted(enumerate(docs), key=lambda t: (_scenario.RANK.get(t[1][1]["kind"], len(_scenario.ORDER)), t[0]))
         return [d for _, (_, d) in docs]
 
-    def _install(self, c: rc.RealCluster, config: str, values: dict, timeout: float) -> None:
+    def _install(self, c: rc.RealCluster, rendered: dict, timeout: float) -> None:
         objs = self._objects(c)
         self.remote_secret_specs = getattr(self, "remote_secret_specs", {})
         first, rest, remote = [], [], []
@@ -237,7 +246,10 @@ class RealLab:
             if o["kind"] == "ConfigMap" and md.get("name") == "istio-sidecar-injector":
                 scen_values = json.loads((o.get("data") or {}).get("values") or "{}")
                 o = copy.deepcopy(o)
-                o["data"] = {"config": config, "values": json.dumps(deep_merge(values, scen_values), indent=2)}
+                o["data"] = {"config": rendered["config"],
+                             "values": json.dumps(deep_merge(rendered["values"], scen_values), indent=2)}
+            if o["kind"] == "ClusterRole" and md.get("name") == "istio-reader-clusterrole-istio-system":
+                o = dict(copy.deepcopy(o), rules=rendered["reader_rules"])
             if o["kind"] == "Deployment" and md.get("name") == "istiod" and md.get("namespace") == "istio-system":
                 deployment = o
             if o["kind"] == "Secret" and md.get("name") == "cacerts" and md.get("namespace") == "istio-system":
@@ -303,8 +315,11 @@ class RealLab:
         ann = s["metadata"].get("annotations") or {}
         pname = ann["meshlab.io/remote-secret-for"]
         istioctl = peer.bins["istio-new/istioctl"]
-        gen = yaml.safe_load(rc.run([istioctl, "create-remote-secret", "--kubeconfig", str(peer.kubeconfig),
-                                     "--context", peer.name, "--name", pname], timeout=60).stdout)
+        docs = yaml.safe_load_all(rc.run([istioctl, "create-remote-secret", "--kubeconfig", str(peer.kubeconfig),
+                                          "--context", peer.name, "--name", pname], timeout=60).stdout)
+        gen = next((d for d in docs if d and d.get("kind") == "Secret"), None)
+        if gen is None:
+            raise rc.ComponentError(f"cluster {peer.name}: istioctl create-remote-secret printed no Secret")
         kc_text = gen["stringData"][pname]
         kc = yaml.safe_load(kc_text)
         if ann.get("meshlab.io/remote-secret-server") == "loopback":
