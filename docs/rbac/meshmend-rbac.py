@@ -5,7 +5,7 @@
 
   meshmend-rbac.py render diagnose|remediate|connectivity [--peers NAME,...]
       Print the manifests of docs/rbac/meshmend-<use>/ as one stream. For remediate, --peers (your
-      inventory's host names) replaces the rule that grants get/update on every Secret of istio-system by
+      inventory's host names) replaces the rule that grants get/patch on every Secret of istio-system by
       rules naming istio-remote-secret-<peer> and the reader token Secret.
       Apply with: ... | kubectl --context CTX apply -f -
 
@@ -72,14 +72,14 @@ def render(use, peers=None):
     i = at[0]
     indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
     old = [line.strip() for line in lines[i + 1:i + 4]]
-    if old != ['- apiGroups: [""]', "resources: [secrets]", "verbs: [get, update]"]:
+    if old != ['- apiGroups: [""]', "resources: [secrets]", "verbs: [get, patch]"]:
         raise Failure("%s: the rule after '%s' is not the expected one" % (manifest_dir(use), MARKER))
     names = ["istio-remote-secret-%s" % p for p in peers]
     rule = [
         '%s- apiGroups: [""]\n' % indent,
         "%s  resources: [secrets]\n" % indent,
         "%s  resourceNames: [%s]\n" % (indent, ", ".join(names)),
-        "%s  verbs: [get, update]\n" % indent,
+        "%s  verbs: [get, patch]\n" % indent,
         "%s# remote_secrets, on a peer: read the reader ServiceAccount's token Secret\n" % indent,
         '%s- apiGroups: [""]\n' % indent,
         "%s  resources: [secrets]\n" % indent,

@@ -67,7 +67,7 @@ RULES = (
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["services"], ["get", "patch"],
           ["istio-eastwestgateway"]),
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["secrets"], ["create"]),
-    _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["secrets"], ["get", "update"]),
+    _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["secrets"], ["get", "patch"]),
     _rule("remediate", "Role", "meshmend-remediate", "istio-system", "", ["serviceaccounts"], ["get"],
           ["istio-reader-service-account"]),
     # meshmend-connectivity/

@@ -404,7 +404,7 @@ def test_remediate_narrowed_to_the_peers_names_them(rlab, capsys):
         assert [(e["verb"], e["resource"], e["namespace"], e["name"]) for e in errors] == [
             ("get", "secrets", "istio-system", "istio-remote-secret-cluster2")]
         assert rbac.needed_rules(errors, use="remediate")[0] == [
-            (rbac.MANIFESTS["remediate"], "get,update secrets (istio-system)")]
+            (rbac.MANIFESTS["remediate"], "get,patch secrets (istio-system)")]
         apply(rlab, render("remediate", peers=["cluster1", "cluster2"]))
         assert remediate_403s(rlab, capsys) == []
     finally:
