@@ -23,7 +23,8 @@ description:
     not run); other playbooks keep Ansible's own exit status."
   - Enable it with C(callbacks_enabled = meshmend.multicluster.summary) in C(ansible.cfg) (the collection's
     own C(ansible.cfg) does) or C(ANSIBLE_CALLBACKS_ENABLED).
-author: meshmend developers
+author:
+  - meshmend developers (@meshmend)
 requirements:
   - enable in configuration
 options:
@@ -38,7 +39,6 @@ options:
         key: progress_interval
 """
 
-import sys
 import threading
 import time
 
@@ -195,4 +195,4 @@ class CallbackModule(CallbackBase):
             return
         # Ansible's exit status cannot be set from a play: the callback ends the process with it after the
         # recap (every other callback has had the stats by then when this one is listed last).
-        sys.exit(code)
+        raise SystemExit(code)

@@ -120,7 +120,7 @@ def test_firewall_single_network_pod_to_pod_blocked(lab_factory, tmp_path):
     lab = lab_factory("healthy-single-network")
     lab.ctl("firewall", "deny", "cluster1", "cluster2")
     out = run_playbook(lab, tmp_path / "r")
-    assert out.returncode != 0, explain(out)  # an error finding fails the run (fail_on=error)
+    assert out.returncode == 2, explain(out)  # an error finding fails the run (fail_on=error)
     rep = report(tmp_path / "r")
     blocked = findings(rep, "connectivity.pod_to_pod_blocked")
     assert [(f["cluster"], f["peer"]) for f in blocked] == [("cluster1", "cluster2")], rep["findings"]
@@ -136,7 +136,7 @@ def test_firewall_multinetwork_gateway_blocked(lab_factory, tmp_path):
     lab = lab_factory("healthy-multinetwork")
     lab.ctl("firewall", "deny", "cluster1", "cluster2")
     out = run_playbook(lab, tmp_path / "r")
-    assert out.returncode != 0, explain(out)
+    assert out.returncode == 2, explain(out)
     rep = report(tmp_path / "r")
     blocked = findings(rep, "connectivity.gateway_blocked")
     assert [(f["cluster"], f["peer"]) for f in blocked] == [("cluster1", "cluster2")], rep["findings"]
@@ -177,7 +177,7 @@ def test_root_mismatch_tls_error_merged_with_diagnose(lab_factory, tmp_path):
 def test_missing_remote_secret_local_only(lab_factory, tmp_path):
     lab = lab_factory("remote-secret-missing")
     out = run_playbook(lab, tmp_path / "r", "-e", "meshmend_fail_on=warning")
-    assert out.returncode != 0, explain(out)  # the warning fails the run with fail_on=warning
+    assert out.returncode == 2, explain(out)  # the warning fails the run with fail_on=warning
     rep = report(tmp_path / "r")
     local = findings(rep, "connectivity.local_only")
     assert [(f["cluster"], f["peer"], f["severity"]) for f in local] == [("cluster1", "cluster2", "warning")]
@@ -205,7 +205,7 @@ def test_failure_halfway_still_cleans_up(lab_factory, tmp_path):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump(inv))
     out = run_playbook(lab, tmp_path / "r", inventory=str(inventory))
-    assert out.returncode != 0, explain(out)
+    assert out.returncode == 1, explain(out)
     assert "cluster2: connectivity tests could not run" in out.stdout + out.stderr, explain(out)
     rep = report(tmp_path / "r")
     setup = [c for c in cases(rep) if c["classname"] == "connectivity.setup"]
@@ -254,7 +254,7 @@ def test_one_cluster_down_the_others_finish(lab_factory, tmp_path):
     lab = lab_factory("healthy-single-network")
     lab.ctl("cluster", "down", "cluster2")
     out = run_playbook(lab, tmp_path / "r")
-    assert out.returncode != 0, explain(out)
+    assert out.returncode == 1, explain(out)
     rep = report(tmp_path / "r")
     errors = [c for c in cases(rep) if c["status"] == "error"]
     assert [(c["classname"], c["cluster"]) for c in errors] == [("connectivity.setup", "cluster2")], cases(rep)
@@ -268,7 +268,7 @@ def test_foreign_namespace_is_never_touched(lab_factory, tmp_path):
     made = kubectl(lab, "cluster1", "create", "namespace", NAMESPACE)
     assert made.returncode == 0, made.stderr
     out = run_playbook(lab, tmp_path / "r")
-    assert out.returncode != 0, explain(out)
+    assert out.returncode == 1, explain(out)
     assert "namespace %s already exists and was not created by meshmend" % NAMESPACE in out.stdout, explain(out)
     # the user's namespace is still there; ours (cluster2) is gone
     assert kubectl(lab, "cluster1", "get", "namespace", NAMESPACE).returncode == 0
