@@ -11,6 +11,7 @@ __metaclass__ = type
 import base64
 import binascii
 
+
 class LoadError(ValueError):
     pass
 

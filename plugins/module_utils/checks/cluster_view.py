@@ -22,6 +22,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 
+
 def parse_time(value):
     """An ISO-8601 / RFC 3339 timestamp (or datetime) as a naive UTC datetime, None if unparsable."""
     if value is None:

@@ -33,6 +33,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.clust
 
 MODEL_SCHEMA = 1
 
+
 class Mesh:
     """Every cluster in play plus options, with what is derived across clusters; the checks' one input."""
 
