@@ -42,6 +42,17 @@ class _Hostile(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if mode == "slow-headers":
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _byte in range(1000):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    cls.sent += 1
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            return
         if mode == "huge":
             size = 64 * 1024 * 1024
             self._head(200, size)
@@ -112,6 +123,17 @@ def test_trickled_body_ends_at_request_timeout_not_per_socket_read(hostile):
     assert "no answer within 0.6s (request_timeout)" in exc.value.message
     assert took < 1.5, took
     assert _Hostile.sent < 40   # 1000 bytes were on offer: the read stopped early
+
+
+def test_trickled_headers_end_at_request_timeout_too(hostile):
+    _Hostile.mode = "slow-headers"
+    cl = _client(hostile, request_timeout=0.6)
+    started = time.monotonic()
+    with pytest.raises(c.ClusterError) as exc:
+        cl.get("/api/v1/namespaces/istio-system")
+    assert exc.value.kind == "timeout" and "no answer within 0.6s (request_timeout)" in exc.value.message
+    assert time.monotonic() - started < 1.5
+    assert _Hostile.sent < 40
 
 
 def test_response_over_the_cap_is_refused_without_reading_it_whole(hostile):
