@@ -33,25 +33,11 @@ class _Hostile(BaseHTTPRequestHandler):
         mode = cls.mode
         if mode == "trickle":
             self._head(200, 1000)
-            try:
-                for _byte in range(1000):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    cls.sent += 1
-                    time.sleep(0.05)
-            except OSError:
-                pass
+            self._trickle(b" ")
             return
         if mode == "slow-headers":
-            try:
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                for _byte in range(1000):
-                    self.wfile.write(b"a")
-                    self.wfile.flush()
-                    cls.sent += 1
-                    time.sleep(0.05)
-            except OSError:
-                pass
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self._trickle(b"a")
             return
         if mode == "huge":
             size = 64 * 1024 * 1024
@@ -77,6 +63,17 @@ class _Hostile(BaseHTTPRequestHandler):
         else:
             body = {"kind": "List", "metadata": {"resourceVersion": "1"}, "items": []}
         self._json(body)
+
+    def _trickle(self, byte):
+        """1000 bytes, one every 50 ms: no single socket read ever waits long."""
+        try:
+            for _byte in range(1000):
+                self.wfile.write(byte)
+                self.wfile.flush()
+                type(self).sent += 1
+                time.sleep(0.05)
+        except OSError:
+            pass
 
     def _head(self, status, length):
         self.send_response(status)
