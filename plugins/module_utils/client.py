@@ -26,6 +26,8 @@ import copy
 import json
 import os
 import re
+import socket
+import threading
 import time
 
 try:
@@ -432,8 +434,58 @@ def _redirect_error(cluster, verb, path, status, headers):
                         detail="%s redirect to %s" % (status, target), **_where_of(path))
 
 
+# When the request on this thread must end (time.monotonic()); read by the connections below while they wait
+# for the status line and headers, which http.client reads with a per-recv timeout only.
+_REQUEST_END = threading.local()
+
+
+def _cut(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)   # the waiting recv returns at once; the connection is not reused
+    except (OSError, ValueError):
+        pass
+
+
+def _headers_within_deadline(cls):
+    """A urllib3 connection class whose wait for the answer's headers ends at the request's deadline."""
+
+    class Bounded(cls):
+        def getresponse(self, *args, **kwargs):
+            ends = getattr(_REQUEST_END, "at", None)
+            sock = getattr(self, "sock", None)
+            timer = None
+            if ends is not None and sock is not None:
+                timer = threading.Timer(max(0.0, ends - time.monotonic()), _cut, (sock,))
+                timer.daemon = True
+                timer.start()
+            try:
+                return super(Bounded, self).getresponse(*args, **kwargs)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    Bounded.__name__ = "Bounded" + cls.__name__
+    return Bounded
+
+
+def _bounded_pools():
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = _headers_within_deadline(HTTPConnectionPool.ConnectionCls)
+
+    class SPool(HTTPSConnectionPool):
+        ConnectionCls = _headers_within_deadline(HTTPSConnectionPool.ConnectionCls)
+
+    return {"http": Pool, "https": SPool}
+
+
+_BOUNDED_POOLS = []
+
+
 def _no_redirects(api_client):
-    """Make the client's pool answer 3xx as they are (urllib3 follows redirects by default)."""
+    """Make the client's pool answer 3xx as they are (urllib3 follows redirects by default), and its
+    connections stop waiting for headers at the request's deadline."""
     pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
     if pool is None or getattr(pool, "_meshmend_no_redirect", False):
         return
@@ -445,6 +497,10 @@ def _no_redirects(api_client):
 
     pool.request = no_redirect
     pool._meshmend_no_redirect = True
+    if not _BOUNDED_POOLS:
+        _BOUNDED_POOLS.append(_bounded_pools())
+    if isinstance(getattr(pool, "pool_classes_by_scheme", None), dict):
+        pool.pool_classes_by_scheme = dict(_BOUNDED_POOLS[0])
 
 
 # --------------------------------------------------------------------------- the client
@@ -573,9 +629,13 @@ class KubeClient(object):
             timeout = self._left(verb, path)
             ends = time.monotonic() + timeout
             self.requests += 1
+            _REQUEST_END.at = ends
             try:
-                resp = self.api_client.rest_client.request(
-                    method, url, headers=headers, body=body, _request_timeout=timeout)
+                try:
+                    resp = self.api_client.rest_client.request(
+                        method, url, headers=headers, body=body, _request_timeout=timeout)
+                finally:
+                    _REQUEST_END.at = None
                 status = resp.status
                 rheaders = resp.headers
                 if 300 <= status <= 399:
@@ -592,6 +652,9 @@ class KubeClient(object):
                 status, data, rheaders = None, None, None
             except Exception as exc:  # urllib3 connection / timeout errors
                 err = map_transport_error(self.cluster, verb, path, exc)
+                if time.monotonic() >= ends - 0.01:   # our own cut at the deadline, seen as a closed connection
+                    err = ClusterError("timeout", "timeout", cluster=self.cluster, verb=verb, reason="Timeout",
+                                       detail="timeout", **_where_of(path))
                 status, data, rheaders = None, None, None
             else:
                 if 200 <= status <= 299:

@@ -109,7 +109,7 @@ options:
       - Seconds the whole gather of this cluster may take (every read, exec and remote-secret probe).
       - Past it nothing more is requested; what was read is kept, and the cluster is reported as
         C(cluster.unreachable) (gather stopped) naming the deadline. V(0) means no overall deadline.
-      - Each request also ends within O(request_timeout) however slowly its answer arrives, an answer is
+      - Each request also ends within O(request_timeout) however slowly its headers and body arrive, an answer is
         capped at 64 MiB (a LIST's pages together), and a LIST follows at most 200 pages.
     type: float
     default: 60.0

@@ -33,14 +33,11 @@ class _Hostile(BaseHTTPRequestHandler):
         mode = cls.mode
         if mode == "trickle":
             self._head(200, 1000)
-            try:
-                for _byte in range(1000):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    cls.sent += 1
-                    time.sleep(0.05)
-            except OSError:
-                pass
+            self._trickle(b" ")
+            return
+        if mode == "slow-headers":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self._trickle(b"a")
             return
         if mode == "huge":
             size = 64 * 1024 * 1024
@@ -66,6 +63,17 @@ class _Hostile(BaseHTTPRequestHandler):
         else:
             body = {"kind": "List", "metadata": {"resourceVersion": "1"}, "items": []}
         self._json(body)
+
+    def _trickle(self, byte):
+        """1000 bytes, one every 50 ms: no single socket read ever waits long."""
+        try:
+            for _byte in range(1000):
+                self.wfile.write(byte)
+                self.wfile.flush()
+                type(self).sent += 1
+                time.sleep(0.05)
+        except OSError:
+            pass
 
     def _head(self, status, length):
         self.send_response(status)
@@ -112,6 +120,17 @@ def test_trickled_body_ends_at_request_timeout_not_per_socket_read(hostile):
     assert "no answer within 0.6s (request_timeout)" in exc.value.message
     assert took < 1.5, took
     assert _Hostile.sent < 40   # 1000 bytes were on offer: the read stopped early
+
+
+def test_trickled_headers_end_at_request_timeout_too(hostile):
+    _Hostile.mode = "slow-headers"
+    cl = _client(hostile, request_timeout=0.6)
+    started = time.monotonic()
+    with pytest.raises(c.ClusterError) as exc:
+        cl.get("/api/v1/namespaces/istio-system")
+    assert exc.value.kind == "timeout" and "no answer within 0.6s (request_timeout)" in exc.value.message
+    assert time.monotonic() - started < 1.5
+    assert _Hostile.sent < 40
 
 
 def test_response_over_the_cap_is_refused_without_reading_it_whole(hostile):
