@@ -149,3 +149,45 @@ def test_remote_secret_entries_follow_istiods_release_and_allowlist():
     assert old[0]["entries"][0]["error"] is None
     allowed, _c = gather.remote_secret_facts([secret], ("tokenFile",), istio_version="1.30.3")
     assert allowed[0]["entries"][0]["error"] is None
+
+
+# --------------------------------------------------------------------------- the libyaml path (performance)
+
+KUBECONFIG_DOC = """apiVersion: v1
+kind: Config
+clusters:
+- name: c2
+  cluster: {server: "https://10.0.0.2:6443", certificate-authority-data: TFMwdExTMUNSVWRKVGc9PQ==}
+users:
+- name: c2
+  user: {token: abc.def}
+contexts:
+- name: c2
+  context: {cluster: c2, user: c2}
+current-context: c2
+"""
+
+
+def test_documents_without_anchors_parse_alike_on_both_paths(monkeypatch):
+    """An anchor-free kubeconfig takes libyaml (no anchor, no alias, no bomb); its result is the counting
+    loader's, and so is every error message (a failure is worded by the counting loader)."""
+    fast = kubeconfig.safe_load(KUBECONFIG_DOC)
+    broken = "apiVersion: v1\nclusters: [\n"
+    with pytest.raises(Exception) as fast_error:
+        kubeconfig.safe_load(broken)
+    monkeypatch.setattr(kubeconfig, "_FAST_LOADER", None)
+    assert kubeconfig.safe_load(KUBECONFIG_DOC) == fast
+    with pytest.raises(Exception) as slow_error:
+        kubeconfig.safe_load(broken)
+    assert str(fast_error.value) == str(slow_error.value)
+
+
+def test_an_anchor_sends_the_document_to_the_counting_loader(monkeypatch):
+    """The bomb has anchors: libyaml is never given it, so the alias limits hold with the fast path on."""
+    used = []
+    real = kubeconfig.yaml.load
+    monkeypatch.setattr(kubeconfig.yaml, "load", lambda text, Loader: used.append(Loader) or real(text, Loader=Loader))
+    with pytest.raises(kubeconfig.YamlLimitError):
+        kubeconfig.safe_load(BOMB)
+    kubeconfig.safe_load(KUBECONFIG_DOC)
+    assert used == [kubeconfig._LimitedLoader, kubeconfig._FAST_LOADER]
