@@ -18,8 +18,9 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks.model import Mesh
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    PlanError, build_plan, compare_findings, outcome_from_result,
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import PlanError, build_plan
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation_outcomes import (
+    compare_findings, outcome_from_result,
 )
 
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
     REMEDIATE_CATEGORIES, SEVERITIES, finding_key, natural_key,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import compare_findings
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation_outcomes import compare_findings
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.causes import where
 
 CHECK_MODE_LEAD = "Check mode: nothing was written"
@@ -116,7 +116,7 @@ def _manual_state(m, check_mode=False):
     return "cleared with its causes" if m.get("resolved_by_plan") else "cleared"
 
 
-# css state of each action verdict (remediation.action_verdict)
+# css state of each action verdict (remediation_outcomes.action_verdict)
 _VERDICT_CSS = {"fixed": "changed", "would change": "changed", "failed": "failed", "skipped": "skipped",
                 "not confirmed": "failed", "not fixed": "failed", "unchanged": "ok", "no change needed": "ok"}
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import client, gather, kubeconfig, remediation
+from ansible_collections.meshmend.multicluster.plugins.module_utils import client, gather, kubeconfig, remote_secrets
 
 LAUGHS = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
 for _i, _n in enumerate("bcdefghi"):
@@ -71,9 +71,9 @@ def test_oversized_file_is_refused_without_reading_it(tmp_path):
 
 
 def test_remote_secret_module_comparisons_go_through_the_limits():
-    _bounded(lambda: remediation.parse_kubeconfig_essentials(BOMB))
-    assert remediation.parse_kubeconfig_essentials(BOMB) == (None, None, None, None)
-    assert remediation.summarize_kubeconfig(BOMB)["server"] is None
+    _bounded(lambda: remote_secrets.parse_kubeconfig_essentials(BOMB))
+    assert remote_secrets.parse_kubeconfig_essentials(BOMB) == (None, None, None, None)
+    assert remote_secrets.summarize_kubeconfig(BOMB)["server"] is None
 
 
 def test_inventory_plugin_reads_through_the_limits(bomb_file):

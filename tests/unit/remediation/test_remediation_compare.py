@@ -1,6 +1,6 @@
 """Outcomes of applied actions and the before/after comparison."""
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation_outcomes import (
     compare_findings, outcome_from_result,
 )
 

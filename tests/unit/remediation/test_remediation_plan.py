@@ -11,10 +11,10 @@ import pytest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import diagnose
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import (
-    PlanError, build_plan, build_remote_kubeconfig, category_of, stale_network_pods,
-    wanted_remote_secret,
-    normalize_categories, parse_kubeconfig_essentials, same_kubeconfig,
-    summarize_secret, validate_gateway_address,
+    build_plan, category_of, normalize_categories, PlanError, stale_network_pods, validate_gateway_address,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.remote_secrets import (
+    build_remote_kubeconfig, parse_kubeconfig_essentials, same_kubeconfig, summarize_secret, wanted_remote_secret,
 )
 
 from checks_facts import NOW, build_mesh

@@ -2,7 +2,7 @@
 
 The inputs are what the remediate role hands the diagnose role: the first diagnosis'
 findings, and the plan (remediation.build_plan, the real planner) with one outcome per
-applied action (remediation.outcome_from_result over registered loop results).
+applied action (remediation_outcomes.outcome_from_result over registered loop results).
 """
 import html
 import json
@@ -14,6 +14,7 @@ import pytest
 import report_fixtures as fixtures
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import remediation as rm
+from ansible_collections.meshmend.multicluster.plugins.module_utils import remediation_outcomes as outcomes
 from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 
@@ -44,7 +45,7 @@ def _remediation(check_mode=False, fail_secret=False):
     return {
         "check_mode": check_mode,
         "categories": plan["categories"],
-        "outcomes": [rm.outcome_from_result(x) for x in results],
+        "outcomes": [outcomes.outcome_from_result(x) for x in results],
         "skipped": skipped,
         "not_asked": not_asked,
         "manual": plan["manual"],
@@ -110,7 +111,7 @@ def test_json_section(applied):
 def test_same_data_as_compare_findings(applied):
     """The section is compare_findings' (the role's console lines) plus the plan's lists."""
     rem = applied["remediation"]
-    cmp = rm.compare_findings(fixtures.findings(), applied["findings"], rem["outcomes"], check_mode=False)
+    cmp = outcomes.compare_findings(fixtures.findings(), applied["findings"], rem["outcomes"], check_mode=False)
     for k in ("fixed", "remaining", "new", "changed", "failed", "lines"):
         assert rem[k] == cmp[k]
 
