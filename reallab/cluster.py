@@ -78,10 +78,10 @@ def _ssl(*args: str) -> None:
     run(["openssl", *args], timeout=30)
 
 
-def make_ca(pki: Path) -> None:
+def make_ca(pki: Path, cn: str = "reallab-ca") -> None:
     if not (pki / "ca.crt").exists():
         _ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", "/CN=reallab-ca",
+             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", f"/CN={cn}",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
 
