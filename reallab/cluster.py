@@ -348,6 +348,12 @@ class RealCluster:
              "spec": {"selector": {"matchNamespaces": ["istio-system"]},
                       "logs": [{"containers": ["discovery"], "logsFile": str(self.istiod_log)},
                                {"logsFile": str(self.logs / "empty.cri.log")}]}},
+            # port-forward to a pod in istio-system reaches the real istiod (istioctl remote-clusters,
+            # proxy-status and the like port-forward to the istiod pod)
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward", "metadata": {"name": "istiod"},
+             "spec": {"selector": {"matchNamespaces": ["istio-system"]},
+                      "forwards": [{"ports": [p], "target": {"port": p, "address": self.ip}} for p in (
+                          ISTIOD_HTTP, ISTIOD_GRPC, ISTIOD_GRPC_TLS, ISTIOD_MONITOR, ISTIOD_WEBHOOK)]}},
             {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "local"},
              "spec": {"logs": [{"logsFile": str(self.logs / "empty.cri.log")}]}},
         ]
