@@ -44,7 +44,8 @@ def _analyze_summary(text: str) -> str:
 
 def _remote_clusters_summary(text: str) -> str:
     rows = [ln.split() for ln in text.strip().splitlines()[1:] if ln.strip()]
-    return "; ".join(f"{r[0]} {r[-1]}" for r in rows) if rows else (text.strip()[:120] or "(none)")
+    # columns NAME SECRET STATUS ISTIOD REVISION; the config cluster has no SECRET: STATUS is third from the end
+    return "; ".join(f"{r[0]} {r[-3]}" for r in rows if len(r) >= 4) if rows else (text.strip()[:120] or "(none)")
 
 
 def run(scenario: str, istioctl: str, out: list[str]) -> None:
