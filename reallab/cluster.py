@@ -78,10 +78,10 @@ def _ssl(*args: str) -> None:
     run(["openssl", *args], timeout=30)
 
 
-def make_ca(pki: Path) -> None:
+def make_ca(pki: Path, cn: str = "reallab-ca") -> None:
     if not (pki / "ca.crt").exists():
         _ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", "/CN=reallab-ca",
+             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", f"/CN={cn}",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
 
@@ -348,6 +348,12 @@ class RealCluster:
              "spec": {"selector": {"matchNamespaces": ["istio-system"]},
                       "logs": [{"containers": ["discovery"], "logsFile": str(self.istiod_log)},
                                {"logsFile": str(self.logs / "empty.cri.log")}]}},
+            # port-forward to a pod in istio-system reaches the real istiod (istioctl remote-clusters,
+            # proxy-status and the like port-forward to the istiod pod)
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward", "metadata": {"name": "istiod"},
+             "spec": {"selector": {"matchNamespaces": ["istio-system"]},
+                      "forwards": [{"ports": [p], "target": {"port": p, "address": self.ip}} for p in (
+                          ISTIOD_HTTP, ISTIOD_GRPC, ISTIOD_GRPC_TLS, ISTIOD_MONITOR, ISTIOD_WEBHOOK)]}},
             {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "local"},
              "spec": {"logs": [{"logsFile": str(self.logs / "empty.cri.log")}]}},
         ]

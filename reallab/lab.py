@@ -329,7 +329,8 @@ class RealLab:
         if ann.get("meshlab.io/remote-secret-ca") == "other":
             other = self.state / "other-ca"
             other.mkdir(exist_ok=True)
-            rc.make_ca(other)
+            # another subject too: with the same one Go adds "possibly because of ECDSA verification failure"
+            rc.make_ca(other, cn="unrelated-ca")
             kc["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
                 (other / "ca.crt").read_bytes()).decode()
         key = ann.get("meshlab.io/remote-secret-key") or pname

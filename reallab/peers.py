@@ -28,7 +28,12 @@ def _timed(cmd: list[str], env: dict | None = None, timeout: float = 180) -> tup
         return time.monotonic() - t0, -1, f"timed out after {timeout}s"
 
 
+SEEN: dict[str, str] = {}   # analyzer code -> one message it printed (for the legend)
+
+
 def _analyze_summary(text: str) -> str:
+    for m in re.finditer(r"^(Error|Warning|Info) \[(IST\d{4})\] (.*)$", text, re.M):
+        SEEN.setdefault(m.group(2), f"{m.group(1)}: {m.group(3)[:160]}")
     codes = sorted(set(re.findall(r"\b(IST\d{4})\b", text)))
     if "No validation issues found" in text:
         return "no issues"
@@ -39,7 +44,8 @@ def _analyze_summary(text: str) -> str:
 
 def _remote_clusters_summary(text: str) -> str:
     rows = [ln.split() for ln in text.strip().splitlines()[1:] if ln.strip()]
-    return "; ".join(f"{r[0]} {r[-1]}" for r in rows) if rows else (text.strip()[:120] or "(none)")
+    # columns NAME SECRET STATUS ISTIOD REVISION; the config cluster has no SECRET: STATUS is third from the end
+    return "; ".join(f"{r[0]} {r[-3]}" for r in rows if len(r) >= 4) if rows else (text.strip()[:120] or "(none)")
 
 
 def run(scenario: str, istioctl: str, out: list[str]) -> None:
@@ -59,7 +65,7 @@ def run(scenario: str, istioctl: str, out: list[str]) -> None:
             env = dict(os.environ, KUBECONFIG=kc, HOME=d)
             analyze, remote = [], []
             for ctx in ready["clusters"]:
-                s, rc_, text = _timed([istioctl, "analyze", "--all-namespaces", "--context", ctx], env)
+                s, rc_, text = _timed([istioctl, "analyze", "--all-namespaces", "--context", ctx], env, timeout=60)
                 analyze.append(f"{ctx}: {_analyze_summary(text)} ({s:.1f} s)")
                 s, rc_, text = _timed([istioctl, "remote-clusters", "--context", ctx], env)
                 remote.append(f"{ctx}: {_remote_clusters_summary(text)} ({s:.1f} s)")
@@ -92,6 +98,8 @@ def main(argv: list[str]) -> int:
     for s in argv:
         run(s, bins["istio-new/istioctl"], out)
         print(out[-1], file=sys.stderr, flush=True)
+    out += ["", "| analyzer code | a message it printed here |", "|---|---|"]
+    out += [f"| {k} | {v.replace('|', '/')} |" for k, v in sorted(SEEN.items())]
     print("\n".join(out))
     return 0
 

@@ -35,8 +35,16 @@ REAL_SCENARIOS = [
     "mesh-id-mismatch",
 ]
 
+# MESHMEND_REAL_SCENARIOS=a,b,... runs those instead (exploring beyond the time budget of make test-real).
+if os.environ.get("MESHMEND_REAL_SCENARIOS"):
+    REAL_SCENARIOS = [x.strip() for x in os.environ["MESHMEND_REAL_SCENARIOS"].split(",") if x.strip()]
+
 # (observation, scenario or "*") -> why the difference stays. Keep in step with meshlab/README.md.
-KNOWN_DIFFERENCES = {}
+_SYNC = ("meshlab shows a remote cluster that cannot sync at its end state at once (timeout, the watch errors); "
+         "the real istiod shows it syncing until 30 s have passed (meshlab/README.md, Known simplifications)")
+KNOWN_DIFFERENCES = {(what, s): _SYNC for what in ("istiod-log", "clusterz")
+                     for s in ("remote-secret-api-unreachable", "remote-secret-loopback-server",
+                               "remote-secret-not-synced")}
 
 
 def _compare(scenario, what, mesh, real, failures):

@@ -68,7 +68,7 @@ SANITY_TESTS = (
 #   this collection's integration tests are pytest files, so ansible-test skips it by itself.
 
 # Never copied: local environments, generated trees, and the lab with everything that exists only for it.
-# meshlab is not part of the collection (galaxy.yml build_ignore); its own tests (tests/lab, tests/unit/meshlab,
+# meshlab is not part of the collection (galaxy.yml build_ignore); its own tests (tests/lab, tests/real, tests/unit/meshlab,
 # tests/labutil.py) and its scenarios/fixtures (plain Kubernetes manifests, multi-document YAML) go with it.
 # Sanity judges the collection: plugins/, roles/, playbooks/, docs/, meta/, changelogs/, extensions/ and the
 # collection's own tests (tests/unit, tests/integration, tests/sanity).
@@ -79,6 +79,7 @@ EXCLUDE_TOP = {
 EXCLUDE_PATHS = {
     os.path.join("tests", "output"),
     os.path.join("tests", "lab"),
+    os.path.join("tests", "real"),   # meshlab held to real components (make test-real)
     os.path.join("tests", "unit", "meshlab"),
     os.path.join("tests", "labutil.py"),
     # Istio's samples, CRDs, certificates and Envoy output, byte for byte as upstream ships them (provenance in
