@@ -21,6 +21,9 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils import kubec
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import CLUSTER_ANNOTATION, MULTICLUSTER_LABEL, secret_annotations
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 
+# The token Secret istioctl create-remote-secret makes on the peer for istio-reader-service-account.
+READER_TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+
 
 def build_remote_kubeconfig(cluster_id, server, ca_data_b64, token):
     """The kubeconfig istioctl puts in a remote secret: one cluster, one token user.

@@ -225,9 +225,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import dns1123_subdomain_errors, secret_key_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import READER_TOKEN_SECRET
 from ansible_collections.meshmend.multicluster.plugins.module_utils.remote_secrets import (
-    build_remote_kubeconfig, decode_secret_data, drop_keys_patch, summarize_secret, wanted_remote_secret,
+    READER_TOKEN_SECRET, build_remote_kubeconfig, decode_secret_data, drop_keys_patch, summarize_secret, wanted_remote_secret,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
     FIELD_MANAGER, WriteConflict, ensure_object, patch_object,
