@@ -35,6 +35,7 @@ _STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: 
                 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
                 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
+
 class ClusterError(Exception):
     """A failed request, mapped to one of ERROR_KINDS, with a message naming cluster and ask."""
 
