@@ -6,56 +6,36 @@ import base64
 import json
 import os
 import re
-import ssl
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 
 import yaml
+
+from reallab import cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # ---------------------------------------------------------------- raw API access from the lab's kubeconfig
 
-class Api:
+class Api(cluster.Api):
+    """reallab's raw API client (admin token, the lab's CA), made from a lab's kubeconfig and context."""
+
     def __init__(self, kubeconfig, context):
         with open(kubeconfig) as f:
             kc = yaml.safe_load(f)
         ctx = next(c["context"] for c in kc["contexts"] if c["name"] == context)
         cl = next(c["cluster"] for c in kc["clusters"] if c["name"] == ctx["cluster"])
         user = next(u["user"] for u in kc["users"] if u["name"] == ctx["user"])
-        self.server = cl["server"]
         with tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False) as f:
             f.write(base64.b64decode(cl["certificate-authority-data"]).decode())
         try:
-            self.ctx = ssl.create_default_context(cafile=f.name)
+            super().__init__(cl["server"], f.name, user["token"])   # the SSL context reads the CA now
         finally:
             os.unlink(f.name)
-        self.token = user["token"]
 
-    def request(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.token)
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=20, context=self.ctx) as r:
-                return r.status, json.loads(r.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            try:
-                return e.code, json.loads(raw)
-            except ValueError:
-                return e.code, {"message": raw.decode(errors="replace")}
-
-    def get(self, path):
-        st, doc = self.request("GET", path)
-        assert st == 200, (self.server, path, st, doc)
-        return doc
+    def request(self, method, path, body=None, content_type="application/json", timeout=20):
+        return super().request(method, path, body, content_type=content_type, timeout=timeout)
 
 
 # ---------------------------------------------------------------- diagnose
