@@ -200,3 +200,11 @@ class LabProcess:
 def start_lab(scenario, state_dir, **kw):
     """Start a lab and wait until it serves; use as a context manager or call .stop()."""
     return LabProcess(scenario, state_dir, **kw).start()
+
+
+def start_generated_lab(base, clusters, **kw):
+    """Generate a healthy ``clusters``-cluster mesh under ``base`` (``meshlab generate``) and start it."""
+    scenario = os.path.join(str(base), "scenario")
+    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", str(clusters), "--out", scenario],
+                   cwd=ROOT, check=True, capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    return start_lab(scenario, os.path.join(str(base), "state"), **kw)

@@ -19,7 +19,7 @@ import sys
 import pytest
 import yaml
 
-from labutil import start_lab
+from labutil import start_generated_lab
 from leakcheck import assert_no_secrets, lab_secrets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,10 +78,7 @@ def _kubectl(lab, ctx, *args, stdin=None):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("badinput")
-    scen = str(base / "scenario")
-    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", "3", "--out", scen],
-                   cwd=ROOT, check=True, capture_output=True, env=dict(os.environ, PYTHONPATH=ROOT))
-    lab = start_lab(scen, str(base / "state"))
+    lab = start_generated_lab(base, 3)
     try:
         lab_secrets(lab)
         # The API server itself refuses Secret data that is not base64 (so gather never sees it).

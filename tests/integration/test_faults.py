@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from labutil import start_lab
+from labutil import start_generated_lab
 from leakcheck import assert_no_secrets, lab_secrets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("faults")
-    scen = str(base / "scenario")
-    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", "3", "--out", scen],
-                   cwd=ROOT, check=True, capture_output=True, env=dict(os.environ, PYTHONPATH=ROOT))
-    lab = start_lab(scen, str(base / "state"))
+    lab = start_generated_lab(base, 3)
     try:
         lab_secrets(lab)   # collected while every cluster answers
         yield lab

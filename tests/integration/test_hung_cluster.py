@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from labutil import start_lab
+from labutil import start_generated_lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("hung")
-    scen = str(base / "scenario")
-    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", "10", "--out", scen],
-                   cwd=ROOT, check=True, capture_output=True, env=dict(os.environ, PYTHONPATH=ROOT))
-    lab = start_lab(scen, str(base / "state"))
+    lab = start_generated_lab(base, 10)
     try:
         yield lab
     finally:

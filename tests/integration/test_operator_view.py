@@ -23,10 +23,7 @@ pytestmark = pytest.mark.slow
 def run(tmp_path_factory):
     """One diagnose of a generated 10-cluster mesh, cluster3 down, cluster7 answering slowly."""
     base = tmp_path_factory.mktemp("ten")
-    scenario = str(base / "scenario")
-    subprocess.run([sys.executable, "-m", "meshlab", "generate", "--clusters", "10", "--out", scenario],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
-    lab = labutil.start_lab(scenario, str(base / "lab"))
+    lab = labutil.start_generated_lab(base, 10)
     try:
         lab_secrets(lab)
         lab.ctl("cluster", "down", "cluster3")
