@@ -28,7 +28,9 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import REMEDIATE_CATEGORIES, natural_key
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
+    REMEDIATE_CATEGORIES, finding_key, natural_key,
+)
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     DEFAULT_ISTIO_NAMESPACE, NETWORK_LABEL, remote_secret_name, sidecar_container, sidecar_env,
 )
@@ -46,13 +48,8 @@ def _get(finding, name):
 
 
 def _key(finding):
-    key = _get(finding, "key")
-    if key:
-        return key
-    key = "%s@%s" % (_get(finding, "id"), _get(finding, "cluster") or "")
-    if _get(finding, "peer"):
-        key += "->%s" % _get(finding, "peer")
-    return key
+    """The finding's key as the report gave it, else worded by findings.finding_key."""
+    return _get(finding, "key") or finding_key(finding)
 
 
 def category_of(finding):
