@@ -1,0 +1,63 @@
+"""redact.redact gives what Ansible's remove_values gives, on every shape a result takes."""
+import random
+import string
+
+import pytest
+from ansible.module_utils.common.parameters import remove_values
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact
+
+TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJlYWRlciJ9." + "x" * 40
+KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("value, secrets", [
+    ({"token": TOKEN, "msg": "cannot use %s here" % TOKEN, "ok": "cluster2"}, [TOKEN]),
+    ({"pem": KEY, "in": ["x" + KEY + "y", KEY[:10]]}, [KEY, KEY[:10]]),
+    # a secret inside a longer one: the longer is masked first, as remove_values does
+    ({"a": "abcdef-abcd-ab"}, ["abcd", "abcdef"]),
+    # numbers whose digits hold a secret become the whole-value marker
+    ({"port": 15443, "ratio": 0.12345, "n": 7, "flag": True, "none": None}, ["1544", "12345"]),
+    ([("tuple", TOKEN), {"nested": [[TOKEN + TOKEN]]}], [TOKEN]),
+    ({"short": "tok", "exact": "tok1"}, ["tok1", "toke"]),
+    ({"bytes": b"x" + TOKEN.encode()}, [TOKEN]),
+    ({"keys stay": {TOKEN: 1}}, [TOKEN]),
+    ({"no secrets": "anything"}, []),
+])
+def test_same_result_as_remove_values(value, secrets):
+    assert redact(value, set(secrets)) == remove_values(value, set(secrets))
+
+
+def test_random_results_match_remove_values():
+    rng = random.Random(17)
+    alphabet = string.ascii_letters + string.digits + "-_."
+
+    def word(lo, hi):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(lo, hi)))
+
+    secrets = set(word(4, 60) for _ in range(40)) | set(str(rng.randint(1000, 99999)) for _ in range(5))
+    pool = sorted(secrets)
+
+    def text():
+        parts = [word(0, 20)]
+        for _ in range(rng.randint(0, 3)):
+            parts.append(rng.choice(pool) if rng.random() < 0.5 else word(1, 30))
+        return "".join(parts) if rng.random() < 0.8 else rng.choice(pool)
+
+    def value(depth):
+        kind = rng.random()
+        if depth > 3 or kind < 0.5:
+            return rng.choice([text(), text(), rng.randint(0, 10 ** 6), rng.random() * 1e5, None, True])
+        if kind < 0.75:
+            return [value(depth + 1) for _ in range(rng.randint(0, 5))]
+        return dict((word(1, 8), value(depth + 1)) for _ in range(rng.randint(0, 5)))
+
+    for _ in range(200):
+        result = value(0)
+        assert redact(result, secrets) == remove_values(result, secrets)
+
+
+def test_leaves_the_input_alone():
+    result = {"msg": "token %s" % TOKEN}
+    assert redact(result, {TOKEN}) == {"msg": "token ********"}
+    assert result == {"msg": "token %s" % TOKEN}
