@@ -18,9 +18,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 )
 
 try:
-    from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import (
-        DECLARED_KEYS, SCHEMA, gather_cluster,
-    )
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import DECLARED_KEYS, SCHEMA
+    from ansible_collections.meshmend.multicluster.plugins.module_utils.gather import gather_cluster
     GATHER_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - PyYAML / cryptography missing
     GATHER_IMPORT_ERROR = exc

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import labutil  # noqa: E402  (tests/labutil.py)
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client as kclient  # noqa: E402
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import ALL_SECTIONS
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather  # noqa: E402
 from leakcheck import assert_no_secrets, lab_secrets  # noqa: E402  (tests/integration/leakcheck.py)
 
@@ -293,7 +294,7 @@ def test_bad_input_is_a_clear_message_not_a_traceback(healthy, tmp_path):
 
 
 def test_gather_networkz_on_request(healthy):
-    f = _gather(healthy, "cluster1", sections=list(gather.ALL_SECTIONS) + ["networkz"])
+    f = _gather(healthy, "cluster1", sections=list(ALL_SECTIONS) + ["networkz"])
     assert f["requests"] == MAX_REQUESTS
     assert sorted((g["Network"], g["Port"]) for g in f["networkz"]) == [("network1", 15443), ("network2", 15443)]
     addrs = dict((g["Network"], g["Addr"]) for g in f["networkz"])

@@ -1,7 +1,7 @@
 """The basics written once (k8s.py, istio.py, urls.py): what every other part relies on."""
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import gather
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import sidecar_pod_facts
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     remote_secret_name, sidecar_container, sidecar_env, sidecar_placement,
 )
@@ -47,7 +47,7 @@ def test_init_container_without_restart_policy_is_not_a_sidecar():
 
 @pytest.mark.parametrize("native", [False, True])
 def test_gather_reads_both_placements(native):
-    facts = gather.sidecar_pod_facts([pod(native)])
+    facts = sidecar_pod_facts([pod(native)])
     assert len(facts) == 1
     assert facts[0]["network_env"] == "network1"
     assert facts[0]["sidecar"] == ("native" if native else "container")

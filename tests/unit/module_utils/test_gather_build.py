@@ -4,6 +4,10 @@ import json
 import yaml
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import (
+    build_facts, image_version, parse_probe_client, peer_map, proxy_endpoint_facts, remote_secret_facts,
+)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 
 TOKEN = "very-secret-token-value-123"
 
@@ -73,7 +77,7 @@ def raw_cluster():
 
 
 def test_build_facts_identity_and_sections():
-    f = gather.build_facts(raw_cluster())
+    f = build_facts(raw_cluster())
     assert f["istiod"]["version"] == "1.30.3" and f["istiod"]["cluster_id"] == "cluster1"
     assert "SECRET" not in f["istiod"]["env"]
     assert f["istiod"]["pods"] == ["istiod-abc"]
@@ -94,7 +98,7 @@ def test_build_facts_identity_and_sections():
 
 def test_remote_secrets_without_credentials():
     no_log = set()
-    facts, configs = gather.remote_secret_facts(raw_cluster()["secrets"], no_log_values=no_log)
+    facts, configs = remote_secret_facts(raw_cluster()["secrets"], no_log_values=no_log)
     assert TOKEN in no_log
     assert TOKEN not in json.dumps(facts)
     by_name = dict((s["name"], s) for s in facts)
@@ -114,18 +118,18 @@ def test_remote_role_and_default_cluster_id():
                           "data": {"values": json.dumps({"global": {"remotePilotAddress": "192.0.2.1"}})}}]
     raw["services"].append({"metadata": {"name": "istiod-remote", "namespace": "istio-system"},
                             "spec": {"ports": [{"port": 15012}]}})
-    f = gather.build_facts(raw)
+    f = build_facts(raw)
     assert f["istiod"] is None and f["remote_pilot_address"] == "192.0.2.1" and f["cluster_id"] == "Kubernetes"
     assert [c["name"] for c in f["control_plane_services"] if c["selectorless"]] == ["istiod-remote"]
 
 
 def test_helpers():
-    assert gather.normalize_server("https://127.0.2.1") == "https://127.0.2.1:443"
-    assert gather.peer_map([{"name": "cluster2", "server": "https://127.0.2.1:6443/"}]) == \
+    assert normalize_server("https://127.0.2.1") == "https://127.0.2.1:443"
+    assert peer_map([{"name": "cluster2", "server": "https://127.0.2.1:6443/"}]) == \
         {"https://127.0.2.1:6443": "cluster2"}
-    assert gather.image_version("gcr.io/istio-release/pilot:1.9.9") == "1.9.9"
-    assert gather.image_version("pilot@sha256:abc") is None
-    assert gather.parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
+    assert image_version("gcr.io/istio-release/pilot:1.9.9") == "1.9.9"
+    assert image_version("pilot@sha256:abc") is None
+    assert parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
 
 
 def test_auto_probe_only_when_istiod_does_not_vouch():
@@ -156,7 +160,7 @@ def _envoy_clusters(*hosts):
 
 
 def test_proxy_keeps_the_mesh_services_it_knows():
-    out = gather.proxy_endpoint_facts(_envoy_clusters(
+    out = proxy_endpoint_facts(_envoy_clusters(
         ("outbound|5000||helloworld.sample.svc.cluster.local", "10.10.0.7"),
         ("outbound|9080||reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
         ("outbound|9080|v1|reviews.bookinfo.svc.cluster.local", "10.10.0.20"),
@@ -178,5 +182,5 @@ def test_mesh_services_are_those_selecting_injected_pods():
                                              "labels": {"app": "reviews", "security.istio.io/tlsMode": "istio"}},
                                 "spec": {"containers": [{"name": "reviews"}, {"name": "istio-proxy"}]},
                                 "status": {"phase": "Running", "podIP": "10.10.0.20"}})
-    names = [(s["namespace"], s["name"]) for s in gather.build_facts(raw)["services"]]
+    names = [(s["namespace"], s["name"]) for s in build_facts(raw)["services"]]
     assert ("bookinfo", "reviews") in names and ("bookinfo", "plain") not in names

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client, gather, kubeconfig, remote_secrets
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import remote_secret_facts
 
 LAUGHS = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
 for _i, _n in enumerate("bcdefghi"):
@@ -143,11 +144,11 @@ def test_remote_secret_entries_follow_istiods_release_and_allowlist():
     cfg = _kc({"tokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"})
     secret = {"metadata": {"name": "istio-remote-secret-c2", "namespace": "istio-system"},
               "data": {"c2": base64.b64encode(yaml.safe_dump(cfg).encode()).decode()}}
-    new, _c = gather.remote_secret_facts([secret], None, istio_version="1.30.3")
-    old, _c = gather.remote_secret_facts([secret], None, istio_version="1.12.9")
+    new, _c = remote_secret_facts([secret], None, istio_version="1.30.3")
+    old, _c = remote_secret_facts([secret], None, istio_version="1.12.9")
     assert new[0]["entries"][0]["error"] == "kubeconfig is not allowed: tokenFile is not allowed"
     assert old[0]["entries"][0]["error"] is None
-    allowed, _c = gather.remote_secret_facts([secret], ("tokenFile",), istio_version="1.30.3")
+    allowed, _c = remote_secret_facts([secret], ("tokenFile",), istio_version="1.30.3")
     assert allowed[0]["entries"][0]["error"] is None
 
 

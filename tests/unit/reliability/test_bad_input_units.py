@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import certs, client, gather, kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils import certs, client, kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import remote_secret_facts
 
 TOKEN = "tok-" + "s3cr3t" * 8
 
@@ -69,7 +70,7 @@ def _b64(raw):
     (_b64("{{{{"), "cannot be loaded: yaml"),
 ])
 def test_remote_secret_value_is_an_entry_error(value, words):
-    facts, configs = gather.remote_secret_facts([_secret(cluster2=value)])
+    facts, configs = remote_secret_facts([_secret(cluster2=value)])
     entry = facts[0]["entries"][0]
     assert entry["key"] == "cluster2" and words in entry["error"], entry
     assert configs == {}
@@ -88,7 +89,7 @@ def test_kubeconfig_of_the_wrong_shape_is_named_not_raised(mutate):
     import yaml
     cfg = _kubeconfig()
     mutate(cfg)
-    facts, _configs = gather.remote_secret_facts([_secret(cluster2=_b64(yaml.safe_dump(cfg)))])
+    facts, _configs = remote_secret_facts([_secret(cluster2=_b64(yaml.safe_dump(cfg)))])
     entry = facts[0]["entries"][0]
     assert entry["error"], entry
     assert TOKEN not in repr(facts)
@@ -97,7 +98,7 @@ def test_kubeconfig_of_the_wrong_shape_is_named_not_raised(mutate):
 
 def test_summary_of_a_good_kubeconfig_holds_no_credential():
     import yaml
-    facts, configs = gather.remote_secret_facts([_secret(cluster2=_b64(yaml.safe_dump(_kubeconfig())))])
+    facts, configs = remote_secret_facts([_secret(cluster2=_b64(yaml.safe_dump(_kubeconfig())))])
     assert facts[0]["entries"][0]["error"] is None and facts[0]["entries"][0]["fingerprint"].startswith("sha256:")
     assert TOKEN not in repr(facts)
     assert list(configs) == [("istio-system", "istio-remote-secret-x", "cluster2")]

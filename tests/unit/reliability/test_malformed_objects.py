@@ -14,7 +14,8 @@ import random
 import pytest
 import yaml
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import gather, report
+from ansible_collections.meshmend.multicluster.plugins.module_utils import report
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import build_facts, remote_secret_facts
 from ansible_collections.meshmend.multicluster.plugins.module_utils.checks import diagnose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -110,8 +111,8 @@ def _pipeline(raw1, raw2):
         f = {"schema": 1, "cluster": name, "context": name, "server": "https://127.0.%s.1:6443" % name[-1],
              "reachable": True, "error": None, "error_kind": None, "read_errors": [], "requests": 14,
              "istio_namespace": "istio-system", "declared": {}}
-        f.update(gather.build_facts(raw))
-        f["remote_secrets"], _configs = gather.remote_secret_facts(raw.get("secrets"))
+        f.update(build_facts(raw))
+        f["remote_secrets"], _configs = remote_secret_facts(raw.get("secrets"))
         f["proxy"] = None
         json.dumps(f)   # facts must stay plain data (they cross the module boundary)
         facts[name] = f

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import gather
+from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import build_facts
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
     ClusterInfoError, argument_spec, run,
 )
@@ -15,7 +15,7 @@ INTERNALS = re.compile(r"object has no attribute|'list' object|'dict' object|Non
 
 
 def test_malformed_object_message_is_plain_words():
-    facts = gather.build_facts({"services": [{"metadata": 5}]})   # was: ('int' object has no attribute 'get')
+    facts = build_facts({"services": [{"metadata": 5}]})   # was: ('int' object has no attribute 'get')
     (err,) = [e for e in facts["read_errors"] if e["reason"] == "Malformed"]
     assert "wrong type" in err["message"]
     assert "unexpected shape" in err["message"] and not INTERNALS.search(err["message"]), err["message"]
