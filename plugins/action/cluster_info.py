@@ -20,6 +20,7 @@ __metaclass__ = type
 import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import HAS_KUBERNETES
@@ -43,12 +44,27 @@ class _Warnings(object):
         self.warnings.append(msg)
 
 
+def off_console(result, args):
+    """``result``, censored for the console and callbacks when the task asks (facts_on_console: false) and
+    the cluster was read: Ansible then hands callbacks only the warnings, and registers the whole result."""
+    try:
+        wanted = boolean(args.get("facts_on_console", True), strict=False)
+    except TypeError:
+        wanted = True
+    if not wanted and result.get("reachable") is True and not result.get("failed"):
+        result["_ansible_no_log"] = True
+    return result
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         args = with_kubernetes_core_defaults(self._task, self._templar, self._task.args)
+        return off_console(self._gather(args, tmp, task_vars), args)
+
+    def _gather(self, args, tmp, task_vars):
         if self._connection.transport != "local" or not HAS_KUBERNETES or GATHER_IMPORT_ERROR is not None:
             # Remote hosts, or the library missing here: the module reports it in its own words.
             return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)

@@ -52,6 +52,7 @@ def argument_spec():
                       choices=["istiod", "services", "configmaps", "remote_secrets", "cacerts", "sidecar_pods",
                                "nodes", "istio_crds", "log", "clusterz", "proxy", "networkz"]),
         insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
+        facts_on_console=dict(type="bool", default=True),
     )
     return spec
 

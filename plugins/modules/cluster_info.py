@@ -113,6 +113,15 @@ options:
         capped at 64 MiB (a LIST's pages together), and a LIST follows at most 200 pages.
     type: float
     default: 60.0
+  facts_on_console:
+    description:
+      - V(false) keeps a readable cluster's facts off the console and out of every callback (as O(no_log) would);
+        they stay whole in the registered result. A cluster that cannot be read still shows its result, and
+        warnings always show.
+      - The diagnose role sets V(false). At scale each cluster's facts hold one entry per peer, and every
+        callback gets its own copy of them in Ansible's main process (at 200 clusters, a third of the run).
+    type: bool
+    default: true
   sections:
     description:
       - Read only these parts (default all but V(networkz)). Left-out parts are not requested and their facts are null.

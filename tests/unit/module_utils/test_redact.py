@@ -1,4 +1,5 @@
-"""redact.redact gives what Ansible's remove_values gives, on every shape a result takes."""
+"""What cluster_info lets out: redact.redact gives what Ansible's remove_values gives, on every shape a result
+takes, and a read cluster's facts stay off the console when the task asks."""
 import random
 import string
 
@@ -61,3 +62,16 @@ def test_leaves_the_input_alone():
     result = {"msg": "token %s" % TOKEN}
     assert redact(result, {TOKEN}) == {"msg": "token ********"}
     assert result == {"msg": "token %s" % TOKEN}
+
+
+@pytest.mark.parametrize("args, result, censored", [
+    ({"facts_on_console": False}, {"reachable": True, "facts": {}}, True),
+    ({"facts_on_console": "no"}, {"reachable": True, "facts": {}}, True),
+    # a cluster that cannot be read, or a failed task, keeps its result on the console: the reason matters
+    ({"facts_on_console": False}, {"reachable": False, "facts": {}}, False),
+    ({"facts_on_console": False}, {"failed": True, "msg": "bad peers"}, False),
+    ({}, {"reachable": True, "facts": {}}, False),
+])
+def test_facts_off_console_only_when_asked_and_read(args, result, censored):
+    from ansible_collections.meshmend.multicluster.plugins.action.cluster_info import off_console
+    assert bool(off_console(dict(result), args).get("_ansible_no_log")) is censored
