@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import certs, client, gather, kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors, certs, client, gather, kubeconfig
 
 TOKEN = "tok-" + "s3cr3t" * 8
 
@@ -162,31 +162,31 @@ def test_inline_kubeconfig_bomb_is_refused():
 # --------------------------------------------------------------------------- retry policy (pure)
 
 def test_retry_after_is_honoured_capped_and_case_insensitive():
-    assert client._retry_after({"Retry-After": "1"}, 0) == 1.0
-    assert client._retry_after({"retry-after": "2"}, 0) == 2.0
-    assert client._retry_after({"Retry-After": "3600"}, 0) == 5.0
-    assert client._retry_after({}, 0) == 0.1 and client._retry_after(None, 3) == 0.8
-    assert client._retry_after(None, 10) == 2.0
+    assert api_errors._retry_after({"Retry-After": "1"}, 0) == 1.0
+    assert api_errors._retry_after({"retry-after": "2"}, 0) == 2.0
+    assert api_errors._retry_after({"Retry-After": "3600"}, 0) == 5.0
+    assert api_errors._retry_after({}, 0) == 0.1 and api_errors._retry_after(None, 3) == 0.8
+    assert api_errors._retry_after(None, 10) == 2.0
 
 
 def test_only_reads_are_retried_on_5xx_and_dropped_connections():
-    assert client._is_retryable(429, "PATCH") and client._is_retryable(503, "GET")
-    assert not client._is_retryable(503, "PATCH") and not client._is_retryable(500, "POST")
-    assert not client._is_retryable(404, "GET") and not client._is_retryable(403, "GET")
+    assert api_errors._is_retryable(429, "PATCH") and api_errors._is_retryable(503, "GET")
+    assert not api_errors._is_retryable(503, "PATCH") and not api_errors._is_retryable(500, "POST")
+    assert not api_errors._is_retryable(404, "GET") and not api_errors._is_retryable(403, "GET")
 
     class Exc(Exception):
         pass
-    dropped = client.map_transport_error(
+    dropped = api_errors.map_transport_error(
         "c1", "list", "/api/v1/pods",
         Exc("('Connection broken: IncompleteRead(49 bytes read, 4047 more expected)', IncompleteRead(49))"))
     assert dropped.kind == "unreachable" and dropped.detail == "connection dropped mid-response"
-    assert client._retryable_transport(dropped, "GET") and not client._retryable_transport(dropped, "PATCH")
-    lost = client.map_transport_error("c1", "create", "/api/v1/namespaces/a/pods/p/exec",
-                                      Exc("Connection to remote host was lost."))
+    assert api_errors._retryable_transport(dropped, "GET") and not api_errors._retryable_transport(dropped, "PATCH")
+    lost = api_errors.map_transport_error("c1", "create", "/api/v1/namespaces/a/pods/p/exec",
+                                          Exc("Connection to remote host was lost."))
     assert lost.detail == "connection dropped mid-response"
-    refused = client.map_transport_error("c1", "get", "/api/v1/namespaces/x",
-                                         Exc("[Errno 111] Connection refused"))
-    assert refused.kind == "unreachable" and not client._retryable_transport(refused, "GET")
+    refused = api_errors.map_transport_error("c1", "get", "/api/v1/namespaces/x",
+                                             Exc("[Errno 111] Connection refused"))
+    assert refused.kind == "unreachable" and not api_errors._retryable_transport(refused, "GET")
 
 
 @pytest.mark.parametrize("content", [
