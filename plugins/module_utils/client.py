@@ -30,6 +30,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors i
 from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import api_path  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client_transport import KubeClient
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import plain_error
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig_loader import KubeconfigFileError, load_option
 
 try:
     import urllib3
@@ -160,12 +161,12 @@ def build_configuration(params, cluster=None, module=None, require_context=False
     kubeconfig = p.get("kubeconfig")
     context = p.get("context")
     if kubeconfig or context or not p.get("host"):
-        # Every kubeconfig (file, KUBECONFIG list, inline text, dict) goes through kubeconfig.py's loader and
+        # Every kubeconfig (file, KUBECONFIG list, inline text, dict) goes through kubeconfig_loader and
         # its size / alias limits first: a YAML alias bomb is this cluster's error, not the controller's memory.
         from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
         try:
-            document, where = _kc.load_option(kubeconfig)
-        except _kc.KubeconfigFileError as exc:
+            document, where = load_option(kubeconfig)
+        except KubeconfigFileError as exc:
             raise _bad_config(label, str(exc))
         single_file = where != "inline kubeconfig" and os.pathsep not in where
         problem = _kc.context_problem(document, context, "the kubeconfig" + _where(where), require_context,
@@ -275,9 +276,8 @@ def _current_context(params):
     kubeconfig = params.get("kubeconfig")
     if params.get("host") and not kubeconfig:
         return None
-    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
     try:
-        document, _where = _kc.load_option(kubeconfig)
+        document, _where = load_option(kubeconfig)
         return document.get("current-context") or None
     except Exception:  # naming only: never fail for it
         return None

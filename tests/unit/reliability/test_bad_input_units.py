@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors, certs, client, gather, kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors, certs, client, gather, kubeconfig, kubeconfig_loader
 
 TOKEN = "tok-" + "s3cr3t" * 8
 
@@ -31,21 +31,21 @@ def _kubeconfig(server="https://10.0.0.1:6443", token=TOKEN, **user):
     (_bomb(), "alias bomb"),
     ("a: &a {x: *a}\n", "recursive"),
     ("[" * 5000 + "]" * 5000, "nested too deeply"),
-    ("x: " + "A" * (kubeconfig.MAX_YAML_BYTES + 1), "bytes, more than"),
+    ("x: " + "A" * (kubeconfig_loader.MAX_YAML_BYTES + 1), "bytes, more than"),
     ("\n".join("k%d: &k%d 1" % (i, i) for i in range(1200)) + "\nl: [" +
      ",".join("*k%d" % i for i in range(1200)) + "]\n", "aliases"),
 ])
 def test_yaml_limits_refuse(doc, words):
-    with pytest.raises(kubeconfig.YamlLimitError) as err:
-        kubeconfig.safe_load(doc)
+    with pytest.raises(kubeconfig_loader.YamlLimitError) as err:
+        kubeconfig_loader.safe_load(doc)
     assert words in str(err.value)
 
 
 def test_yaml_limits_allow_ordinary_aliases_and_refuse_python_tags():
-    assert kubeconfig.safe_load("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
+    assert kubeconfig_loader.safe_load("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
     import yaml
     with pytest.raises(yaml.YAMLError):
-        kubeconfig.safe_load("!!python/object/apply:os.system ['true']")
+        kubeconfig_loader.safe_load("!!python/object/apply:os.system ['true']")
 
 
 # --------------------------------------------------------------------------- remote secret values
