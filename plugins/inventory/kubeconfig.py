@@ -193,14 +193,14 @@ def kubeconfig_paths(option, env=None, base_dir=None, home_default="~/.kube/conf
 
 
 def load_kubeconfig(path):
-    """Parse one kubeconfig file into a dict through kubeconfig.py's loader (size and YAML alias limits);
+    """Parse one kubeconfig file into a dict through kubeconfig_loader (size and YAML alias limits);
     KubeconfigError names the file and the problem, never the content."""
-    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig as _kc
-    if not _kc.HAS_YAML:
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import kubeconfig_loader as _loader
+    if not _loader.HAS_YAML:
         raise KubeconfigError("%s: PyYAML is not installed" % path)
     try:
-        return _kc.parse_document(_kc.read_limited(path), "kubeconfig %s" % path)
-    except _kc.KubeconfigFileError as exc:
+        return _loader.parse_document(_loader.read_limited(path), "kubeconfig %s" % path)
+    except _loader.KubeconfigFileError as exc:
         raise KubeconfigError(str(exc))
 
 

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import json
 import re
 
@@ -30,6 +29,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     annotations_of, dig, env_map, labels_of, meta, name_of, plain_error, pod_ready, pod_running, selects,
 )
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig_loader import YamlLimitError, safe_load
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
@@ -114,8 +114,8 @@ def _load_yaml(text):
     if not text or not HAS_YAML or not isinstance(text, str):
         return None
     try:
-        return _kubeconfig.safe_load(text)
-    except (yaml.YAMLError, _kubeconfig.YamlLimitError):
+        return safe_load(text)
+    except (yaml.YAMLError, YamlLimitError):
         return None
 
 
@@ -125,13 +125,6 @@ def load_json(text):
     try:
         return json.loads(text)
     except ValueError:
-        return None
-
-
-def _b64(value):
-    try:
-        return base64.b64decode(value)
-    except Exception:
         return None
 
 

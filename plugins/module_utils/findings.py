@@ -47,6 +47,16 @@ def finding_key(finding):
     return key
 
 
+def field_of(finding, name):
+    """One field of a finding, whether it travels as a dict or is a Finding; None when it has none."""
+    return finding.get(name) if isinstance(finding, dict) else getattr(finding, name, None)
+
+
+def key_of(finding):
+    """The key a finding goes by: the one it carries (a report's own wins), else the one finding_key words."""
+    return field_of(finding, "key") or finding_key(finding)
+
+
 class Finding:
     """One finding: the fields of docs/findings.md.
 

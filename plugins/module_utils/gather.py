@@ -28,9 +28,8 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    ClusterError, api_path, client_from_kubeconfig_data,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import client_from_kubeconfig_data
 from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import (
     ALL_SECTIONS, DECLARED_KEYS, DEFAULT_OPTIONS, GATEWAY_APP_LABELS, SCHEMA, build_facts,
     has_selectorless_control_plane, load_json, parse_probe_client, peer_map, proxy_endpoint_facts, remote_secret_facts,

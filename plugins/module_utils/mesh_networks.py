@@ -88,7 +88,7 @@ def parse(mesh_networks):
     """ParseMeshNetworks' decoding step: {network: {"endpoints": [...], "gateways": [...]}}. Raises MeshNetworksError."""
     doc = mesh_networks
     if isinstance(doc, (bytes, str)):
-        from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import safe_load
+        from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig_loader import safe_load
         try:
             doc = safe_load(doc)
         except Exception as exc:  # yaml.YAMLError or the size/alias limits

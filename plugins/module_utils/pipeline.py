@@ -19,7 +19,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.report impor
 
 
 def gather_clusters(clients, options=None):
-    """{cluster name: facts} for ``{cluster name: client.KubeClient}`` (one read-only pass each, in turn).
+    """{cluster name: facts} for ``{cluster name: client_transport.KubeClient}`` (one read-only pass each, in turn).
 
     ``options`` are gather's (docs/facts.md), shared by every cluster; a cluster's own ``declared`` values
     may be given as ``options["declared_by_cluster"][name]``. Each cluster's API servers of the others are

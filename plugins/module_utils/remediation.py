@@ -29,7 +29,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
-    REMEDIATE_CATEGORIES, finding_key, natural_key,
+    REMEDIATE_CATEGORIES, field_of, key_of, natural_key,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     DEFAULT_ISTIO_NAMESPACE, NETWORK_LABEL, remote_secret_name, sidecar_container, sidecar_env,
@@ -43,18 +43,9 @@ class PlanError(ValueError):
     """Input the planner cannot use (unknown category...): the message says what to change."""
 
 
-def _get(finding, name):
-    return finding.get(name) if isinstance(finding, dict) else getattr(finding, name, None)
-
-
-def _key(finding):
-    """The finding's key as the report gave it, else worded by findings.finding_key."""
-    return _get(finding, "key") or finding_key(finding)
-
-
 def category_of(finding):
     """The remediate category the check judged safe for ``finding``, or None (manual)."""
-    category = _get(finding, "category")
+    category = field_of(finding, "category")
     return category if category in REMEDIATE_CATEGORIES else None
 
 
@@ -90,12 +81,12 @@ def validate_gateway_address(address):
 
 
 def _skip(finding, category, reason, partial=False):
-    return {"key": _key(finding), "id": _get(finding, "id"), "cluster": _get(finding, "cluster"),
-            "peer": _get(finding, "peer"), "category": category, "reason": reason, "partial": partial}
+    return {"key": key_of(finding), "id": field_of(finding, "id"), "cluster": field_of(finding, "cluster"),
+            "peer": field_of(finding, "peer"), "category": category, "reason": reason, "partial": partial}
 
 
 def _fix(finding):
-    fix = _get(finding, "fix")
+    fix = field_of(finding, "fix")
     return fix if isinstance(fix, dict) else None
 
 
@@ -137,7 +128,7 @@ def _plan_network_labels(cluster, view, findings, force, actions, skipped):
                 label_namespace = True
             elif _ref(o) not in gateways:
                 gateways.append(_ref(o))
-        fixes.append(_key(f))
+        fixes.append(key_of(f))
     if not fixes:
         return
     may_replace = bool(force) or (source or "").startswith("declared")
@@ -186,7 +177,7 @@ def _plan_gateway_addresses(cluster, findings, address, force, actions, skipped)
             "cluster": cluster, "category": "gateway_addresses", "module": "eastwest_gateway_address",
             "params": {"namespace": svc.get("namespace"), "name": svc["name"], "address": str(address).strip(),
                        "force": bool(force)},
-            "fixes": [_key(f) for f in fs],
+            "fixes": [key_of(f) for f in fs],
             "description": "set spec.externalIPs of Service %s to [%s]" % (ref, str(address).strip()),
         })
 
@@ -240,7 +231,7 @@ def _plan_remote_secrets(cluster, view, findings, model, actions, skipped):
                            "peer_namespace": peer_ns,
                            # only the wrong keys the diagnosis saw are dropped: any other key is someone else's
                            "remove_keys": sorted(k for k in bad.get(target, ()) if k != key)},
-                "fixes": [_key(f) for f in fs],
+                "fixes": [key_of(f) for f in fs],
                 "description": "create or update Secret %s/%s in %s from %s's istio-reader-service-account (key %s)"
                                % (namespace, target, cluster, peer, key),
             })
@@ -252,14 +243,14 @@ def _plan_remote_secrets(cluster, view, findings, model, actions, skipped):
                 "cluster": cluster, "category": "remote_secrets", "module": "remote_secret", "peer": peer,
                 "params": {"peer_name": peer, "cluster_id": key, "namespace": namespace, "name": name,
                            "peer_namespace": peer_ns, "remove_keys": keys, "write_key": False},
-                "fixes": [_key(f) for f in fs],
+                "fixes": [key_of(f) for f in fs],
                 "description": "remove key(s) %s of %s, which istiod cannot use, from Secret %s/%s in %s (%s)"
                                % (", ".join(keys), peer, namespace, name, cluster,
                                   "Secret %s/%s serves it" % (namespace, target or sorted(usable)[0])),
             })
         for f in fs:
-            if _get(f, "id") == "remote_secret.wrong_namespace":
-                stray = _get(f, "target") or {}
+            if field_of(f, "id") == "remote_secret.wrong_namespace":
+                stray = field_of(f, "target") or {}
                 skipped.append(_skip(f, "remote_secrets",
                                      "a correct secret is created in %s; the stray Secret %s/%s is left in place"
                                      " (remediate never deletes): delete it by hand"
@@ -271,9 +262,9 @@ def _plan_restarts(findings, model, actions, skipped):
     clusters = model.get("clusters") or {}
     for f in findings:
         fix = _fix(f)
-        if _get(f, "id") != "network.pod_network_unset" or not fix or not fix.get("restart"):
+        if field_of(f, "id") != "network.pod_network_unset" or not fix or not fix.get("restart"):
             continue
-        cluster = _get(f, "cluster")
+        cluster = field_of(f, "cluster")
         if (clusters.get(cluster) or {}).get("state") != "full":
             continue
         network, injected = fix.get("network"), fix.get("injected_network")
@@ -286,7 +277,7 @@ def _plan_restarts(findings, model, actions, skipped):
         actions.append({
             "cluster": cluster, "category": "network_labels", "module": "deployment_restart",
             "params": {"network": network, "istio_namespace": fix.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE},
-            "network_source": fix.get("value_from"), "fixes": [_key(f)],
+            "network_source": fix.get("value_from"), "fixes": [key_of(f)],
             "description": "restart the Deployments whose sidecars lack ISTIO_META_NETWORK=%s" % network,
         })
 
@@ -350,7 +341,7 @@ def build_plan(findings, model, categories=None, gateway_addresses=None, force=F
         if category not in asked:
             not_asked.append(_skip(f, category, "category %s was not asked for" % category))
             continue
-        grouped.setdefault((_get(f, "cluster"), category), []).append(f)
+        grouped.setdefault((field_of(f, "cluster"), category), []).append(f)
 
     actions, skipped = [], []
     for (cluster, category) in sorted(grouped, key=lambda k: (natural_key(k[0]), REMEDIATE_CATEGORIES.index(k[1]))):
@@ -377,16 +368,16 @@ def build_plan(findings, model, categories=None, gateway_addresses=None, force=F
     partial = dict((s["key"], s["reason"]) for s in skipped if s.get("partial"))
     manual = []
     for f in findings:
-        key = _key(f)
-        if _get(f, "severity") == "info" or key in listed:
+        key = key_of(f)
+        if field_of(f, "severity") == "info" or key in listed:
             continue  # by design, or already explained in skipped / not_asked
         if key in planned and key not in partial:
             continue
-        causes = list(_get(f, "caused_by") or [])
+        causes = list(field_of(f, "caused_by") or [])
         manual.append({
-            "key": key, "id": _get(f, "id"), "cluster": _get(f, "cluster"), "peer": _get(f, "peer"),
-            "severity": _get(f, "severity"), "message": _get(f, "message"),
-            "steps": [partial[key]] if key in partial else ([_get(f, "remedy")] if _get(f, "remedy") else []),
+            "key": key, "id": field_of(f, "id"), "cluster": field_of(f, "cluster"), "peer": field_of(f, "peer"),
+            "severity": field_of(f, "severity"), "message": field_of(f, "message"),
+            "steps": [partial[key]] if key in partial else ([field_of(f, "remedy")] if field_of(f, "remedy") else []),
             "caused_by": causes,
             # A symptom whose causes are all planned is expected to clear with them.
             "resolved_by_plan": bool(causes) and all(c in planned for c in causes),

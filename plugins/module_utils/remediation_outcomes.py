@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.remediation import _get, _key
+from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import field_of, key_of
 
 
 def outcome_from_result(result):
@@ -33,7 +33,7 @@ def outcome_from_result(result):
 def _counts(findings):
     out = {"error": 0, "warning": 0, "info": 0}
     for f in findings:
-        sev = _get(f, "severity")
+        sev = field_of(f, "severity")
         if sev in out:
             out[sev] += 1
     return out
@@ -41,7 +41,7 @@ def _counts(findings):
 
 def _unreadable(findings):
     """Clusters the diagnosis could not read: their findings (and those about them) are unknown."""
-    return set(_get(f, "cluster") for f in findings if _get(f, "id") == "cluster.unreachable")
+    return set(field_of(f, "cluster") for f in findings if field_of(f, "id") == "cluster.unreachable")
 
 
 def action_verdict(outcome, after_keys, unreadable, check_mode=False):
@@ -73,13 +73,13 @@ def compare_findings(before, after, outcomes=None, check_mode=False):
     before = list(before or [])
     after = list(after or [])
     outcomes = [dict(o) for o in outcomes or [] if isinstance(o, dict)]
-    before_keys = dict((_key(f), f) for f in before)
-    after_keys = dict((_key(f), f) for f in after)
+    before_keys = dict((key_of(f), f) for f in before)
+    after_keys = dict((key_of(f), f) for f in after)
     unreadable = _unreadable(after)
     failed_fixes = set(k for o in outcomes if o.get("failed") for k in o.get("fixes") or [])
     gone = sorted(k for k in before_keys if k not in after_keys)
-    not_confirmed = [k for k in gone if k in failed_fixes or _get(before_keys[k], "cluster") in unreadable
-                     or (_get(before_keys[k], "peer") and _get(before_keys[k], "peer") in unreadable)]
+    not_confirmed = [k for k in gone if k in failed_fixes or field_of(before_keys[k], "cluster") in unreadable
+                     or (field_of(before_keys[k], "peer") and field_of(before_keys[k], "peer") in unreadable)]
     fixed = [k for k in gone if k not in set(not_confirmed)]
     remaining = sorted(k for k in before_keys if k in after_keys)
     new = sorted(k for k in after_keys if k not in before_keys)
@@ -113,7 +113,7 @@ def compare_findings(before, after, outcomes=None, check_mode=False):
         cb["error"], cb["warning"], ca["error"], ca["warning"]))
     lines += ["fixed     %s" % k for k in fixed]
     lines += ["not confirmed %s" % k for k in not_confirmed]
-    lines += ["remaining %s" % k for k in remaining if _get(after_keys[k], "severity") != "info"]
+    lines += ["remaining %s" % k for k in remaining if field_of(after_keys[k], "severity") != "info"]
     lines += ["new       %s" % k for k in new]
     return {"before": cb, "after": ca, "fixed": fixed, "not_confirmed": not_confirmed, "remaining": remaining,
             "new": new, "changed": len(changed), "failed": len(failed), "actions": len(outcomes),

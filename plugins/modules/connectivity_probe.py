@@ -215,9 +215,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
     EXEC_ERROR, ConnectivityError, count_by, curl_command, custom_cases, judge, normalize_peers, parse_curl,
     plan_probes, summarize,

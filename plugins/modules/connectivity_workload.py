@@ -198,9 +198,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.connectivity import (
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, ConnectivityError, build_site, controller_pid,
     deployment_readiness, expand_lists, select_manifests,

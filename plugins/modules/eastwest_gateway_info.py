@@ -155,9 +155,8 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.gateways import (
     NODE_SELECTOR_ANNOTATION, external_ip_column, gateway_facts, is_gateway_service,
 )

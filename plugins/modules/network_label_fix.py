@@ -124,9 +124,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import NETWORK_LABEL
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import label_value_errors, labels_of
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (

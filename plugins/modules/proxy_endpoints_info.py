@@ -164,9 +164,8 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import pod_ready, pod_running
 from ansible_collections.meshmend.multicluster.plugins.module_utils.envoy import (
     EnvoyParseError, filter_rows, format_table, parse_endpoints,

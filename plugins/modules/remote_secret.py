@@ -219,9 +219,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
-    AUTH_ARG_SPEC, ClusterError, api_path, get_client, get_module_client,
-)
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import ClusterError, api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import AUTH_ARG_SPEC, get_client, get_module_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.certs import fingerprint
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import dns1123_subdomain_errors, secret_key_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import is_loopback_server

@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import labutil  # noqa: E402  (tests/labutil.py)
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors  # noqa: E402
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client as kclient  # noqa: E402
 from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import ALL_SECTIONS
 from ansible_collections.meshmend.multicluster.plugins.module_utils import gather  # noqa: E402
@@ -143,7 +144,7 @@ def test_bad_kubeconfig_context_is_clear():
 def test_client_error_kinds_live(healthy):
     c = kclient.get_client({"kubeconfig": healthy.kubeconfig, "context": "cluster1"}, cluster="cluster1")
     with pytest.raises(kclient.ClusterError) as ei:
-        c.get(kclient.api_path("secrets", "istio-system", "nope"))
+        c.get(api_errors.api_path("secrets", "istio-system", "nope"))
     assert ei.value.kind == "not_found" and ei.value.status == 404
     assert ei.value.message.startswith('cluster1: cannot get secrets/nope in istio-system: 404 Not Found')
     # a wrong token: 401
@@ -153,7 +154,7 @@ def test_client_error_kinds_live(healthy):
         u["user"] = {"token": "not-a-valid-token"}
     bad = kclient.get_client({"kubeconfig": kc, "context": "cluster1"}, cluster="cluster1")
     with pytest.raises(kclient.ClusterError) as ei:
-        bad.list(kclient.api_path("pods"))
+        bad.list(api_errors.api_path("pods"))
     assert ei.value.kind == "unauthorized" and "401" in ei.value.message
     # TLS: the right server with a CA that did not sign it
     kc2 = yaml.safe_load(open(healthy.kubeconfig))
@@ -164,10 +165,10 @@ def test_client_error_kinds_live(healthy):
                 cl["cluster"]["certificate-authority-data"] = ca_of["cluster2"]
         tls = kclient.get_client({"kubeconfig": kc2, "context": "cluster1"}, cluster="cluster1")
         with pytest.raises(kclient.ClusterError) as ei:
-            tls.list(kclient.api_path("pods"))
+            tls.list(api_errors.api_path("pods"))
         assert ei.value.kind == "tls" and "x509" in ei.value.message
     # exec into a container that does not have the command
-    pods = c.list(kclient.api_path("pods", "sample"), label_selector="app=sleep")
+    pods = c.list(api_errors.api_path("pods", "sample"), label_selector="app=sleep")
     out, err, rc = c.exec("sample", pods[0]["metadata"]["name"], "istio-proxy", ["no-such-binary"])
     assert rc != 0
 

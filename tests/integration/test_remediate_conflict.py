@@ -5,7 +5,8 @@ writer is the real kubectl.
 """
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import api_path, get_client
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import api_path
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client import get_client
 from ansible_collections.meshmend.multicluster.plugins.module_utils.writes import (
     WriteConflict, ensure_object, label_patch, patch_object,
 )

@@ -13,7 +13,7 @@ import os
 import sys
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import kubeconfig_path
-from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig import KubeconfigFileError, load_option
+from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig_loader import KubeconfigFileError, load_option
 
 # The guard: a detached process (its own session, no inherited descriptors) that deletes the test
 # namespace when the controller process is gone before the clean-up ran. Self-contained: the
@@ -118,7 +118,7 @@ def start_guard(module, namespace, uid, watch):
     if watch is None:
         return None
     if not isinstance(kubeconfig, dict):
-        # the guard gets the document read through kubeconfig.py's limits, not a path it would parse again
+        # the guard gets the document read through kubeconfig_loader's limits, not a path it would parse again
         try:
             kubeconfig = load_option(kubeconfig)[0]
         except KubeconfigFileError:

@@ -2,18 +2,20 @@ import socket
 
 import pytest
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors
 from ansible_collections.meshmend.multicluster.plugins.module_utils import client as c
+from ansible_collections.meshmend.multicluster.plugins.module_utils.client_transport import _exec_rc
 
 
 def test_parse_and_describe_paths():
-    assert c.describe_ask("list", "/api/v1/namespaces/istio-system/secrets") == "list secrets in istio-system"
-    assert c.describe_ask("list", "/api/v1/secrets") == "list secrets at cluster scope"
-    assert c.describe_ask("get", "/api/v1/namespaces/istio-system") == "get namespaces/istio-system"
-    assert c.describe_ask("list", "/apis/apps/v1/namespaces/istio-system/deployments") == \
+    assert api_errors.describe_ask("list", "/api/v1/namespaces/istio-system/secrets") == "list secrets in istio-system"
+    assert api_errors.describe_ask("list", "/api/v1/secrets") == "list secrets at cluster scope"
+    assert api_errors.describe_ask("get", "/api/v1/namespaces/istio-system") == "get namespaces/istio-system"
+    assert api_errors.describe_ask("list", "/apis/apps/v1/namespaces/istio-system/deployments") == \
         "list deployments.apps in istio-system"
-    assert c.verb_for("GET", "/api/v1/namespaces/x/pods/p") == "get"
-    assert c.verb_for("PATCH", "/api/v1/namespaces/x/pods/p") == "patch"
-    assert c.api_path("gateways", "ns", group="networking.istio.io", version="v1beta1") == \
+    assert api_errors.verb_for("GET", "/api/v1/namespaces/x/pods/p") == "get"
+    assert api_errors.verb_for("PATCH", "/api/v1/namespaces/x/pods/p") == "patch"
+    assert api_errors.api_path("gateways", "ns", group="networking.istio.io", version="v1beta1") == \
         "/apis/networking.istio.io/v1beta1/namespaces/ns/gateways"
 
 
@@ -21,7 +23,7 @@ def test_forbidden_message_names_cluster_and_ask():
     body = ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"secrets is forbidden: '
             'User \\"system:serviceaccount:x:y\\" cannot list resource \\"secrets\\" in API group \\"\\" in the namespace '
             '\\"istio-system\\"","reason":"Forbidden","details":{"kind":"secrets"},"code":403}')
-    err = c.map_http_error("cluster2", "list", "/api/v1/namespaces/istio-system/secrets", 403, body.encode())
+    err = api_errors.map_http_error("cluster2", "list", "/api/v1/namespaces/istio-system/secrets", 403, body.encode())
     assert err.kind == "forbidden" and err.status == 403 and err.reason == "Forbidden"
     assert err.message.startswith("cluster2: cannot list secrets in istio-system: 403 Forbidden: secrets is forbidden")
     re_ = err.to_read_error()
@@ -31,18 +33,18 @@ def test_forbidden_message_names_cluster_and_ask():
 @pytest.mark.parametrize("status,kind", [(401, "unauthorized"), (404, "not_found"), (409, "conflict"),
                                          (422, "invalid"), (500, "server"), (503, "server"), (429, "server")])
 def test_status_kinds(status, kind):
-    err = c.map_http_error("c1", "get", "/api/v1/namespaces/ns/pods/p", status, b"")
+    err = api_errors.map_http_error("c1", "get", "/api/v1/namespaces/ns/pods/p", status, b"")
     assert err.kind == kind and err.message.startswith("c1: cannot get pods/p in ns: %d " % status)
 
 
 def test_transport_errors():
     class E(Exception):
         pass
-    tls = c.map_transport_error("c1", "list", "/api/v1/pods",
-                                E("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1000)"))
+    tls = api_errors.map_transport_error("c1", "list", "/api/v1/pods",
+                                         E("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1000)"))
     assert tls.kind == "tls" and "x509: unable to get local issuer certificate" in tls.message
-    assert c.map_transport_error("c1", "list", "/api/v1/pods", E("Read timed out. (read timeout=10)")).kind == "timeout"
-    dns = c.map_transport_error("c1", "list", "/api/v1/pods", E("[Errno -2] Name or service not known"))
+    assert api_errors.map_transport_error("c1", "list", "/api/v1/pods", E("Read timed out. (read timeout=10)")).kind == "timeout"
+    dns = api_errors.map_transport_error("c1", "list", "/api/v1/pods", E("[Errno -2] Name or service not known"))
     assert dns.kind == "unreachable" and "no such host" in dns.message
 
 
@@ -101,9 +103,9 @@ def test_auth_arg_spec_matches_kubernetes_core_names():
 
 
 def test_exec_rc():
-    assert c._exec_rc('{"metadata":{},"status":"Success"}') == 0
-    assert c._exec_rc('{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}') == 3
-    assert c._exec_rc("") == 0
+    assert _exec_rc('{"metadata":{},"status":"Success"}') == 0
+    assert _exec_rc('{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}') == 3
+    assert _exec_rc("") == 0
 
 
 def test_doc_fragment_matches_arg_spec():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import client, gather, kubeconfig, remote_secrets
+from ansible_collections.meshmend.multicluster.plugins.module_utils import client, gather, kubeconfig, kubeconfig_loader, remote_secrets
 from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import remote_secret_facts
 
 LAUGHS = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -64,10 +64,10 @@ def test_bomb_in_a_kubeconfig_list_and_inline(bomb_file, tmp_path):
 def test_oversized_file_is_refused_without_reading_it(tmp_path):
     path = tmp_path / "huge"
     with open(str(path), "wb") as fh:
-        fh.seek(kubeconfig.MAX_KUBECONFIG_FILE_BYTES + 10)
+        fh.seek(kubeconfig_loader.MAX_KUBECONFIG_FILE_BYTES + 10)
         fh.write(b"x")
-    with pytest.raises(kubeconfig.KubeconfigFileError) as err:
-        kubeconfig.load_option(str(path))
+    with pytest.raises(kubeconfig_loader.KubeconfigFileError) as err:
+        kubeconfig_loader.load_option(str(path))
     assert "more than" in str(err.value) and str(path) in str(err.value)
 
 
@@ -89,7 +89,7 @@ def test_relative_file_references_resolve_against_the_file(tmp_path):
     path.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://h',"
                     " certificate-authority: ca.crt}}]\nusers: [{name: u, user: {tokenFile: t, exec: "
                     "{command: ./bin/x}}}]\n")
-    doc, where = kubeconfig.load_option(str(path))
+    doc, where = kubeconfig_loader.load_option(str(path))
     assert where == str(path)
     assert doc["clusters"][0]["cluster"]["certificate-authority"] == os.path.join(str(tmp_path), "ca.crt")
     assert doc["users"][0]["user"]["tokenFile"] == os.path.join(str(tmp_path), "t")
@@ -101,7 +101,7 @@ def test_kubeconfig_list_merges_as_kubectl(tmp_path):
     a.write_text("clusters: [{name: c, cluster: {server: 'https://a'}}]\ncurrent-context: x\n")
     b.write_text("clusters: [{name: c, cluster: {server: 'https://b'}}, {name: d, cluster: {server: 'https://d'}}]\n"
                  "current-context: y\n")
-    doc, _where = kubeconfig.load_option(os.pathsep.join([str(a), str(b)]))
+    doc, _where = kubeconfig_loader.load_option(os.pathsep.join([str(a), str(b)]))
     assert [c["cluster"]["server"] for c in doc["clusters"]] == ["https://a", "https://d"]
     assert doc["current-context"] == "x"
 
@@ -172,23 +172,23 @@ current-context: c2
 def test_documents_without_anchors_parse_alike_on_both_paths(monkeypatch):
     """An anchor-free kubeconfig takes libyaml (no anchor, no alias, no bomb); its result is the counting
     loader's, and so is every error message (a failure is worded by the counting loader)."""
-    fast = kubeconfig.safe_load(KUBECONFIG_DOC)
+    fast = kubeconfig_loader.safe_load(KUBECONFIG_DOC)
     broken = "apiVersion: v1\nclusters: [\n"
     with pytest.raises(Exception) as fast_error:
-        kubeconfig.safe_load(broken)
-    monkeypatch.setattr(kubeconfig, "_FAST_LOADER", None)
-    assert kubeconfig.safe_load(KUBECONFIG_DOC) == fast
+        kubeconfig_loader.safe_load(broken)
+    monkeypatch.setattr(kubeconfig_loader, "_FAST_LOADER", None)
+    assert kubeconfig_loader.safe_load(KUBECONFIG_DOC) == fast
     with pytest.raises(Exception) as slow_error:
-        kubeconfig.safe_load(broken)
+        kubeconfig_loader.safe_load(broken)
     assert str(fast_error.value) == str(slow_error.value)
 
 
 def test_an_anchor_sends_the_document_to_the_counting_loader(monkeypatch):
     """The bomb has anchors: libyaml is never given it, so the alias limits hold with the fast path on."""
     used = []
-    real = kubeconfig.yaml.load
-    monkeypatch.setattr(kubeconfig.yaml, "load", lambda text, Loader: used.append(Loader) or real(text, Loader=Loader))
-    with pytest.raises(kubeconfig.YamlLimitError):
-        kubeconfig.safe_load(BOMB)
-    kubeconfig.safe_load(KUBECONFIG_DOC)
-    assert used == [kubeconfig._LimitedLoader, kubeconfig._FAST_LOADER]
+    real = kubeconfig_loader.yaml.load
+    monkeypatch.setattr(kubeconfig_loader.yaml, "load", lambda text, Loader: used.append(Loader) or real(text, Loader=Loader))
+    with pytest.raises(kubeconfig_loader.YamlLimitError):
+        kubeconfig_loader.safe_load(BOMB)
+    kubeconfig_loader.safe_load(KUBECONFIG_DOC)
+    assert used == [kubeconfig_loader._LimitedLoader, kubeconfig_loader._FAST_LOADER]

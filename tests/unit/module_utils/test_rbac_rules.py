@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import rbac
-from ansible_collections.meshmend.multicluster.plugins.module_utils.client import api_path, map_http_error
+from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import api_path, map_http_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DIAGNOSE = "docs/rbac/meshmend-diagnose/"

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils import certs, client, kubeconfig
+from ansible_collections.meshmend.multicluster.plugins.module_utils import api_errors, certs, client, kubeconfig, kubeconfig_loader
 from ansible_collections.meshmend.multicluster.plugins.module_utils.facts import remote_secret_facts
 
 TOKEN = "tok-" + "s3cr3t" * 8
@@ -32,21 +32,21 @@ def _kubeconfig(server="https://10.0.0.1:6443", token=TOKEN, **user):
     (_bomb(), "alias bomb"),
     ("a: &a {x: *a}\n", "recursive"),
     ("[" * 5000 + "]" * 5000, "nested too deeply"),
-    ("x: " + "A" * (kubeconfig.MAX_YAML_BYTES + 1), "bytes, more than"),
+    ("x: " + "A" * (kubeconfig_loader.MAX_YAML_BYTES + 1), "bytes, more than"),
     ("\n".join("k%d: &k%d 1" % (i, i) for i in range(1200)) + "\nl: [" +
      ",".join("*k%d" % i for i in range(1200)) + "]\n", "aliases"),
 ])
 def test_yaml_limits_refuse(doc, words):
-    with pytest.raises(kubeconfig.YamlLimitError) as err:
-        kubeconfig.safe_load(doc)
+    with pytest.raises(kubeconfig_loader.YamlLimitError) as err:
+        kubeconfig_loader.safe_load(doc)
     assert words in str(err.value)
 
 
 def test_yaml_limits_allow_ordinary_aliases_and_refuse_python_tags():
-    assert kubeconfig.safe_load("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
+    assert kubeconfig_loader.safe_load("a: &a [1]\nb: *a\n") == {"a": [1], "b": [1]}
     import yaml
     with pytest.raises(yaml.YAMLError):
-        kubeconfig.safe_load("!!python/object/apply:os.system ['true']")
+        kubeconfig_loader.safe_load("!!python/object/apply:os.system ['true']")
 
 
 # --------------------------------------------------------------------------- remote secret values
@@ -163,31 +163,31 @@ def test_inline_kubeconfig_bomb_is_refused():
 # --------------------------------------------------------------------------- retry policy (pure)
 
 def test_retry_after_is_honoured_capped_and_case_insensitive():
-    assert client._retry_after({"Retry-After": "1"}, 0) == 1.0
-    assert client._retry_after({"retry-after": "2"}, 0) == 2.0
-    assert client._retry_after({"Retry-After": "3600"}, 0) == 5.0
-    assert client._retry_after({}, 0) == 0.1 and client._retry_after(None, 3) == 0.8
-    assert client._retry_after(None, 10) == 2.0
+    assert api_errors._retry_after({"Retry-After": "1"}, 0) == 1.0
+    assert api_errors._retry_after({"retry-after": "2"}, 0) == 2.0
+    assert api_errors._retry_after({"Retry-After": "3600"}, 0) == 5.0
+    assert api_errors._retry_after({}, 0) == 0.1 and api_errors._retry_after(None, 3) == 0.8
+    assert api_errors._retry_after(None, 10) == 2.0
 
 
 def test_only_reads_are_retried_on_5xx_and_dropped_connections():
-    assert client._is_retryable(429, "PATCH") and client._is_retryable(503, "GET")
-    assert not client._is_retryable(503, "PATCH") and not client._is_retryable(500, "POST")
-    assert not client._is_retryable(404, "GET") and not client._is_retryable(403, "GET")
+    assert api_errors._is_retryable(429, "PATCH") and api_errors._is_retryable(503, "GET")
+    assert not api_errors._is_retryable(503, "PATCH") and not api_errors._is_retryable(500, "POST")
+    assert not api_errors._is_retryable(404, "GET") and not api_errors._is_retryable(403, "GET")
 
     class Exc(Exception):
         pass
-    dropped = client.map_transport_error(
+    dropped = api_errors.map_transport_error(
         "c1", "list", "/api/v1/pods",
         Exc("('Connection broken: IncompleteRead(49 bytes read, 4047 more expected)', IncompleteRead(49))"))
     assert dropped.kind == "unreachable" and dropped.detail == "connection dropped mid-response"
-    assert client._retryable_transport(dropped, "GET") and not client._retryable_transport(dropped, "PATCH")
-    lost = client.map_transport_error("c1", "create", "/api/v1/namespaces/a/pods/p/exec",
-                                      Exc("Connection to remote host was lost."))
+    assert api_errors._retryable_transport(dropped, "GET") and not api_errors._retryable_transport(dropped, "PATCH")
+    lost = api_errors.map_transport_error("c1", "create", "/api/v1/namespaces/a/pods/p/exec",
+                                          Exc("Connection to remote host was lost."))
     assert lost.detail == "connection dropped mid-response"
-    refused = client.map_transport_error("c1", "get", "/api/v1/namespaces/x",
-                                         Exc("[Errno 111] Connection refused"))
-    assert refused.kind == "unreachable" and not client._retryable_transport(refused, "GET")
+    refused = api_errors.map_transport_error("c1", "get", "/api/v1/namespaces/x",
+                                             Exc("[Errno 111] Connection refused"))
+    assert refused.kind == "unreachable" and not api_errors._retryable_transport(refused, "GET")
 
 
 @pytest.mark.parametrize("content", [
