@@ -115,7 +115,7 @@ options:
     default: 60.0
   facts_on_console:
     description:
-      - V(false) keeps a readable cluster's facts off the console and out of every callback (as O(no_log) would);
+      - V(false) keeps a readable cluster's facts off the console and out of every callback (as the task keyword C(no_log) would);
         they stay whole in the registered result. A cluster that cannot be read still shows its result, and
         warnings always show.
       - The diagnose role sets V(false). At scale each cluster's facts hold one entry per peer, and every

@@ -34,14 +34,14 @@ def test_random_results_match_remove_values():
     alphabet = string.ascii_letters + string.digits + "-_."
 
     def word(lo, hi):
-        return "".join(rng.choice(alphabet) for _ in range(rng.randint(lo, hi)))
+        return "".join(rng.choice(alphabet) for _i in range(rng.randint(lo, hi)))
 
-    secrets = set(word(4, 60) for _ in range(40)) | set(str(rng.randint(1000, 99999)) for _ in range(5))
+    secrets = set(word(4, 60) for _i in range(40)) | set(str(rng.randint(1000, 99999)) for _i in range(5))
     pool = sorted(secrets)
 
     def text():
         parts = [word(0, 20)]
-        for _ in range(rng.randint(0, 3)):
+        for _i in range(rng.randint(0, 3)):
             parts.append(rng.choice(pool) if rng.random() < 0.5 else word(1, 30))
         return "".join(parts) if rng.random() < 0.8 else rng.choice(pool)
 
@@ -50,10 +50,10 @@ def test_random_results_match_remove_values():
         if depth > 3 or kind < 0.5:
             return rng.choice([text(), text(), rng.randint(0, 10 ** 6), rng.random() * 1e5, None, True])
         if kind < 0.75:
-            return [value(depth + 1) for _ in range(rng.randint(0, 5))]
-        return dict((word(1, 8), value(depth + 1)) for _ in range(rng.randint(0, 5)))
+            return [value(depth + 1) for _i in range(rng.randint(0, 5))]
+        return dict((word(1, 8), value(depth + 1)) for _i in range(rng.randint(0, 5)))
 
-    for _ in range(200):
+    for _i in range(200):
         result = value(0)
         assert redact(result, secrets) == remove_values(result, secrets)
 
