@@ -1,8 +1,8 @@
 """What a proxy's EDS holds: mesh services, their endpoints, split horizon (ep_filters.go)."""
 
 from .world import labels_of, name_of, ns_of, matches
-from .istiod import Istiod, serving_istiod
-from .networks import known_gateways, endpoint_network, proxy_network
+from .istiod import serving_istiod
+from .networks import endpoint_network, proxy_network
 
 DOMAIN = "svc.cluster.local"
 
@@ -148,7 +148,7 @@ class ProxyView:
         self.cluster = cluster
         self.pod = pod
         self.server = serving_istiod(world, cluster, pod)
-        self.istiod = Istiod(world, self.server) if self.server else None
+        self.istiod = world.istiod(self.server) if self.server else None
         self.network = proxy_network(pod)
         self._clusters = None
 
@@ -159,8 +159,8 @@ class ProxyView:
         self._clusters = {}
         if self.istiod is None:
             return self._clusters
-        gws = known_gateways(self.world, self.istiod)
-        for (host, port), entry in sorted(mesh_endpoints(self.world, self.istiod).items(),
+        gws, _ = self.istiod.gateways()
+        for (host, port), entry in sorted(self.istiod.endpoints().items(),
                                           key=lambda kv: (kv[0][0], kv[0][1])):
             name = "outbound|%s||%s" % (port, host)
             self._clusters[name] = {"host": host, "port": port, "service": entry["service"],

@@ -303,9 +303,9 @@ def webhook_nodes(world, serving, cluster, cluster_id):
     (only while a scenario loads) counts as registered: a real install adds the secret before the workloads."""
     if serving is None or serving == cluster:
         return list(world.list(cluster, "nodes"))
-    from .istiod import Istiod, ISTIO_NS, MC_LABEL
+    from .istiod import ISTIO_NS, MC_LABEL
     try:
-        regs, _ = Istiod(world, serving).registry()
+        regs, _ = world.istiod(serving).registry()
     except Exception:   # never fail a pod admission on the model
         regs = []
     for r in regs:

@@ -71,6 +71,8 @@ class Istiod:
         self.mesh = mesh_config(world, cluster)
         self.mesh_networks = mesh_networks(world, cluster)
         self._registry = None
+        self._gateways = None
+        self._endpoints = None
 
     @property
     def running(self):
@@ -82,6 +84,21 @@ class Istiod:
             self._registry = process_remote_secrets(self.world, self.cluster, self.cluster_id, self.env,
                                                     self.version)
         return self._registry
+
+    def gateways(self):
+        """(every gateway this istiod knows, the log events finding them raised): networks.known_gateways."""
+        if self._gateways is None:
+            from .networks import known_gateways
+            events = []
+            self._gateways = (known_gateways(self.world, self, events), events)
+        return self._gateways
+
+    def endpoints(self):
+        """eds.mesh_endpoints of this istiod."""
+        if self._endpoints is None:
+            from .eds import mesh_endpoints
+            self._endpoints = mesh_endpoints(self.world, self)
+        return self._endpoints
 
     def synced_clusters(self):
         """[(cluster_id, lab_cluster)] whose objects this istiod serves from."""

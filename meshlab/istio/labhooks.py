@@ -6,10 +6,9 @@ import sys
 
 from .world import LabWorld, labels_of, name_of, ns_of
 from . import injection, placeholders, envoy, pki
-from .istiod import Istiod, ISTIO_NS, istiod_deployment, proxy_root, secret_data
+from .istiod import ISTIO_NS, istiod_deployment, proxy_root, secret_data
 from .eds import ProxyView
 from .logs import IstiodLog
-from .networks import known_gateways
 from .dataplane import DataPlane, run_exec
 
 ROOT_CM = "istio-ca-root-cert"
@@ -86,7 +85,7 @@ class IstioBehaviour:
             return None
         key = (pod.get("metadata") or {}).get("uid") or name_of(pod)
         log = self.logs.setdefault(key, IstiodLog())
-        ist = Istiod(self.world, cluster.name)
+        ist = self.world.istiod(cluster.name)
         if ist.running:
             log.observe(ist)
         return log.text()
@@ -117,12 +116,12 @@ class IstioBehaviour:
         method, path = cmd[2].upper(), cmd[3]
         if method != "GET":
             return "", "Error: only GET is supported here\n", 1
-        ist = Istiod(self.world, cluster)
+        ist = self.world.istiod(cluster)
         p = path.lstrip("/").split("?")[0]
         if p == "debug/clusterz":
             return json.dumps(ist.clusterz(), indent=2) + "\n", "", 0
         if p == "debug/networkz":
-            gws = known_gateways(self.world, ist)
+            gws, _ = ist.gateways()
             out = [{"Network": g["network"], "Cluster": g["cluster"], "Addr": g["addr"], "Port": g["port"],
                     "HBONEPort": 0,
                     "ServiceAccount": "%s/%s" % (ISTIO_NS, "istio-eastwestgateway-service-account") if g["service"] else ""}

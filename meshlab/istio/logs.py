@@ -195,13 +195,11 @@ class IstiodLog:
         self.started = False
 
     def observe(self, istiod):
-        from .networks import known_gateways
         if not self.started:
             self.lines += [format_line(*line) for line in startup_lines(istiod)]
             self.started = True
         regs, events = istiod.registry()
-        gw_log = []
-        known_gateways(istiod.world, istiod, gw_log)
+        _, gw_log = istiod.gateways()
         state = (tuple((r["id"], r["secretName"], r["syncStatus"], r["error"]) for r in regs),
                  tuple(tuple(sorted((k, str(v)) for k, v in e[2].items())) + (e[1],) for e in events),
                  tuple(tuple(sorted((k, str(v)) for k, v in e[2].items())) + (e[1],) for e in gw_log))

@@ -101,6 +101,11 @@ class World:
     def cluster_is_up(self, name):
         return True
 
+    def istiod(self, cluster):
+        """What ``cluster``'s istiod knows now (meshlab/istio/istiod.py)."""
+        from .istiod import Istiod
+        return Istiod(self, cluster)
+
     def cluster_of_ip(self, ip):
         """Lab cluster whose podCIDR holds ip (pods are data, so the CIDR decides)."""
         try:
@@ -186,10 +191,36 @@ class LabWorld(World):
 
     def __init__(self, lab):
         self.lab = lab
+        # Istio's view is recomputed on every request (an exec, a log read); it changes only when the lab does.
+        # At N clusters each istiod replays N-1 remote secrets, so without this every request costs O(N).
+        self._version = None
+        self._istiods = {}
+        self._probes = {}
 
     @property
     def spec(self):
         return self.lab.spec
+
+    def state_version(self):
+        """Changes whenever anything Istio's model reads can have changed: an object, a cluster's
+        reachability, address or faults, a firewall rule."""
+        return (tuple((c.store.rv, c.up, c.port, tuple(sorted(c.faults.items(), key=lambda kv: kv[0])))
+                      for c in self.lab.clusters.values()),
+                tuple(tuple(sorted(r.items())) for r in self.lab.firewall.rules))
+
+    def _current(self):
+        version = self.state_version()
+        if version != self._version:
+            self._version = version
+            self._istiods = {}
+            self._probes = {}
+
+    def istiod(self, cluster):
+        self._current()
+        ist = self._istiods.get(cluster)
+        if ist is None:
+            ist = self._istiods[cluster] = World.istiod(self, cluster)
+        return ist
 
     def cluster_names(self):
         return list(self.lab.clusters)
@@ -223,6 +254,14 @@ class LabWorld(World):
         return self.lab.firewall.allows(src, dst, port)
 
     def probe_api(self, server, ca_pem, token, insecure=False):
+        # the same reader credentials sit in every other cluster's remote secret: probed once per lab state
+        self._current()
+        key = (server, ca_pem, token, insecure)
+        if key not in self._probes:
+            self._probes[key] = self._probe_api(server, ca_pem, token, insecure)
+        return self._probes[key]
+
+    def _probe_api(self, server, ca_pem, token, insecure):
         c = self.lab.cluster_for_server(server) if server else None
         if c is None:
             return probe_result(server, None, False, False, None, None)

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import re
 
@@ -30,6 +31,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import (
     annotations_of, dig, env_map, labels_of, meta, name_of, plain_error, pod_ready, pod_running, selects,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.kubeconfig_loader import YamlLimitError, safe_load
+from ansible_collections.meshmend.multicluster.plugins.module_utils.shared_memo import MEMO, digest
 from ansible_collections.meshmend.multicluster.plugins.module_utils.urls import normalize_server
 from ansible_collections.meshmend.multicluster.plugins.module_utils import mesh_networks as _mesh_networks
 from ansible_collections.meshmend.multicluster.plugins.module_utils import (
@@ -350,8 +352,8 @@ def destination_rule_facts(items):
 def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version=None):
     """Every istio/multiCluster=true Secret, one entry per data key (no credential).
 
-    Returns (facts, configs) where configs maps (namespace, name, key) -> parsed kubeconfig
-    for the probe (kept in memory only, never returned).
+    Returns (facts, configs) where configs maps (namespace, name, key) -> the kubeconfig's bytes, for the
+    probe (kept in memory only, never returned).
     """
     facts, configs = [], {}
     for s in secrets or []:
@@ -361,21 +363,69 @@ def remote_secret_facts(secrets, allowlist=(), no_log_values=None, istio_version
         for key in sorted(data.keys()):
             raw = _kubeconfig.b64_strict(data.get(key) or "")
             if raw is None:
-                entry, config = _kubeconfig.summarize(key, b"", allowlist, istio_version)
+                entry, _config = _kubeconfig.summarize(key, b"", allowlist, istio_version)
                 entry["error"] = "kubeconfig cannot be loaded: the Secret's data value is not valid base64"
                 entry["error_stage"] = "load"
             else:
-                entry, config = _kubeconfig.summarize(key, raw, allowlist, istio_version)
-            if config is not None:
-                if no_log_values is not None:
-                    for v in kubeconfig_secret_values(config):
-                        no_log_values.add(v)
-                configs[(md.get("namespace"), md.get("name"), key)] = config
+                entry, parsed, values = summarize_once(key, raw, allowlist, istio_version)
+                if parsed:
+                    if no_log_values is not None:
+                        no_log_values.update(values)
+                    configs[(md.get("namespace"), md.get("name"), key)] = raw
             entries.append(entry)
         annotations = secret_annotations(s)   # never last-applied-configuration (it holds the data)
         facts.append({"namespace": md.get("namespace"), "name": md.get("name"), "labels": labels_of(s),
                       "annotations": annotations, "type": s.get("type"), "entries": entries})
     return sorted(facts, key=lambda x: (x["namespace"] or "", x["name"] or "")), configs
+
+
+def summarize_once(key, raw, allowlist, istio_version):
+    """kubeconfig.summarize, worked out once per run for each distinct value (shared_memo): the N-1 copies of
+    a peer's reader kubeconfig in the other clusters are the same bytes. Returns (entry, parsed, the
+    credential strings the value holds, for no_log).
+
+    The memo holds no credential: it keeps where they sit in the value (spans), and a worker that finds the
+    entry reads them from its own copy of the bytes."""
+    memo_key = digest("remote secret", key, raw, None if allowlist is None else tuple(allowlist), istio_version)
+    known = MEMO.get(memo_key)
+    if known is not None:
+        return known["entry"], known["parsed"], [_at(raw, span) for span in known["spans"]]
+    entry, config = _kubeconfig.summarize(key, raw, allowlist, istio_version)
+    values = kubeconfig_secret_values(config) if config is not None else []
+    spans = _spans(raw, values)
+    if spans is not None:
+        MEMO.put(memo_key, {"entry": entry, "parsed": config is not None, "spans": spans})
+    return entry, config is not None, values
+
+
+def _b64_text(data):
+    return base64.b64decode(data).decode("utf-8", "replace")   # as client.kubeconfig_secret_values decodes
+
+
+def _spans(raw, values):
+    """[[start, end, base64]] locating each value in raw, verbatim or as the decoding of a verbatim one; None when
+    one cannot be located (that value is then not memoized)."""
+    spans = []
+    for value in values:
+        found = raw.find(value.encode("utf-8"))
+        if found >= 0:
+            spans.append([found, found + len(value.encode("utf-8")), False])
+            continue
+        for start, end, _decoded in list(spans):
+            try:
+                if _b64_text(raw[start:end]) == value:
+                    spans.append([start, end, True])
+                    break
+            except (ValueError, TypeError):
+                continue
+        else:
+            return None
+    return spans
+
+
+def _at(raw, span):
+    start, end, decoded = span
+    return _b64_text(raw[start:end]) if decoded else raw[start:end].decode("utf-8")
 
 
 def effective_identity(facts):

@@ -347,14 +347,15 @@ def _gather_cluster(client, opts):
     for rs in facts["remote_secrets"] or []:
         ref = "%s/%s" % (rs["namespace"], rs["name"])
         for e in rs["entries"]:
-            config = configs.get((rs["namespace"], rs["name"], e["key"]))
-            if config is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log"),
-                                                   has_istiod=bool(facts.get("istiod"))):
+            raw = configs.get((rs["namespace"], rs["name"], e["key"]))
+            if raw is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log"),
+                                                has_istiod=bool(facts.get("istiod"))):
                 continue
             timeout = float(opts.get("probe_timeout") or 5)
             left = _time_left(client)
             if left is not None and left <= 0.1:
                 continue   # past the gather deadline: not probed (the entry's probe stays null)
+            config, _error = _kubeconfig.load(raw)
             ok, err, n = probe_kubeconfig(config, "%s (remote secret %s key %s)" % (e["server"], ref, e["key"]),
                                           timeout=timeout if left is None else min(timeout, left), allowlist=allow,
                                           istio_version=istiod_now.get("version"))

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils.shared_memo import MEMO, digest
+
 try:
     import yaml
     HAS_YAML = True
@@ -163,7 +165,13 @@ def load_file(path):
     """One kubeconfig file through the limits. Relative file references are made absolute against the
     file's folder, as client-go's ResolveLocalPaths does (certificate-authority, client-certificate,
     client-key, tokenFile, an exec command holding a path separator)."""
-    doc = parse_document(read_limited(path), "kubeconfig %s" % path)
+    data = read_limited(path)
+    # Every cluster of an inventory usually reads the same file (one context each): parsed once per run.
+    key = digest("kubeconfig file", data)
+    doc = MEMO.get(key)
+    if doc is None:
+        doc = parse_document(data, "kubeconfig %s" % path)
+        MEMO.put(key, doc)
     base = os.path.dirname(os.path.abspath(path))
     for key, inner, fields in (("clusters", "cluster", ("certificate-authority",)),
                                ("users", "user", ("client-certificate", "client-key", "tokenFile"))):
