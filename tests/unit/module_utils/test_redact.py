@@ -24,6 +24,10 @@ KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\
     ({"bytes": b"x" + TOKEN.encode()}, [TOKEN]),
     ({"keys stay": {TOKEN: 1}}, [TOKEN]),
     ({"no secrets": "anything"}, []),
+    # characters JSON escapes (the check before the walk reads the result's JSON text)
+    ({"q": 'say "sec\\ret"\n now', "u": "cl\u00e9-\u2713-\x01ctl!", "n": float("nan")},
+     ['"sec\\ret"\n', "\u00e9-\u2713-\x01ctl"]),
+    ({"not here": "nothing to see", "n": 12}, ['"sec\\ret"', "\u2713\u2713\u2713\u2713"]),
 ])
 def test_same_result_as_remove_values(value, secrets):
     assert redact(value, set(secrets)) == remove_values(value, set(secrets))
@@ -31,7 +35,7 @@ def test_same_result_as_remove_values(value, secrets):
 
 def test_random_results_match_remove_values():
     rng = random.Random(17)
-    alphabet = string.ascii_letters + string.digits + "-_."
+    alphabet = string.ascii_letters + string.digits + "-_." + '"\\\n\u00e9\u2713\x01'
 
     def word(lo, hi):
         return "".join(rng.choice(alphabet) for _i in range(rng.randint(lo, hi)))
