@@ -3,6 +3,7 @@ the exit status by meshmend_fail_on, --limit, an unreachable cluster, and faults
 the real kubectl yielding the same findings as the matching bundled scenario."""
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -164,6 +165,21 @@ def test_unreachable_cluster_is_reported_and_the_others_finish(healthy, reports)
     assert doc["facts"]["cluster2"]["reachable"] is False
     assert doc["facts"]["cluster1"]["reachable"] is True and doc["facts"]["cluster1"]["istiod"]
     assert doc["summary"]["unreachable"] == ["cluster2"]
+
+
+def test_every_cluster_down_still_writes_the_report(healthy, reports):
+    """Each down cluster leaves the play as unreachable only after the reports: with none left, the report
+    still names them all and the exit status is the findings' (2), not Ansible's 4."""
+    healthy.ctl("cluster", "down", "cluster1")
+    healthy.ctl("cluster", "down", "cluster2")
+    rc, out = diagnose(healthy, reports)
+    assert rc == 2, out[-3000:]
+    doc = load(reports)
+    assert doc["summary"]["unreachable"] == ["cluster1", "cluster2"], out[-3000:]
+    assert ("cluster.unreachable", "cluster1", None) in triples(doc)
+    recap = out.split("PLAY RECAP", 1)[1]
+    for name in ("cluster1", "cluster2"):
+        assert re.search(r"%s\s+: ok=\d+\s+changed=0\s+unreachable=1\s+failed=0" % name, recap), recap
 
 
 @pytest.mark.parametrize("scenario,fault", [

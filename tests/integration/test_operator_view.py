@@ -61,6 +61,28 @@ def test_console_names_the_down_cluster_once_with_its_9_dependents(run):
     assert "[x] remote_secret.api_unreachable 9 on" in block and "(all explained by a root cause above)" in block
 
 
+def recap(out):
+    """{host: {"ok": n, "unreachable": n, ...}} from Ansible's PLAY RECAP."""
+    counts = {}
+    for line in out.split("PLAY RECAP", 1)[1].splitlines():
+        m = re.match(r"(\S+)\s+:\s+(.*)$", line.strip())
+        if m:
+            counts[m.group(1)] = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2)))
+    return counts
+
+
+def test_the_recap_counts_the_down_cluster_unreachable(run):
+    rc, out, _html = run
+    counts = recap(out)
+    assert sorted(counts) == sorted(PEERS + ["cluster3"]), out[-3000:]
+    assert counts["cluster3"]["unreachable"] == 1 and counts["cluster3"]["failed"] == 0
+    assert all(counts[peer]["unreachable"] == 0 and counts[peer]["failed"] == 0 for peer in PEERS), counts
+    # after the reports, with the reason; the summary and the exit status are the findings' (above: 2)
+    assert re.search(r"UNREACHABLE! => .*cluster3 could not be read: ", out.replace("\n", " ")), out[-3000:]
+    assert out.index("UNREACHABLE!") > out.index("TASK [meshmend.multicluster.diagnose : Analyze every cluster")
+    assert rc == 2
+
+
 class RootCauses(HTMLParser):
     """The root-cause <details> of the page and their symptom groups (data attributes), in page order."""
 

@@ -149,7 +149,7 @@ def test_a_credential_yaml_escapes_is_worked_out_every_time(monkeypatch):
 
 def test_an_unparsable_value_is_remembered_as_unparsed(monkeypatch):
     monkeypatch.setattr(facts_mod, "MEMO", SharedMemo(size=1 << 20))
-    for _ in range(2):
+    for _attempt in range(2):
         entry, parsed, values = facts_mod.summarize_once("cluster2", b"{{{{", None, (1, 26))
         assert entry["error_stage"] == "load" and parsed is False and values == []
 
