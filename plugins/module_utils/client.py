@@ -143,6 +143,22 @@ def _set_authorization(cfg, value):
     cfg.refresh_api_key_hook = None
 
 
+def _context_in_use(document, context):
+    """The kubeconfig cut down to the context this cluster is read with, its cluster and its user (every entry of
+    those names, so a duplicate still fails as the library fails it). An inventory's kubeconfig holds one
+    context per cluster: each worker then copies and loads a few entries, not all of them, and no_log learns the
+    credentials this cluster is read with, not every other cluster's."""
+    name = context or document.get("current-context")
+    contexts = [c for c in document.get("contexts") or [] if isinstance(c, dict) and c.get("name") == name]
+    inner = contexts[0].get("context") if contexts and isinstance(contexts[0].get("context"), dict) else None
+    if not inner:
+        return document   # the library words the problem
+    cut = dict(document, contexts=contexts)
+    for key, ref in (("clusters", inner.get("cluster")), ("users", inner.get("user"))):
+        cut[key] = [e for e in document.get(key) or [] if isinstance(e, dict) and e.get("name") == ref]
+    return cut
+
+
 def build_configuration(params, cluster=None, module=None, require_context=False):
     """A fresh ``Configuration`` from the auth options (kubernetes.core semantics).
 
@@ -172,10 +188,11 @@ def build_configuration(params, cluster=None, module=None, require_context=False
         if problem:
             raise _bad_config(label, problem)
         try:
-            _redact(module, document)
+            in_use = _context_in_use(document, context)
+            _redact(module, in_use)
             if not (p.get("persist_config") and single_file):
                 k8s_config.load_kube_config_from_dict(
-                    config_dict=copy.deepcopy(document), context=context, client_configuration=cfg,
+                    config_dict=copy.deepcopy(in_use), context=context, client_configuration=cfg,
                     persist_config=False)
             else:
                 # persist_config writes refreshed tokens back to the file: the library loads the file it has

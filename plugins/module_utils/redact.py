@@ -19,7 +19,6 @@ __metaclass__ = type
 
 import bisect
 import datetime
-import json
 
 # remove_values's own words, so a redacted result reads the same whichever path it took
 WHOLE_VALUE = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -58,21 +57,9 @@ def redact(value, secrets):
     becomes ``VALUE_SPECIFIED_IN_NO_LOG_PARAMETER``, a secret inside a string ``********``, a number
     whose digits hold a secret the whole-value marker. Keys are left as they are, as there."""
     found = _Secrets(secrets)
-    if not found.values or not _may_hold(value, found):
+    if not found.values:
         return value
     return _walk(value, found)
-
-
-def _may_hold(value, found):
-    """False when no secret occurs anywhere in ``value``, told from its JSON text in one pass per secret.
-    JSON escapes each character on its own, so a string holding a secret holds the secret's escaped
-    form, and a number prints its digits as ``str`` does. True when unsure (a value JSON cannot carry:
-    bytes, sets, dates, NaN), and when a key holds one: then the walk decides."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
-        return True
-    return any(json.dumps(secret, ensure_ascii=False)[1:-1] in text for secret in found.values)
 
 
 def _walk(value, found):

@@ -119,3 +119,28 @@ def test_doc_fragment_matches_arg_spec():
         assert sorted(opts[name].get("aliases", [])) == sorted(spec.get("aliases", [])), name
         assert opts[name].get("elements") == spec.get("elements"), name
     assert set(opts["proxy_headers"]["suboptions"]) == set(c.AUTH_PROXY_HEADERS_SPEC)
+
+
+def test_only_the_context_in_use_is_loaded_and_its_credentials_go_to_no_log():
+    """An inventory's kubeconfig holds one context per cluster: a cluster is read with its own, and no_log
+    learns its credentials, not every other cluster's."""
+    class M(object):
+        no_log_values = set()
+
+        def warn(self, msg):
+            pass
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "a", "preferences": {},
+           "clusters": [{"name": n, "cluster": {"server": "https://10.0.0.%d:6443" % i, "insecure-skip-tls-verify": True}}
+                        for i, n in enumerate("abc", 1)],
+           "contexts": [{"name": n, "context": {"cluster": n, "user": "u" + n}} for n in "abc"],
+           "users": [{"name": "u" + n, "user": {"token": "token-of-cluster-" + n}} for n in "abc"]}
+    m = M()
+    cfg = c.build_configuration({"kubeconfig": doc, "context": "b"}, cluster="b", module=m)
+    assert cfg.host == "https://10.0.0.2:6443"
+    assert list(cfg.api_key.values()) == ["Bearer token-of-cluster-b"]
+    assert m.no_log_values == {"token-of-cluster-b"}
+    # the current context when none is named; a context that is not there is still refused, by name
+    assert c.build_configuration({"kubeconfig": doc}, cluster="a").host == "https://10.0.0.1:6443"
+    with pytest.raises(c.ClusterError) as ei:
+        c.build_configuration({"kubeconfig": doc, "context": "z"}, cluster="z")
+    assert "context z is not in the kubeconfig" in ei.value.message
