@@ -1,6 +1,6 @@
 """Every EXAMPLES block that test_examples.py does not run against the lab runs here, task by task as
 written, against a lab: the state-changing modules on the `demo` scenario (then the lab is checked with
-kubectl: the examples fixed what they say they fix), cluster_info, mesh_report and the connectivity
+kubectl: the examples fixed what they say they fix), cluster_info, end_unreachable, mesh_report and the connectivity
 modules on `healthy-multinetwork`. Adaptations are only what a real mesh differs in (addresses, the
 report directory) and run_once for an example that names one cluster's context.
 `make matrix` runs this file on every supported ansible-core."""
@@ -24,7 +24,8 @@ FQCN = "meshmend.multicluster"
 MODULES = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
                  if not os.path.basename(p).startswith("_"))
 WRITES = ("network_label_fix", "eastwest_gateway_address", "remote_secret", "deployment_restart")
-HEALTHY = ("cluster_info", "mesh_report", "connectivity_workload", "connectivity_probe", "connectivity_report")
+HEALTHY = ("cluster_info", "end_unreachable", "mesh_report", "connectivity_workload", "connectivity_probe",
+           "connectivity_report")
 TASK_KEYWORDS = {"name", "register", "when", "loop", "loop_control", "check_mode", "diff", "delegate_to", "run_once",
                  "vars", "tags", "environment", "changed_when", "failed_when", "ignore_errors", "no_log"}
 
@@ -145,7 +146,9 @@ def test_gather_report_and_connectivity_examples_on_a_healthy_lab(tmp_path):
     (tmp_path / "helloworld-v1.yaml").write_text(yaml.safe_dump_all([d for d in hello + sleep if keep(d)]))
     with start_lab("healthy-multinetwork", str(tmp_path / "lab")) as lab:
         workload = examples("connectivity_workload")
-        ordered = (examples("cluster_info") + examples("mesh_report") + workload[:1] + examples("connectivity_probe")
+        # end_unreachable leaves every read cluster in play: each host still writes what it registered below
+        ordered = (examples("cluster_info") + examples("end_unreachable") + examples("mesh_report") + workload[:1]
+                   + examples("connectivity_probe")
                    + examples("connectivity_report") + workload[1:])
         tasks = [adapt(t, lab, reports) for t in ordered]
         registered = sorted(set(t["register"] for t in tasks if "register" in t))
