@@ -254,8 +254,8 @@ class LabWorld(World):
         return self.lab.firewall.allows(src, dst, port)
 
     def probe_api(self, server, ca_pem, token, insecure=False):
-        # the same reader credentials sit in every other cluster's remote secret: probed once per lab state
-        self._current()
+        # the same reader credentials sit in every other cluster's remote secret: probed once per lab state.
+        # Only a registry asks, for an istiod that istiod() has just checked against the lab's state.
         key = (server, ca_pem, token, insecure)
         if key not in self._probes:
             self._probes[key] = self._probe_api(server, ca_pem, token, insecure)

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -25,7 +26,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import HAS_KUBERNETES
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
-    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
+    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, facts_in_format, run,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import with_kubernetes_core_defaults
@@ -61,6 +62,10 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
+        # This worker is a fork of Ansible's main process, which by now holds every cluster read so far (registered
+        # results, one entry per peer): Python's collector would walk all of it, and so copy every page of it into
+        # this worker. What the worker inherited is left out of its collections; what it allocates is collected.
+        gc.freeze()
         args = with_kubernetes_core_defaults(self._task, self._templar, self._task.args)
         return off_console(self._gather(args, tmp, task_vars), args)
 
@@ -88,4 +93,4 @@ class ActionModule(ActionBase):
             result["warnings"] = sink.warnings
         # As AnsibleModule.exit_json does: no value of a no_log option, or of a credential read
         # on the way (kubeconfig secrets), ever leaves in the result (redact.py: the same, in linear time).
-        return redact(result, sink.no_log_values)
+        return facts_in_format(redact(result, sink.no_log_values), validation.validated_parameters)

@@ -8,6 +8,8 @@ from __future__ import (absolute_import, division, print_function)
 
 __metaclass__ = type
 
+import json
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -32,7 +34,13 @@ def verdict(gathered):
     cluster (a gather that failed for another reason is a failure, reported as such, not an unreachable host)."""
     if gathered.get("reachable") is not False:
         return {"changed": False, "reachable": True}
-    facts = gathered.get("facts") if isinstance(gathered.get("facts"), dict) else {}
+    facts = gathered.get("facts")
+    if facts is None and isinstance(gathered.get("facts_json"), str):   # cluster_info facts_format=json
+        try:
+            facts = json.loads(gathered["facts_json"])
+        except ValueError:
+            facts = None
+    facts = facts if isinstance(facts, dict) else {}
     cluster = gathered.get("cluster") or facts.get("cluster") or "the cluster"
     reason = " ".join(str(facts.get("error") or gathered.get("msg") or "no reason given").split())
     return {"changed": False, "reachable": False, "unreachable": True,

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, get_client,
@@ -53,8 +55,22 @@ def argument_spec():
                                "nodes", "istio_crds", "log", "clusterz", "proxy", "networkz"]),
         insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
         facts_on_console=dict(type="bool", default=True),
+        facts_format=dict(type="str", default="dict", choices=["dict", "json"]),
     )
     return spec
+
+
+def facts_in_format(result, params):
+    """``result`` with its facts as the task asked: a mapping (RV facts), or one JSON text (RV facts_json).
+
+    The text costs one dump here and one parse where it is read; in return the registered result is a few objects
+    whatever the mesh's size, which Ansible's main process copies, keeps and hands to each later worker cheaply
+    (at 500 clusters each cluster's facts are some 15,000 objects). Called after redaction: the text holds what the
+    mapping held."""
+    if params.get("facts_format") == "json" and isinstance(result.get("facts"), dict):
+        result = dict(result)
+        result["facts_json"] = json.dumps(result.pop("facts"), separators=(",", ":"), sort_keys=True)
+    return result
 
 
 def probe_mode(value, default="auto", option="probe_remote_secrets"):

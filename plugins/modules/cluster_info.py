@@ -122,6 +122,15 @@ options:
         callback gets its own copy of them in Ansible's main process (at 200 clusters, a third of the run).
     type: bool
     default: true
+  facts_format:
+    description:
+      - V(dict) returns the facts as RV(facts); V(json) returns the same facts as one JSON text in RV(facts_json)
+        instead (M(meshmend.multicluster.mesh_report) reads either).
+      - The diagnose role sets V(json). At scale each cluster's facts are thousands of objects (one entry per peer)
+        that Ansible's main process copies and keeps for the rest of the play; one text is copied and kept at once.
+    type: str
+    choices: [dict, json]
+    default: dict
   sections:
     description:
       - Read only these parts (default all but V(networkz)). Left-out parts are not requested and their facts are null.
@@ -176,7 +185,7 @@ RETURN = r"""
 facts:
   description:
     - The facts of this cluster, as documented in C(docs/facts.md) of the collection. Never holds a credential.
-  returned: always
+  returned: unless O(facts_format=json)
   type: dict
   sample:
     schema: 1
@@ -221,6 +230,12 @@ facts:
       endpoints:
         - {endpoint: "10.10.0.7:5000", status: HEALTHY, outlier_check: OK,
            cluster: "outbound|5000||helloworld.sample.svc.cluster.local"}
+facts_json:
+  description:
+    - RV(facts) as one JSON text (C(from_json) turns it back into the mapping).
+  returned: when O(facts_format=json)
+  type: str
+  sample: '{"cluster":"cluster1","reachable":true,"schema":1}'
 reachable:
   description: Whether the API server answered.
   returned: always
@@ -239,7 +254,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
     HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
-    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, run,
+    GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, facts_in_format, run,
 )
 from ansible_collections.meshmend.multicluster.plugins.module_utils.requirements import fail_missing
 
@@ -254,7 +269,7 @@ def main():
         result = run(module.params, module)
     except ClusterInfoError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.exit_json(**facts_in_format(result, module.params))
 
 
 if __name__ == "__main__":

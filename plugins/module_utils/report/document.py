@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
 import time
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import (
@@ -169,6 +170,11 @@ def facts_from_result(cluster, result):
     if result.get("skipped"):
         return missing_facts(cluster, "the gather task was skipped")
     facts = result.get("facts")
+    if facts is None and isinstance(result.get("facts_json"), str):   # cluster_info facts_format=json
+        try:
+            facts = json.loads(result["facts_json"])
+        except ValueError as exc:
+            return missing_facts(cluster, "the registered facts_json is not JSON (%s)" % exc)
     if not isinstance(facts, dict):
         msg = result.get("msg") or ("the gather task failed" if result.get("failed") else "the result holds no facts")
         return missing_facts(cluster, msg)
