@@ -69,7 +69,7 @@ def facts_in_format(result, params):
     mapping held."""
     if params.get("facts_format") == "json" and isinstance(result.get("facts"), dict):
         result = dict(result)
-        result["facts_json"] = json.dumps(result.pop("facts"), separators=(",", ":"), sort_keys=True)
+        result["facts_json"] = json.dumps(result.pop("facts"), separators=(",", ":"))
     return result
 
 
