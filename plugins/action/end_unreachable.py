@@ -8,10 +8,10 @@ from __future__ import (absolute_import, division, print_function)
 
 __metaclass__ = type
 
-import json
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report.document import facts_from_result
 
 ARGSPEC = dict(result=dict(type="dict", required=True))
 
@@ -34,14 +34,8 @@ def verdict(gathered):
     cluster (a gather that failed for another reason is a failure, reported as such, not an unreachable host)."""
     if gathered.get("reachable") is not False:
         return {"changed": False, "reachable": True}
-    facts = gathered.get("facts")
-    if facts is None and isinstance(gathered.get("facts_json"), str):   # cluster_info facts_format=json
-        try:
-            facts = json.loads(gathered["facts_json"])
-        except ValueError:
-            facts = None
-    facts = facts if isinstance(facts, dict) else {}
-    cluster = gathered.get("cluster") or facts.get("cluster") or "the cluster"
-    reason = " ".join(str(facts.get("error") or gathered.get("msg") or "no reason given").split())
+    cluster = gathered.get("cluster") or "the cluster"
+    facts = facts_from_result(cluster, gathered)   # either facts_format, as mesh_report reads it
+    reason = " ".join(str(facts.get("error") or "no reason given").split())
     return {"changed": False, "reachable": False, "unreachable": True,
             "msg": "%s could not be read: %s" % (cluster, reason[:500])}

@@ -23,4 +23,4 @@ def test_a_failed_gather_is_not_called_unreachable():
 
 def test_a_result_without_facts_still_names_the_cluster():
     got = verdict({"reachable": False, "cluster": "c9", "msg": "timed out"})
-    assert got["unreachable"] is True and got["msg"] == "c9 could not be read: timed out"
+    assert got["unreachable"] is True and got["msg"] == "c9 could not be read: cluster c9: no facts gathered: timed out"
