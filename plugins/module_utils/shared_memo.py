@@ -79,19 +79,19 @@ class SharedMemo(object):
     def put(self, key, value):
         """Remember ``value`` (JSON data). A value that does not survive JSON unchanged is not kept."""
         try:
-            text = json.dumps([key, value], separators=(",", ":"), allow_nan=False)
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             return False
-        if json.loads(text)[1] != value:
+        if json.loads(text) != value:
             return False
         if self._region is not None:
             self._catch_up()
             if key not in self._local:   # another worker may have put it meanwhile: the region keeps one copy
-                self._append(text.encode("utf-8"))
-        self._local.setdefault(key, json.dumps(value, separators=(",", ":")))
+                self._append(key.encode("utf-8"), text.encode("utf-8"))
+        self._local.setdefault(key, text)
         return True
 
-    # ---- the region: [bytes used][len][["key", value]][len][...] -----------------------------------------
+    # ---- the region: [bytes used] then records [record length][key length][key][value as JSON] ---------------
 
     def _locked(self):
         try:
@@ -113,13 +113,16 @@ class SharedMemo(object):
             self._lock.release()
         pos = 0
         while pos < len(chunk):
-            size = _RECORD.unpack_from(chunk, pos)[0]
-            key, value = json.loads(chunk[pos + _RECORD.size:pos + _RECORD.size + size].decode("utf-8"))
-            self._local.setdefault(key, json.dumps(value, separators=(",", ":")))
+            size, key_size = _RECORD.unpack_from(chunk, pos)[0], _RECORD.unpack_from(chunk, pos + _RECORD.size)[0]
+            key_start = pos + 2 * _RECORD.size
+            value_start = key_start + key_size
+            self._local.setdefault(chunk[key_start:value_start].decode("utf-8"),
+                                   chunk[value_start:pos + _RECORD.size + size].decode("utf-8"))
             pos += _RECORD.size + size
         self._read += len(chunk)
 
-    def _append(self, record):
+    def _append(self, key, text):
+        record = _RECORD.pack(len(key)) + key + text
         if not self._locked():
             return
         try:
