@@ -50,6 +50,17 @@ def dumps(o):
     return dumps_bytes(o).decode()
 
 
+def dumps_pretty(o):
+    """Indented JSON text, as Envoy's admin and istiod's debug endpoints print it. The standard encoder
+    indents in pure Python (half the lab's CPU at 200 clusters went to one proxy's clusters); orjson does it in C."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(o, option=orjson.OPT_INDENT_2).decode() + "\n"
+        except TypeError:
+            pass
+    return json.dumps(o, indent=2, ensure_ascii=False) + "\n"
+
+
 def jresp(obj, status=200, headers=None):
     return web.Response(body=dumps_bytes(obj), status=status, content_type="application/json", headers=headers)
 

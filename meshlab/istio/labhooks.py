@@ -1,15 +1,15 @@
 """Wires the pure Istio model into a running lab through meshlab/hooks.py's plug-in points."""
 
 import base64
-import json
 import sys
 
 from .world import LabWorld, labels_of, name_of, ns_of
 from . import injection, placeholders, envoy, pki
-from .istiod import ISTIO_NS, istiod_deployment, proxy_root, secret_data
+from .istiod import ISTIO_NS, istiod_deployment, proxy_root
 from .eds import ProxyView
 from .logs import IstiodLog
 from .dataplane import DataPlane, run_exec
+from ..server import dumps_pretty
 
 ROOT_CM = "istio-ca-root-cert"
 TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
@@ -119,16 +119,16 @@ class IstioBehaviour:
         ist = self.world.istiod(cluster)
         p = path.lstrip("/").split("?")[0]
         if p == "debug/clusterz":
-            return json.dumps(ist.clusterz(), indent=2) + "\n", "", 0
+            return dumps_pretty(ist.clusterz()), "", 0
         if p == "debug/networkz":
             gws, _ = ist.gateways()
             out = [{"Network": g["network"], "Cluster": g["cluster"], "Addr": g["addr"], "Port": g["port"],
                     "HBONEPort": 0,
                     "ServiceAccount": "%s/%s" % (ISTIO_NS, "istio-eastwestgateway-service-account") if g["service"] else ""}
                    for g in gws]
-            return json.dumps(out, indent=2) + "\n", "", 0
+            return dumps_pretty(out), "", 0
         if p == "debug/mesh":
-            return json.dumps(ist.mesh, indent=2) + "\n", "", 0
+            return dumps_pretty(ist.mesh), "", 0
         return "", "Error: received unsuccessful status code 404: 404 page not found\n", 1
 
     def pilot_agent(self, cluster, pod, cmd):
@@ -139,14 +139,14 @@ class IstioBehaviour:
         view = ProxyView(self.world, cluster, pod)
         if base == "clusters":
             if "format=json" in query:
-                return json.dumps(envoy.render_clusters(view), indent=2) + "\n", "", 0
+                return dumps_pretty(envoy.render_clusters(view)), "", 0
             return envoy.render_clusters_text(view), "", 0
         if base == "config_dump":
-            return json.dumps(envoy.render_config_dump(view, "include_eds" in query), indent=2) + "\n", "", 0
+            return dumps_pretty(envoy.render_config_dump(view, "include_eds" in query)), "", 0
         if base == "server_info":
             state = "LIVE" if view.istiod else "PRE_INITIALIZING"
-            return json.dumps({"state": state, "node": {"id": "sidecar~%s~%s.%s~%s.svc.cluster.local" % (
-                (pod.get("status") or {}).get("podIP", ""), name_of(pod), ns_of(pod), ns_of(pod))}}, indent=2) + "\n", "", 0
+            return dumps_pretty({"state": state, "node": {"id": "sidecar~%s~%s.%s~%s.svc.cluster.local" % (
+                (pod.get("status") or {}).get("podIP", ""), name_of(pod), ns_of(pod), ns_of(pod))}}), "", 0
         if base == "ready":
             return ("LIVE\n", "", 0) if view.istiod else ("", "Error: received unsuccessful status code 503\n", 1)
         return "", "Error: received unsuccessful status code 404: invalid path: /%s\n" % base, 1

@@ -28,8 +28,8 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.client impor
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import (
     GATHER_IMPORT_ERROR, ClusterInfoError, argument_spec, facts_in_format, run,
 )
-from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import with_kubernetes_core_defaults
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.forks import load_template_plugins
 
 MODULE = "meshmend.multicluster.cluster_info"
 
@@ -55,6 +55,10 @@ def off_console(result, args):
     if not wanted and result.get("reachable") is True and not result.get("failed"):
         result["_ansible_no_log"] = True
     return result
+
+
+# Ansible imports this plugin in its main process before it forks the workers (plugin_utils/forks.py).
+load_template_plugins()
 
 
 class ActionModule(ActionBase):
@@ -93,4 +97,4 @@ class ActionModule(ActionBase):
             result["warnings"] = sink.warnings
         # As AnsibleModule.exit_json does: no value of a no_log option, or of a credential read
         # on the way (kubeconfig secrets), ever leaves in the result (redact.py: the same, in linear time).
-        return facts_in_format(redact(result, sink.no_log_values), validation.validated_parameters)
+        return facts_in_format(result, validation.validated_parameters, sink.no_log_values)

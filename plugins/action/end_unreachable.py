@@ -12,8 +12,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.document import facts_from_result
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.forks import load_template_plugins
 
 ARGSPEC = dict(result=dict(type="dict", required=True))
+
+
+# Ansible imports this plugin in its main process before it forks the workers (plugin_utils/forks.py).
+load_template_plugins()
 
 
 class ActionModule(ActionBase):

@@ -8,6 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import KubernetesCoreDefaultsAction
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.forks import load_template_plugins
+
+
+# Ansible imports this plugin in its main process before it forks the workers (plugin_utils/forks.py).
+load_template_plugins()
 
 
 class ActionModule(KubernetesCoreDefaultsAction):

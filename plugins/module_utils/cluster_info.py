@@ -12,9 +12,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils.k8s import kind_words
+from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact, redacted_json
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import (
     AUTH_ARG_SPEC, ClusterError, get_client,
 )
@@ -60,17 +60,20 @@ def argument_spec():
     return spec
 
 
-def facts_in_format(result, params):
-    """``result`` with its facts as the task asked: a mapping (RV facts), or one JSON text (RV facts_json).
+def facts_in_format(result, params, secrets=()):
+    """``result`` with ``secrets`` redacted (redact.py) and its facts as the task asked: a mapping (RV facts), or
+    one JSON text (RV facts_json).
 
     The text costs one dump here and one parse where it is read; in return the registered result is a few objects
     whatever the mesh's size, which Ansible's main process copies, keeps and hands to each later worker cheaply
-    (at 500 clusters each cluster's facts are some 15,000 objects). Called after redaction: the text holds what the
-    mapping held."""
+    (at 500 clusters each cluster's facts are some 15,000 objects). The text holds what the mapping would."""
     if params.get("facts_format") == "json" and isinstance(result.get("facts"), dict):
         result = dict(result)
-        result["facts_json"] = json.dumps(result.pop("facts"), separators=(",", ":"))
-    return result
+        facts = result.pop("facts")
+        result = redact(result, secrets)
+        result["facts_json"] = redacted_json(facts, secrets)
+        return result
+    return redact(result, secrets)
 
 
 def probe_mode(value, default="auto", option="probe_remote_secrets"):

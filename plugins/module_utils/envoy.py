@@ -56,11 +56,14 @@ def field(obj, name, default=None):
     return default
 
 
-def _loads(data):
+def load_document(data):
+    """The JSON document of an Envoy admin or istioctl answer (text, bytes, or already parsed)."""
     if isinstance(data, (dict, list)):
         return data
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
+    if data is not None and not isinstance(data, str):
+        raise EnvoyParseError("the Envoy admin API answered a JSON %s, not an object or a list" % type(data).__name__)
     data = (data or "").strip()
     if not data:
         raise EnvoyParseError("empty answer from the Envoy admin API")
@@ -159,17 +162,23 @@ def additional_addresses(endpoint):
     return out
 
 
-def rows_from_clusters(data):
-    """Rows from ``clusters?format=json`` (either spelling)."""
-    doc = _loads(data)
+def _cluster_statuses(doc):
     if not isinstance(doc, dict):
         raise EnvoyParseError("clusters?format=json: expected an object with cluster_statuses")
     statuses = field(doc, "cluster_statuses")
     if statuses is None:
         raise EnvoyParseError("clusters?format=json: no cluster_statuses in the answer")
+    return statuses or []
+
+
+def rows_from_clusters(data, clusters=None):
+    """Rows from ``clusters?format=json`` (either spelling); only those of the Envoy clusters named in
+    ``clusters`` when given."""
     rows = []
-    for cs in statuses or []:
+    for cs in _cluster_statuses(load_document(data)):
         name = cs.get("name")
+        if clusters is not None and name not in clusters:
+            continue
         for hs in field(cs, "host_statuses") or []:
             address, port, kind = address_of(hs.get("address"))
             health = field(hs, "health_status") or {}
@@ -222,7 +231,7 @@ def rows_from_load_assignment(cla):
 
 def rows_from_config_dump(data):
     """Rows from ``config_dump?include_eds=true`` (EndpointsConfigDump, or its per-resource entries)."""
-    doc = _loads(data)
+    doc = load_document(data)
     if not isinstance(doc, dict) or "configs" not in doc:
         raise EnvoyParseError("config_dump: expected an object with configs")
     rows = []
@@ -240,20 +249,43 @@ def rows_from_config_dump(data):
     return sort_rows(rows)
 
 
-def parse_endpoints(data):
+def _is_load_assignments(doc):
+    return isinstance(doc, list) and any(isinstance(x, dict) and field(x, "cluster_name") is not None for x in doc)
+
+
+def parse_endpoints(data, clusters=None):
     """Rows from any of the documents (detected by shape): ``clusters?format=json``, ``config_dump``,
-    and istioctl's ``-o json`` lists (ClusterStatus or ClusterLoadAssignment items)."""
-    doc = _loads(data)
+    and istioctl's ``-o json`` lists (ClusterStatus or ClusterLoadAssignment items); only the rows of the
+    Envoy clusters named in ``clusters`` when given."""
+    doc = load_document(data)
     if isinstance(doc, dict) and "configs" in doc:
-        return rows_from_config_dump(doc)
-    if isinstance(doc, list):
-        if any(isinstance(x, dict) and field(x, "cluster_name") is not None for x in doc):
-            rows = []
-            for cla in doc:
-                rows.extend(rows_from_load_assignment(cla))
-            return sort_rows(rows)
-        return rows_from_clusters({"cluster_statuses": doc})
-    return rows_from_clusters(doc)
+        rows = rows_from_config_dump(doc)
+    elif _is_load_assignments(doc):
+        rows = []
+        for cla in doc:
+            rows.extend(rows_from_load_assignment(cla))
+        rows = sort_rows(rows)
+    else:
+        return rows_from_clusters({"cluster_statuses": doc} if isinstance(doc, list) else doc, clusters)
+    return rows if clusters is None else [row for row in rows if row["cluster"] in clusters]
+
+
+def endpoint_counts(data):
+    """{Envoy cluster name: number of endpoint rows} of any document parse_endpoints reads (clusters without
+    endpoints left out): for ``clusters?format=json`` without building a row, so that a caller can choose the
+    clusters it wants rows of (a proxy in a large mesh knows every service's endpoints in every cluster)."""
+    doc = load_document(data)
+    counts = {}
+    if (isinstance(doc, dict) and "configs" not in doc) or (isinstance(doc, list) and not _is_load_assignments(doc)):
+        for cs in _cluster_statuses({"cluster_statuses": doc} if isinstance(doc, list) else doc):
+            found = len(field(cs, "host_statuses") or [])
+            if found:
+                name = cs.get("name")
+                counts[name] = counts.get(name, 0) + found
+        return counts
+    for row in parse_endpoints(doc):
+        counts[row["cluster"]] = counts.get(row["cluster"], 0) + 1
+    return counts
 
 
 def _sort_key(row):

@@ -464,25 +464,34 @@ def proxy_endpoint_facts(raw_json, pod, service, port, network, istio_namespace=
     out = {"pod": pod, "service": _envoy.service_host(service) if service else None, "port": port,
            "network": network, "error": None, "endpoints": [], "clusters_seen": 0, "services": {}}
     try:
-        rows = _envoy.parse_endpoints(raw_json)
+        doc = _envoy.load_document(raw_json)
+        counts = _envoy.endpoint_counts(doc)
     except _envoy.EnvoyParseError as exc:
         out["error"] = str(exc)
         return out
-    out["clusters_seen"] = len(set(r["cluster"] for r in rows))
-    if service:
-        out["endpoints"] = _envoy.filter_rows(rows, service=service, port=port)
-    by_host = {}
-    for row in rows:
-        parts = _envoy.parse_cluster_name(row.get("cluster"))
-        if not parts or parts["direction"] != "outbound" or parts["subset"]:
+    out["clusters_seen"] = len(counts)
+    # Rows are built only for the Envoy clusters kept: the probe service's, and the largest other services'.
+    probe, by_host = set(), {}
+    for name, found in counts.items():
+        parts = _envoy.parse_cluster_name(name)
+        if not parts or parts["direction"] != "outbound":
             continue
+        if out["service"] and parts["host"] == out["service"] and (port is None or parts["port"] == int(port)):
+            probe.add(name)
         host = parts["host"] or ""
         labels = host.split(".")
-        if len(labels) < 3 or labels[2] != "svc" or labels[1] == istio_namespace or host == out["service"]:
+        if parts["subset"] or len(labels) < 3 or labels[2] != "svc" or labels[1] == istio_namespace or host == out["service"]:
             continue
-        by_host.setdefault(host, []).append(row)
-    ranked = sorted(by_host.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_PROXY_SERVICES]
-    out["services"] = dict((host, found[:MAX_SERVICE_ROWS]) for host, found in ranked)
+        names, total = by_host.get(host, ((), 0))
+        by_host[host] = (names + (name,), total + found)
+    ranked = sorted(by_host.items(), key=lambda kv: (-kv[1][1], kv[0]))[:MAX_PROXY_SERVICES]
+    kept = set(probe)
+    for _host, (names, _total) in ranked:
+        kept.update(names)
+    rows = _envoy.parse_endpoints(doc, clusters=kept)
+    out["endpoints"] = [row for row in rows if row["cluster"] in probe]
+    for host, (names, _total) in ranked:
+        out["services"][host] = [row for row in rows if row["cluster"] in names][:MAX_SERVICE_ROWS]
     return out
 
 

@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import bisect
 import datetime
+import json
 
 # remove_values's own words, so a redacted result reads the same whichever path it took
 WHOLE_VALUE = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -60,6 +61,24 @@ def redact(value, secrets):
     if not found.values:
         return value
     return _walk(value, found)
+
+
+def redacted_json(value, secrets):
+    """The compact JSON text of ``redact(value, secrets)``, walking ``value`` only when a secret may be in it.
+
+    The text of ``value`` is written first. JSON escapes each character on its own, so a string (or a number's
+    digits) holding a secret holds the secret's escaped spelling in the text; when no secret's spelling is
+    there, redaction would change nothing. A spelling found anywhere (in a key, across two strings) only costs
+    the walk. A cluster's facts are some 15,000 values and its gather holds one or two credentials: the walk
+    was a tenth of a gather's CPU at 200 clusters, the text is written anyway."""
+    found = _Secrets(secrets)
+    try:
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or infinity: spelled differently in JSON (NaN) and in the digits redact checks (nan)
+        text = None
+    if text is None or any(json.dumps(secret)[1:-1] in text for secret in found.values):
+        text = json.dumps(_walk(value, found) if found.values else value, separators=(",", ":"))
+    return text
 
 
 def _walk(value, found):

@@ -163,3 +163,14 @@ def test_istio_messages():
     assert e.code == 400 and e.status() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                             "message": 'admission webhook "validation.istio.io" denied the request: '
                                                        'configuration is invalid: x', "code": 400}
+
+
+def test_pretty_json_is_the_standard_libraries_indented_text():
+    """istiod's debug and Envoy's admin answers: indented JSON, the same text with or without orjson."""
+    import json
+    from meshlab import server
+    doc = {"cluster_statuses": [{"name": "outbound|5000||helloworld.sample.svc.cluster.local", "added_via_api": True,
+                                 "host_statuses": [{"address": {"socket_address": {"address": "10.0.0.1", "port_value": 5000}},
+                                                    "weight": 1, "locality": {}}], "empty": []}], "state": None}
+    assert server.orjson is not None  # requirements-test.txt
+    assert server.dumps_pretty(doc) == json.dumps(doc, indent=2) + "\n"

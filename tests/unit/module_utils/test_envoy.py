@@ -87,3 +87,35 @@ def test_table_header_and_garbage():
         envoy.parse_endpoints("no healthy upstream")
     with pytest.raises(envoy.EnvoyParseError):
         envoy.parse_endpoints("")
+
+
+def _documents():
+    clusters = json.loads(_read(CLUSTERS))
+    return {"clusters?format=json": clusters, "istioctl ClusterStatus list": clusters["cluster_statuses"],
+            "config_dump": json.loads(_read(CONFIG_DUMP))}
+
+
+@pytest.mark.parametrize("name", sorted(_documents()))
+def test_endpoint_counts_are_the_rows_per_cluster(name):
+    doc = _documents()[name]
+    expected = {}
+    for row in envoy.parse_endpoints(doc):
+        expected[row["cluster"]] = expected.get(row["cluster"], 0) + 1
+    assert expected and envoy.endpoint_counts(doc) == expected
+
+
+@pytest.mark.parametrize("name", sorted(_documents()))
+def test_rows_of_chosen_clusters_are_those_of_all_rows(name):
+    doc = _documents()[name]
+    every = envoy.parse_endpoints(doc)
+    chosen = set(sorted(set(r["cluster"] for r in every))[::2])
+    assert chosen and envoy.parse_endpoints(doc, clusters=chosen) == [r for r in every if r["cluster"] in chosen]
+    assert envoy.parse_endpoints(doc, clusters=set()) == []
+
+
+@pytest.mark.parametrize("doc", ["", "not json", "[1, 2]x", {"no": "statuses"}, "42"])
+def test_endpoint_counts_reject_what_parse_endpoints_rejects(doc):
+    with pytest.raises(envoy.EnvoyParseError):
+        envoy.parse_endpoints(doc)
+    with pytest.raises(envoy.EnvoyParseError):
+        envoy.endpoint_counts(doc)

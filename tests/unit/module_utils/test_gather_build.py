@@ -184,3 +184,35 @@ def test_mesh_services_are_those_selecting_injected_pods():
                                 "status": {"phase": "Running", "podIP": "10.10.0.20"}})
     names = [(s["namespace"], s["name"]) for s in build_facts(raw)["services"]]
     assert ("bookinfo", "reviews") in names and ("bookinfo", "plain") not in names
+
+
+def test_proxy_facts_are_those_of_every_row_filtered():
+    """Rows are built only for the Envoy clusters kept; the fact is the same as filtering every row (the
+    probe service on its port, subsets included; the largest other services, most endpoints first, capped)."""
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import envoy, facts
+    hosts = []
+    for i in range(facts.MAX_PROXY_SERVICES + 5):
+        host = "svc%02d.ns%d.svc.cluster.local" % (i, i % 3)
+        hosts += [("outbound|80||%s" % host, "10.1.%d.%d" % (i, j)) for j in range(1 + (i * 7) % (facts.MAX_SERVICE_ROWS + 9))]
+        hosts += [("outbound|81||%s" % host, "10.2.%d.1" % i), ("outbound|80|v1|%s" % host, "10.3.%d.1" % i)]
+    hosts += [("outbound|5000||helloworld.sample.svc.cluster.local", "10.9.0.%d" % j) for j in range(70)]
+    hosts += [("outbound|5000|v2|helloworld.sample.svc.cluster.local", "10.9.1.1"),
+              ("outbound|5001||helloworld.sample.svc.cluster.local", "10.9.2.1"),
+              ("inbound|5000||", "10.9.3.1"), ("outbound|15012||istiod.istio-system.svc.cluster.local", "10.9.4.1")]
+    raw = _envoy_clusters(*hosts)
+    out = proxy_endpoint_facts(raw, "sample/sleep-1", "helloworld.sample", 5000, "network1")
+
+    rows = envoy.parse_endpoints(raw)
+    assert out["clusters_seen"] == len(set(r["cluster"] for r in rows))
+    assert out["endpoints"] == envoy.filter_rows(rows, service="helloworld.sample", port=5000) and len(out["endpoints"]) == 71
+    by_host = {}
+    for row in rows:
+        parts = envoy.parse_cluster_name(row["cluster"])
+        labels = parts["host"].split(".") if parts else []
+        if parts and parts["direction"] == "outbound" and not parts["subset"] and len(labels) > 2 and labels[2] == "svc" \
+                and labels[1] != "istio-system" and parts["host"] != "helloworld.sample.svc.cluster.local":
+            by_host.setdefault(parts["host"], []).append(row)
+    ranked = sorted(by_host.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:facts.MAX_PROXY_SERVICES]
+    assert list(out["services"]) == [host for host, _rows in ranked]
+    assert out["services"] == dict((host, found[:facts.MAX_SERVICE_ROWS]) for host, found in ranked)
+    assert max(len(found) for found in out["services"].values()) == facts.MAX_SERVICE_ROWS

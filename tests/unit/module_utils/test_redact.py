@@ -1,12 +1,14 @@
 """What cluster_info lets out: redact.redact gives what Ansible's remove_values gives, on every shape a result
 takes, and a read cluster's facts stay off the console when the task asks."""
+import json
 import random
 import string
 
 import pytest
 from ansible.module_utils.common.parameters import remove_values
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact
+from ansible_collections.meshmend.multicluster.plugins.module_utils import redact as redact_module
+from ansible_collections.meshmend.multicluster.plugins.module_utils.redact import redact, redacted_json
 
 TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJlYWRlciJ9." + "x" * 40
 KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\n"
@@ -57,9 +59,41 @@ def test_random_results_match_remove_values():
             return [value(depth + 1) for _i in range(rng.randint(0, 5))]
         return dict((word(1, 8), value(depth + 1)) for _i in range(rng.randint(0, 5)))
 
+    absent = set(word(8, 40) for _i in range(5))
     for _i in range(200):
         result = value(0)
         assert redact(result, secrets) == remove_values(result, secrets)
+        for chosen in (secrets, absent, set(rng.sample(pool, 2))):
+            assert json.loads(redacted_json(result, chosen)) == json.loads(_text(remove_values(result, chosen)))
+
+
+def _text(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("value, secrets", [
+    ({"token": TOKEN, "msg": "cannot use %s here" % TOKEN, "ok": "cluster2"}, [TOKEN]),
+    ({"pem": KEY, "in": ["x" + KEY + "y", KEY[:10]]}, [KEY, KEY[:10]]),
+    ({"port": 15443, "ratio": 0.12345, "n": 7, "flag": True, "none": None}, ["1544", "12345"]),
+    ({"q": 'say "sec\\ret"\n now', "u": "cl\u00e9-\u2713-\x01ctl!"}, ['"sec\\ret"\n', "\u00e9-\u2713-\x01ctl"]),
+    ({"n": float("nan"), "s": "nan"}, ["nan"]),
+    ({"not here": "nothing to see", "n": 12, "t": [("tuple", 1)]}, ['"sec\\ret"', "\u2713\u2713\u2713\u2713", TOKEN]),
+    ({"no secrets": "anything"}, []),
+])
+def test_json_text_is_that_of_the_redacted_value(value, secrets):
+    expected = json.dumps(remove_values(value, set(secrets)), separators=(",", ":"))
+    assert redacted_json(value, set(secrets)) == expected
+
+
+def test_json_text_walks_only_when_a_secret_is_spelled_in_it(monkeypatch):
+    walked = []
+    real_walk = redact_module._walk
+    monkeypatch.setattr(redact_module, "_walk", lambda value, found: walked.append(1) or real_walk(value, found))
+    facts = {"entries": [{"server": "https://10.0.0.%d:6443" % i, "auth": "token"} for i in range(50)]}
+    assert redacted_json(facts, {TOKEN, KEY}) == _text(facts) and not walked
+    # a secret's JSON spelling (a PEM key's newlines escaped) is found, and the walk masks it
+    facts["entries"][7]["note"] = "leaked " + KEY
+    assert "BEGIN EC" not in redacted_json(facts, {TOKEN, KEY}) and walked
 
 
 def test_leaves_the_input_alone():
