@@ -456,6 +456,23 @@ def effective_identity(facts):
             "discovery_address": discovery, "remote_pilot_address": remote_pilot}
 
 
+# What a proxy row leaves out of the facts at its default value: a socket address (its ENDPOINT text is then
+# address:port), no other address, no failure flag, no hostname. A proxy holds one row per peer network's
+# gateway: at 500 clusters, 250,000 rows held at once by the analysis.
+_ROW_DEFAULTS = {"address_kind": "socket", "additional_addresses": [], "health_flags": [], "hostname": None}
+
+
+def proxy_row(row):
+    """An Envoy endpoint row (envoy.py) as the facts keep it: the fields at their default left out."""
+    out = dict((k, v) for k, v in row.items() if k not in _ROW_DEFAULTS or _ROW_DEFAULTS[k] != v)
+    if "address_kind" not in out:
+        if out.get("endpoint") == _envoy.endpoint_string(out.get("address"), out.get("port")):
+            del out["endpoint"]
+        if out.get("addresses") == [_envoy.endpoint_string(out.get("address"), out.get("port"))]:
+            del out["addresses"]
+    return out
+
+
 def proxy_endpoint_facts(raw_json, pod, service, port, network, istio_namespace="istio-system"):
     """The guide's ``istioctl proxy-config endpoint`` on the client pod: the probe service's endpoints, and
     those of the other mesh services the proxy knows (``services``: host -> rows; at most
@@ -488,7 +505,7 @@ def proxy_endpoint_facts(raw_json, pod, service, port, network, istio_namespace=
     kept = set(probe)
     for _host, (names, _total) in ranked:
         kept.update(names)
-    rows = _envoy.parse_endpoints(doc, clusters=kept)
+    rows = [proxy_row(row) for row in _envoy.parse_endpoints(doc, clusters=kept)]
     out["endpoints"] = [row for row in rows if row["cluster"] in probe]
     for host, (names, _total) in ranked:
         out["services"][host] = [row for row in rows if row["cluster"] in names][:MAX_SERVICE_ROWS]

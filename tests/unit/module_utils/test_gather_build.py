@@ -202,9 +202,12 @@ def test_proxy_facts_are_those_of_every_row_filtered():
     raw = _envoy_clusters(*hosts)
     out = proxy_endpoint_facts(raw, "sample/sleep-1", "helloworld.sample", 5000, "network1")
 
-    rows = envoy.parse_endpoints(raw)
+    rows = [facts.proxy_row(r) for r in envoy.parse_endpoints(raw)]
     assert out["clusters_seen"] == len(set(r["cluster"] for r in rows))
     assert out["endpoints"] == envoy.filter_rows(rows, service="helloworld.sample", port=5000) and len(out["endpoints"]) == 71
+    assert out["endpoints"][0] == {"address": "10.9.0.0", "port": 9080, "status": "HEALTHY", "outlier_check": "OK",
+                                   "cluster": "outbound|5000||helloworld.sample.svc.cluster.local", "weight": 1,
+                                   "locality": None}
     by_host = {}
     for row in rows:
         parts = envoy.parse_cluster_name(row["cluster"])
@@ -216,3 +219,21 @@ def test_proxy_facts_are_those_of_every_row_filtered():
     assert list(out["services"]) == [host for host, _rows in ranked]
     assert out["services"] == dict((host, found[:facts.MAX_SERVICE_ROWS]) for host, found in ranked)
     assert max(len(found) for found in out["services"].values()) == facts.MAX_SERVICE_ROWS
+
+
+def test_proxy_rows_leave_out_only_what_is_at_its_default():
+    from ansible_collections.meshmend.multicluster.plugins.module_utils import envoy, facts
+    doc = {"cluster_statuses": [{"name": "outbound|80||a.b.svc.cluster.local", "host_statuses": [
+        {"address": {"socket_address": {"address": "10.0.0.1", "port_value": 80}}, "weight": 1,
+         "health_status": {"eds_health_status": "HEALTHY"}},
+        {"address": {"socket_address": {"address": "fd00::2", "port_value": 80}}, "hostname": "b.example",
+         "health_status": {"eds_health_status": "UNHEALTHY", "failed_outlier_check": True}},
+        {"address": {"pipe": {"path": "/sock/x"}}}]}]}
+    plain, ipv6, pipe = [facts.proxy_row(r) for r in envoy.parse_endpoints(doc)]
+    assert set(plain) == {"address", "port", "status", "outlier_check", "cluster", "weight", "locality"}
+    assert ipv6["hostname"] == "b.example" and ipv6["health_flags"] == ["failed_outlier_check"]
+    assert "endpoint" not in ipv6   # [fd00::2]:80, istioctl's spelling, follows from address and port
+    assert pipe["address_kind"] == "pipe" and pipe["endpoint"] == "unix:///sock/x" and pipe["addresses"] == ["unix:///sock/x"]
+    for row in envoy.parse_endpoints(doc):   # nothing else is lost
+        kept = facts.proxy_row(row)
+        assert dict(row, **kept) == row
