@@ -39,9 +39,16 @@ class EnvoyParseError(ValueError):
     pass
 
 
+_CAMEL = {}
+
+
 def _camel(name):
-    head, *rest = name.split("_")
-    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+    # field names come from this module's own constants: a few dozen, spelled once each
+    camel = _CAMEL.get(name)
+    if camel is None:
+        head, *rest = name.split("_")
+        camel = _CAMEL[name] = head + "".join(w[:1].upper() + w[1:] for w in rest)
+    return camel
 
 
 def field(obj, name, default=None):

@@ -113,3 +113,15 @@ def test_leaves_the_input_alone():
 def test_facts_off_console_only_when_asked_and_read(args, result, censored):
     from ansible_collections.meshmend.multicluster.plugins.action.cluster_info import off_console
     assert bool(off_console(dict(result), args).get("_ansible_no_log")) is censored
+
+
+def test_secrets_that_begin_alike_are_each_found():
+    """Many secrets sharing a beginning (service account tokens: one JWT header) are looked for by that
+    beginning first; each one of them, and only those in the text, still makes the walk mask it."""
+    tokens = ["eyJhbGciOiJSUzI1NiIsImtpZCI6I" + "%04d" % i + "x" * 30 for i in range(300)]
+    facts = {"entries": [{"server": "https://10.0.%d.1:6443" % i} for i in range(300)]}
+    assert redacted_json(facts, set(tokens)) == _text(facts)
+    for leaked in (tokens[0], tokens[157], tokens[-1], "short"):
+        value = dict(facts, note="see " + leaked)
+        assert redacted_json(value, set(tokens) | {"short"}) == _text(remove_values(value, set(tokens) | {"short"}))
+        assert leaked not in redacted_json(value, set(tokens) | {"short"})
