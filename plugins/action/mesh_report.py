@@ -256,7 +256,8 @@ class ActionModule(ActionBase):
         missing = missing_in_results(results)
         if missing:
             raise AnsibleActionFail("meshmend could not run: %s" % missing)
-        facts = dict((host, facts_from_result(host, results[host])) for host in hosts)
+        strings = {}   # one copy of each value the clusters repeat for their peers (memory at 500 clusters)
+        facts = dict((host, facts_from_result(host, results[host], strings)) for host in hosts)
         return facts, list(hosts)
 
     @staticmethod

@@ -33,8 +33,15 @@ def listed(items):
     return list(items)[:MAX_LISTED]
 
 
+_UNSET = object()
+
+
 class Pair:
     """What a primary holds for one peer: its entries sorted by what is wrong with them."""
+
+    # one per primary and peer: 250,000 at 500 clusters, each without a __dict__ of its own
+    __slots__ = ("primary", "peer", "local", "judged_id", "wrong_key", "here", "elsewhere", "entries", "duplicate",
+                 "_invalid", "_loopback", "_states", "_synced", "_log")
 
     def __init__(self, primary, peer, entries, local):
         self.primary = primary
@@ -87,9 +94,11 @@ class Pair:
 
     # what the present-secret checks share, worked out once per pair
     def _once(self, name, fn):
-        if name not in self.__dict__:
-            self.__dict__[name] = fn()
-        return self.__dict__[name]
+        value = getattr(self, name, _UNSET)
+        if value is _UNSET:
+            value = fn()
+            setattr(self, name, value)
+        return value
 
     @property
     def invalid(self):

@@ -163,8 +163,42 @@ def missing_facts(cluster, reason):
             "requests": 0, "duration_s": None}
 
 
-def facts_from_result(cluster, result):
-    """The facts out of one host's registered cluster_info result."""
+def share_peer_values(facts, strings):
+    """Keep one copy of each string the facts repeat for every peer, in ``strings`` (a dict shared by every
+    cluster of a run): a remote secret's names and each entry's server, fingerprints and user, an Envoy row's
+    address, status and cluster, a clusterz line. Every cluster holds them for every peer: at 500 clusters
+    250,000 of each, a few hundred distinct. ``facts`` must be the caller's own (just parsed): it is changed."""
+    def share(mapping):
+        for key, value in mapping.items():
+            if type(value) is str:
+                mapping[key] = strings.setdefault(value, value)
+
+    for secret in facts.get("remote_secrets") or []:
+        if isinstance(secret, dict):
+            share(secret)
+            for part in ("labels", "annotations"):
+                if isinstance(secret.get(part), dict):
+                    share(secret[part])
+            for entry in secret.get("entries") or []:
+                if isinstance(entry, dict):
+                    share(entry)
+    proxy = facts.get("proxy")
+    if isinstance(proxy, dict):
+        for rows in [proxy.get("endpoints") or []] + list((proxy.get("services") or {}).values()):
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict):
+                    share(row)
+                    if isinstance(row.get("locality"), dict):
+                        share(row["locality"])
+    for line in facts.get("clusterz") or []:
+        if isinstance(line, dict):
+            share(line)
+    return facts
+
+
+def facts_from_result(cluster, result, strings=None):
+    """The facts out of one host's registered cluster_info result; with ``strings`` (a dict kept for the run),
+    the facts parsed from ``facts_json`` share the strings they repeat for every peer (share_peer_values)."""
     if not isinstance(result, dict):
         return missing_facts(cluster, "the gather task registered nothing (host failed or unreachable before it)")
     if result.get("skipped"):
@@ -175,6 +209,8 @@ def facts_from_result(cluster, result):
             facts = json.loads(result["facts_json"])
         except ValueError as exc:
             return missing_facts(cluster, "the registered facts_json is not JSON (%s)" % exc)
+        if strings is not None and isinstance(facts, dict):
+            share_peer_values(facts, strings)
     if not isinstance(facts, dict):
         msg = result.get("msg") or ("the gather task failed" if result.get("failed") else "the result holds no facts")
         return missing_facts(cluster, msg)

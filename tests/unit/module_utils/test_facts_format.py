@@ -37,3 +37,37 @@ def test_end_unreachable_reads_either_form():
     as_json = facts_in_format(as_dict, {"facts_format": "json"})
     assert verdict(as_dict) == verdict(as_json)
     assert verdict(as_json)["msg"] == "cluster3 could not be read: cluster3: connection refused"
+
+
+def _peer_facts(cluster, peers):
+    return {"schema": 1, "cluster": cluster, "reachable": True,
+            "remote_secrets": [{"namespace": "istio-system", "name": "istio-remote-secret-%s" % p, "type": "Opaque",
+                                "labels": {"istio/multiCluster": "true"}, "annotations": {},
+                                "entries": [{"key": p, "server": "https://%s.example:6443" % p, "error": None,
+                                             "fingerprint": "sha256:%s" % p, "auth_methods": ["token"]}]}
+                               for p in peers if p != cluster],
+            "proxy": {"pod": "sample/sleep-1", "endpoints": [
+                {"address": "10.%d.0.1" % i, "port": 15443, "status": "HEALTHY", "cluster": "outbound|5000||hw.sample.svc.cluster.local",
+                 "locality": {"region": "r%d" % i}} for i in range(len(peers))], "services": {}},
+            "clusterz": [{"id": p, "secretName": "istio-system/istio-remote-secret-%s" % p, "syncStatus": "synced"} for p in peers]}
+
+
+def test_parsed_facts_share_the_strings_they_repeat_for_every_peer():
+    peers = ["cluster%d" % i for i in range(1, 6)]
+    texts = dict((c, {"facts_json": json.dumps(_peer_facts(c, peers)), "reachable": True}) for c in peers)
+    strings = {}
+    shared = dict((c, facts_from_result(c, texts[c], strings)) for c in peers)
+    # the same facts...
+    assert all(shared[c] == facts_from_result(c, texts[c]) == _peer_facts(c, peers) for c in peers)
+    # ...with one copy of each repeated value across clusters
+    a, b = shared["cluster1"], shared["cluster2"]
+    secret_a = [s for s in a["remote_secrets"] if s["name"].endswith("cluster3")][0]
+    secret_b = [s for s in b["remote_secrets"] if s["name"].endswith("cluster3")][0]
+    assert secret_a["name"] is secret_b["name"] and secret_a["labels"]["istio/multiCluster"] is secret_b["labels"]["istio/multiCluster"]
+    assert secret_a["entries"][0]["server"] is secret_b["entries"][0]["server"]
+    assert a["proxy"]["endpoints"][2]["cluster"] is b["proxy"]["endpoints"][2]["cluster"]
+    assert a["proxy"]["endpoints"][2]["locality"]["region"] is b["proxy"]["endpoints"][2]["locality"]["region"]
+    assert a["clusterz"][4]["secretName"] is b["clusterz"][4]["secretName"]
+    # facts given as a mapping are the caller's: left as they are
+    given = _peer_facts("cluster1", peers)
+    assert facts_from_result("cluster1", {"facts": given}, strings)["remote_secrets"][0]["name"] is given["remote_secrets"][0]["name"]
