@@ -256,8 +256,16 @@ def rows_from_config_dump(data):
     return sort_rows(rows)
 
 
-def _is_load_assignments(doc):
-    return isinstance(doc, list) and any(isinstance(x, dict) and field(x, "cluster_name") is not None for x in doc)
+def _as_clusters_document(doc):
+    """``doc`` as a ``clusters?format=json`` object when it is one (or istioctl's ClusterStatus list), else None
+    (a config_dump or istioctl's ClusterLoadAssignment list)."""
+    if isinstance(doc, dict) and "configs" in doc:
+        return None
+    if isinstance(doc, list):
+        if any(isinstance(x, dict) and field(x, "cluster_name") is not None for x in doc):
+            return None
+        return {"cluster_statuses": doc}
+    return doc
 
 
 def parse_endpoints(data, clusters=None):
@@ -265,15 +273,16 @@ def parse_endpoints(data, clusters=None):
     and istioctl's ``-o json`` lists (ClusterStatus or ClusterLoadAssignment items); only the rows of the
     Envoy clusters named in ``clusters`` when given."""
     doc = load_document(data)
-    if isinstance(doc, dict) and "configs" in doc:
+    statuses = _as_clusters_document(doc)
+    if statuses is not None:
+        return rows_from_clusters(statuses, clusters)
+    if isinstance(doc, dict):
         rows = rows_from_config_dump(doc)
-    elif _is_load_assignments(doc):
+    else:
         rows = []
         for cla in doc:
             rows.extend(rows_from_load_assignment(cla))
         rows = sort_rows(rows)
-    else:
-        return rows_from_clusters({"cluster_statuses": doc} if isinstance(doc, list) else doc, clusters)
     return rows if clusters is None else [row for row in rows if row["cluster"] in clusters]
 
 
@@ -282,16 +291,17 @@ def endpoint_counts(data):
     endpoints left out): for ``clusters?format=json`` without building a row, so that a caller can choose the
     clusters it wants rows of (a proxy in a large mesh knows every service's endpoints in every cluster)."""
     doc = load_document(data)
+    statuses = _as_clusters_document(doc)
     counts = {}
-    if (isinstance(doc, dict) and "configs" not in doc) or (isinstance(doc, list) and not _is_load_assignments(doc)):
-        for cs in _cluster_statuses({"cluster_statuses": doc} if isinstance(doc, list) else doc):
-            found = len(field(cs, "host_statuses") or [])
-            if found:
-                name = cs.get("name")
-                counts[name] = counts.get(name, 0) + found
+    if statuses is None:
+        for row in parse_endpoints(doc):
+            counts[row["cluster"]] = counts.get(row["cluster"], 0) + 1
         return counts
-    for row in parse_endpoints(doc):
-        counts[row["cluster"]] = counts.get(row["cluster"], 0) + 1
+    for cs in _cluster_statuses(statuses):
+        found = len(field(cs, "host_statuses") or [])
+        if found:
+            name = cs.get("name")
+            counts[name] = counts.get(name, 0) + found
     return counts
 
 

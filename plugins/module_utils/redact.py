@@ -69,8 +69,8 @@ def redacted_json(value, secrets):
     The text of ``value`` is written first. JSON escapes each character on its own, so a string (or a number's
     digits) holding a secret holds the secret's escaped spelling in the text; when no secret's spelling is
     there, redaction would change nothing. A spelling found anywhere (in a key, across two strings) only costs
-    the walk. A cluster's facts are some 15,000 values and its gather holds one or two credentials: the walk
-    was a tenth of a gather's CPU at 200 clusters, the text is written anyway."""
+    the walk. A cluster's facts are some 15,000 values, none of them a credential by design: the walk was a tenth
+    of a gather's CPU at 200 clusters, and the text is written anyway."""
     found = _Secrets(secrets)
     try:
         text = json.dumps(value, separators=(",", ":"), allow_nan=False)

@@ -170,7 +170,7 @@ def share_peer_values(facts, strings):
     250,000 of each, a few hundred distinct. ``facts`` must be the caller's own (just parsed): it is changed."""
     def share(mapping):
         for key, value in mapping.items():
-            if type(value) is str:
+            if isinstance(value, str):
                 mapping[key] = strings.setdefault(value, value)
 
     for secret in facts.get("remote_secrets") or []:

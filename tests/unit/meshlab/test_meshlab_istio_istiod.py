@@ -192,3 +192,25 @@ def test_wrong_typed_secret_is_logged_and_the_proxy_still_answers():
     view = ProxyView(w, "cluster1", wb.pod(w, "cluster1", "sleep"))
     doc = envoy.render_clusters(view)
     assert doc["cluster_statuses"]
+
+
+def test_each_istiod_has_worked_out_its_view_when_the_lab_is_ready():
+    """As a real istiod has its registry, gateways and endpoints by the time it serves, the lab works each
+    istiod's view out before it says ready: the first reader no longer pays for every istiod's remote secrets."""
+    import os
+    from meshlab import istio
+    from meshlab.lab import Lab
+    from meshlab.scenario import apply, load_spec
+    scenario = os.path.join(os.path.dirname(istio.__file__), "..", "scenarios", "healthy-multinetwork")
+    lab = Lab(load_spec(scenario))
+    istio.install(lab)
+    apply(lab, scenario)
+    for hook in lab.hooks.on_ready:
+        hook(lab)
+    [world] = set(hook.__self__.world for hook in lab.hooks.on_ready if hasattr(hook.__self__, "world"))
+    views = world._istiods
+    assert world._version == world.state_version() and sorted(views) == sorted(lab.clusters)
+    assert all(view._registry is not None and view._gateways is not None and view._endpoints is not None
+               for view in views.values())
+    # the view is the one a reader gets, until the lab changes
+    assert all(world.istiod(name) is views[name] for name in lab.clusters)
