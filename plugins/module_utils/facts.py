@@ -466,9 +466,10 @@ def proxy_row(row):
     """An Envoy endpoint row (envoy.py) as the facts keep it: the fields at their default left out."""
     out = dict((k, v) for k, v in row.items() if k not in _ROW_DEFAULTS or _ROW_DEFAULTS[k] != v)
     if "address_kind" not in out:
-        if out.get("endpoint") == _envoy.endpoint_string(out.get("address"), out.get("port")):
+        text = _envoy.endpoint_string(out.get("address"), out.get("port"))
+        if out.get("endpoint") == text:
             del out["endpoint"]
-        if out.get("addresses") == [_envoy.endpoint_string(out.get("address"), out.get("port"))]:
+        if out.get("addresses") == [text]:
             del out["addresses"]
     return out
 
