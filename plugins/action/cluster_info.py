@@ -30,6 +30,7 @@ from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info
 )
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.k8s_defaults import with_kubernetes_core_defaults
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.forks import load_template_plugins
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.unreachable import verdict
 
 MODULE = "meshmend.multicluster.cluster_info"
 
@@ -45,14 +46,25 @@ class _Warnings(object):
         self.warnings.append(msg)
 
 
+def _wanted(args, name, default):
+    try:
+        return boolean(args.get(name, default), strict=False)
+    except TypeError:
+        return default
+
+
+def ended_if_unreachable(result, args):
+    """``result``, made an unreachable host's when the task asks (end_unreachable) and the cluster could not be
+    read: Ansible's recap counts it, later tasks skip it, and the facts are still registered."""
+    if _wanted(args, "end_unreachable", False) and result.get("reachable") is False and not result.get("failed"):
+        result.update(verdict(result))
+    return result
+
+
 def off_console(result, args):
     """``result``, censored for the console and callbacks when the task asks (facts_on_console: false) and
     the cluster was read: Ansible then hands callbacks only the warnings, and registers the whole result."""
-    try:
-        wanted = boolean(args.get("facts_on_console", True), strict=False)
-    except TypeError:
-        wanted = True
-    if not wanted and result.get("reachable") is True and not result.get("failed"):
+    if not _wanted(args, "facts_on_console", True) and result.get("reachable") is True and not result.get("failed"):
         result["_ansible_no_log"] = True
     return result
 
@@ -71,7 +83,7 @@ class ActionModule(ActionBase):
         # this worker. What the worker inherited is left out of its collections; what it allocates is collected.
         gc.freeze()
         args = with_kubernetes_core_defaults(self._task, self._templar, self._task.args)
-        return off_console(self._gather(args, tmp, task_vars), args)
+        return off_console(ended_if_unreachable(self._gather(args, tmp, task_vars), args), args)
 
     def _gather(self, args, tmp, task_vars):
         if self._connection.transport != "local" or not HAS_KUBERNETES or GATHER_IMPORT_ERROR is not None:

@@ -11,8 +11,8 @@ __metaclass__ = type
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.meshmend.multicluster.plugins.module_utils.report.document import facts_from_result
 from ansible_collections.meshmend.multicluster.plugins.plugin_utils.forks import load_template_plugins
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.unreachable import verdict
 
 ARGSPEC = dict(result=dict(type="dict", required=True))
 
@@ -32,15 +32,3 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="end_unreachable: %s" % "; ".join(validation.error_messages))
             return result
         return dict(result, **verdict(validation.validated_parameters["result"]))
-
-
-def verdict(gathered):
-    """The task result for one host's cluster_info result: unreachable only when it says it could not read the
-    cluster (a gather that failed for another reason is a failure, reported as such, not an unreachable host)."""
-    if gathered.get("reachable") is not False:
-        return {"changed": False, "reachable": True}
-    cluster = gathered.get("cluster") or "the cluster"
-    facts = facts_from_result(cluster, gathered)   # either facts_format, as mesh_report reads it
-    reason = " ".join(str(facts.get("error") or "no reason given").split())
-    return {"changed": False, "reachable": False, "unreachable": True,
-            "msg": "%s could not be read: %s" % (cluster, reason[:500])}

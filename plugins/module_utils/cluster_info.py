@@ -56,6 +56,7 @@ def argument_spec():
         insecure_kubeconfig_options=dict(type="list", elements="str", default=[]),
         facts_on_console=dict(type="bool", default=True),
         facts_format=dict(type="str", default="dict", choices=["dict", "json"]),
+        end_unreachable=dict(type="bool", default=False),
     )
     return spec
 

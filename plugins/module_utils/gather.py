@@ -104,7 +104,21 @@ def probe_kubeconfig(config, label, timeout=5.0, allowlist=(), istio_version=Non
                 pass
 
 
-def _should_probe(mode, entry, secret_ref, clusterz, log_facts, has_istiod=True):
+def istiod_vouches(clusterz, log_facts):
+    """(cluster id, secret namespace/name) -> whether istiod vouches for that remote-secret entry: its clusterz
+    says synced and its log has no sync timeout for the cluster. None when clusterz was not read. The first
+    clusterz line for a pair decides. One index, so that judging the N-1 entries is linear, not N x N."""
+    if clusterz is None:
+        return None
+    timeouts = set((log_facts or {}).get("sync_timeouts") or [])
+    vouched = {}
+    for c in clusterz:
+        vouched.setdefault((c.get("id"), c.get("secretName")),
+                           c.get("syncStatus") == "synced" and c.get("id") not in timeouts)
+    return vouched
+
+
+def _should_probe(mode, entry, secret_ref, vouched, has_istiod=True):
     if entry.get("error") or not entry.get("server"):
         return False
     if entry.get("loopback"):
@@ -115,17 +129,10 @@ def _should_probe(mode, entry, secret_ref, clusterz, log_facts, has_istiod=True)
         return True
     if mode in (False, None, "false", "never"):
         return False
-    # auto: probe what istiod does not vouch for. Without istiod nothing reads the secret.
+    # auto: probe what istiod does not vouch for (istiod_vouches). Without istiod nothing reads the secret.
     if not has_istiod:
         return False
-    if clusterz is None:
-        return True
-    for c in clusterz:
-        if c.get("id") == entry["key"] and c.get("secretName") == secret_ref:
-            if c.get("syncStatus") != "synced":
-                return True
-            return bool(log_facts and entry["key"] in (log_facts.get("sync_timeouts") or []))
-    return True
+    return vouched is None or not vouched.get((entry["key"], secret_ref), False)
 
 
 # --------------------------------------------------------------------------- I/O
@@ -344,12 +351,12 @@ def _gather_cluster(client, opts):
 
     # the probe: each remote secret's server, with its own credentials, from the controller
     mode = opts.get("probe_remote_secrets")
+    vouched = istiod_vouches(facts.get("clusterz"), facts.get("istiod_log"))
     for rs in facts["remote_secrets"] or []:
         ref = "%s/%s" % (rs["namespace"], rs["name"])
         for e in rs["entries"]:
             raw = configs.get((rs["namespace"], rs["name"], e["key"]))
-            if raw is None or not _should_probe(mode, e, ref, facts.get("clusterz"), facts.get("istiod_log"),
-                                                has_istiod=bool(facts.get("istiod"))):
+            if raw is None or not _should_probe(mode, e, ref, vouched, has_istiod=bool(facts.get("istiod"))):
                 continue
             timeout = float(opts.get("probe_timeout") or 5)
             left = _time_left(client)

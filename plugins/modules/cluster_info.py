@@ -131,6 +131,17 @@ options:
     type: str
     choices: [dict, json]
     default: dict
+  end_unreachable:
+    description:
+      - V(true) makes a cluster that cannot be read an unreachable host, as M(meshmend.multicluster.end_unreachable)
+        would in a task of its own. Ansible prints C(UNREACHABLE!) with RV(msg), the recap counts the host in
+        C(unreachable), and later tasks skip it. The result, facts included, is still registered, so
+        M(meshmend.multicluster.mesh_report) reports the cluster with the others.
+      - The task keyword C(ignore_unreachable) keeps the host in play (counted C(ok) and C(ignored)).
+      - The diagnose role sets it, which spares the play a task (and so a worker process) per cluster at the end.
+      - Applied on the controller by the action plugin, whichever way the gather ran.
+    type: bool
+    default: false
   sections:
     description:
       - Read only these parts (default all but V(networkz)). Left-out parts are not requested and their facts are null.
@@ -241,6 +252,11 @@ reachable:
   returned: always
   type: bool
   sample: true
+msg:
+  description: Why the cluster could not be read, when O(end_unreachable) made the host unreachable.
+  returned: when O(end_unreachable=true) and RV(reachable) is false
+  type: str
+  sample: "cluster3 could not be read: cluster3: GET https://10.0.0.3:6443/version: connection refused"
 cluster:
   description: The cluster name used in the facts and messages.
   returned: always

@@ -19,7 +19,9 @@ description:
   - Given that registered result, this action ends the play for the host when the cluster could not be read, the
     way Ansible ends it for an unreachable host, so the recap counts it in C(unreachable) and later tasks skip it.
     A cluster that was read is left alone (C(ok), nothing changed).
-  - The diagnose and remediate roles run it last, after the reports; their summary and exit status do not change.
+  - The remediate role runs it last, after the reports; the diagnose role lets M(meshmend.multicluster.cluster_info)
+    do the same (its O(meshmend.multicluster.cluster_info#module:end_unreachable) option) and runs this only for the
+    one cluster it kept in play for the analysis. Their summary and exit status do not change.
   - Runs on the controller as an action plugin and makes no request.
 extends_documentation_fragment:
   - meshmend.multicluster.attributes

@@ -168,8 +168,9 @@ def test_unreachable_cluster_is_reported_and_the_others_finish(healthy, reports)
 
 
 def test_every_cluster_down_still_writes_the_report(healthy, reports):
-    """Each down cluster leaves the play as unreachable only after the reports: with none left, the report
-    still names them all and the exit status is the findings' (2), not Ansible's 4."""
+    """The gather ends each down cluster as unreachable but keeps the first in play, so the analysis still runs
+    and ends it after the reports: the report names them all and the exit status is the findings' (2), not
+    Ansible's 4."""
     healthy.ctl("cluster", "down", "cluster1")
     healthy.ctl("cluster", "down", "cluster2")
     rc, out = diagnose(healthy, reports)

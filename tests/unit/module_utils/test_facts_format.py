@@ -2,7 +2,7 @@
 (mesh_report, end_unreachable) takes either form."""
 import json
 
-from ansible_collections.meshmend.multicluster.plugins.action.end_unreachable import verdict
+from ansible_collections.meshmend.multicluster.plugins.plugin_utils.unreachable import verdict
 from ansible_collections.meshmend.multicluster.plugins.module_utils.cluster_info import facts_in_format
 from ansible_collections.meshmend.multicluster.plugins.module_utils.report.document import facts_from_result
 

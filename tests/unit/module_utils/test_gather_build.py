@@ -132,21 +132,33 @@ def test_helpers():
     assert parse_probe_client("sample/app=sleep") == ("sample", "app=sleep")
 
 
+def _probe(mode, entry, ref, clusterz, log_facts, **kw):
+    return gather._should_probe(mode, entry, ref, gather.istiod_vouches(clusterz, log_facts), **kw)
+
+
 def test_auto_probe_only_when_istiod_does_not_vouch():
     e = {"key": "cluster2", "server": "https://127.0.2.1:6443", "error": None}
     ref = "istio-system/istio-remote-secret-cluster2"
     synced = [{"id": "cluster2", "secretName": ref, "syncStatus": "synced"}]
     timeout = [{"id": "cluster2", "secretName": ref, "syncStatus": "timeout"}]
-    assert gather._should_probe("auto", e, ref, synced, None) is False
-    assert gather._should_probe("auto", e, ref, timeout, None) is True
-    assert gather._should_probe("auto", e, ref, None, None) is True
-    assert gather._should_probe(True, e, ref, synced, None) is True
-    assert gather._should_probe(False, e, ref, timeout, None) is False
+    assert _probe("auto", e, ref, synced, None) is False
+    assert _probe("auto", e, ref, timeout, None) is True
+    assert _probe("auto", e, ref, None, None) is True
+    assert _probe(True, e, ref, synced, None) is True
+    assert _probe(False, e, ref, timeout, None) is False
+    # synced in clusterz, but istiod's log says the sync timed out: probed
+    assert _probe("auto", e, ref, synced, {"sync_timeouts": ["cluster2"]}) is True
+    assert _probe("auto", e, ref, synced, {"sync_timeouts": ["cluster9"]}) is False
+    # clusterz names the cluster from another secret only: istiod does not vouch for this one
+    assert _probe("auto", e, ref, [dict(synced[0], secretName="istio-system/other")], None) is True
+    # the first line for a pair decides, as before the index
+    assert _probe("auto", e, ref, synced + timeout, None) is False
+    assert _probe("auto", e, ref, timeout + synced, None) is True
     # no istiod in the cluster: nothing reads the secret, auto does not probe; true still does
-    assert gather._should_probe("auto", e, ref, None, None, has_istiod=False) is False
-    assert gather._should_probe(True, e, ref, None, None, has_istiod=False) is True
+    assert _probe("auto", e, ref, None, None, has_istiod=False) is False
+    assert _probe(True, e, ref, None, None, has_istiod=False) is True
     # a loopback server is never probed from the controller
-    assert gather._should_probe(True, dict(e, loopback=True), ref, None, None) is False
+    assert _probe(True, dict(e, loopback=True), ref, None, None) is False
 
 
 def _envoy_clusters(*hosts):
