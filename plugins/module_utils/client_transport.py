@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity quiet
     from urllib import urlencode  # noqa: F401
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils import jsontext
 from ansible_collections.meshmend.multicluster.plugins.module_utils.api_errors import (
     ClusterError, _is_retryable, _redirect_error, _retry_after, _retryable_transport, _where_of, api_path,
     describe_ask, map_http_error, map_transport_error, verb_for,
@@ -312,7 +313,7 @@ class KubeClient(object):
     @staticmethod
     def _json(data, cluster, what):
         try:
-            return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data) if data else {}
+            return jsontext.loads(data) if data else {}
         except ValueError:
             raise ClusterError("server", "%s: %s: the API server sent a body that is not JSON" % (cluster, what),
                                cluster=cluster)

@@ -26,7 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+from ansible_collections.meshmend.multicluster.plugins.module_utils import jsontext
 
 HEALTH_STATUSES = ("UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED")
 
@@ -75,7 +75,7 @@ def load_document(data):
     if not data:
         raise EnvoyParseError("empty answer from the Envoy admin API")
     try:
-        return json.loads(data)
+        return jsontext.loads(data)
     except ValueError as exc:
         first = data.splitlines()[0][:160] if data else ""
         raise EnvoyParseError("the Envoy admin API did not answer JSON (%s): %s" % (exc, first))

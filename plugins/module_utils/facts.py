@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import json
 import re
 
 try:
@@ -23,6 +22,7 @@ try:
 except ImportError:
     HAS_YAML = False
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils import jsontext
 from ansible_collections.meshmend.multicluster.plugins.module_utils.client import kubeconfig_secret_values
 from ansible_collections.meshmend.multicluster.plugins.module_utils.istio import (
     DEFAULT_CLUSTER_ID, NETWORK_LABEL, secret_annotations, sidecar_container, sidecar_placement,
@@ -125,7 +125,7 @@ def load_json(text):
     if not text:
         return None
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except ValueError:
         return None
 

@@ -23,6 +23,8 @@ import json
 import mmap
 import struct
 
+from ansible_collections.meshmend.multicluster.plugins.module_utils import jsontext
+
 try:
     import multiprocessing
 except ImportError:  # pragma: no cover  (a Python without it)
@@ -74,7 +76,7 @@ class SharedMemo(object):
         if text is None and self._region is not None:
             self._catch_up()
             text = self._local.get(key)
-        return None if text is None else json.loads(text)
+        return None if text is None else jsontext.loads(text)
 
     def put(self, key, value):
         """Remember ``value`` (JSON data). A value that does not survive JSON unchanged is not kept."""
