@@ -51,6 +51,10 @@ def _camel(name):
     return camel
 
 
+# Either spelling of each failure flag, to tell at once whether a health_status holds any.
+_FLAG_KEYS = frozenset(_FAILURE_FLAGS) | frozenset(_camel(f) for f in _FAILURE_FLAGS)
+
+
 def field(obj, name, default=None):
     """``obj[snake]`` or ``obj[camelCase]``: Envoy and istioctl spellings."""
     if not isinstance(obj, dict):
@@ -192,9 +196,12 @@ def rows_from_clusters(data, clusters=None):
             status = field(health, "eds_health_status") or "UNKNOWN"
             if isinstance(status, int):
                 status = HEALTH_STATUSES[status] if 0 <= status < len(HEALTH_STATUSES) else str(status)
-            failed_flags = [f for f in _FAILURE_FLAGS if field(health, f)]
+            # a healthy host's health_status holds its EDS status only: no flag to look up one by one
+            flagged = isinstance(health, dict) and not _FLAG_KEYS.isdisjoint(health)
+            failed_flags = [f for f in _FAILURE_FLAGS if field(health, f)] if flagged else []
             weight = hs.get("weight")
-            rows.append(_row(name, address, port, kind, status, bool(field(health, "failed_outlier_check")),
+            rows.append(_row(name, address, port, kind, status,
+                             bool(flagged and field(health, "failed_outlier_check")),
                              weight=int(weight) if isinstance(weight, (int, str)) and str(weight).isdigit() else weight,
                              locality=_locality(hs.get("locality")),
                              extra={"health_flags": failed_flags, "hostname": hs.get("hostname") or None}))

@@ -119,3 +119,22 @@ def test_endpoint_counts_reject_what_parse_endpoints_rejects(doc):
         envoy.parse_endpoints(doc)
     with pytest.raises(envoy.EnvoyParseError):
         envoy.endpoint_counts(doc)
+
+
+def test_failure_flags_in_either_spelling_and_none_on_a_healthy_host():
+    doc = {"clusterStatuses": [{"name": "outbound|9080||r.ns.svc.cluster.local", "hostStatuses": [
+        {"address": {"socketAddress": {"address": "10.0.0.1", "portValue": 9080}},
+         "healthStatus": {"edsHealthStatus": "HEALTHY", "failedActiveHealthCheck": True, "failedOutlierCheck": True}},
+        {"address": {"socket_address": {"address": "10.0.0.2", "port_value": 9080}},
+         "health_status": {"eds_health_status": "HEALTHY", "pending_dynamic_removal": True}},
+        {"address": {"socket_address": {"address": "10.0.0.3", "port_value": 9080}},
+         "health_status": {"eds_health_status": "HEALTHY"}},
+        {"address": {"socket_address": {"address": "10.0.0.4", "port_value": 9080}},
+         "health_status": {"failed_outlier_check": False}},
+    ]}]}
+    rows = dict((r["address"], r) for r in envoy.parse_endpoints(json.dumps(doc)))
+    assert rows["10.0.0.1"]["health_flags"] == ["failed_active_health_check", "failed_outlier_check"]
+    assert rows["10.0.0.1"]["outlier_check"] == "FAILED"
+    assert rows["10.0.0.2"]["health_flags"] == ["pending_dynamic_removal"] and rows["10.0.0.2"]["outlier_check"] == "OK"
+    assert rows["10.0.0.3"]["health_flags"] == [] and rows["10.0.0.3"]["outlier_check"] == "OK"
+    assert rows["10.0.0.4"]["health_flags"] == [] and rows["10.0.0.4"]["outlier_check"] == "OK"
