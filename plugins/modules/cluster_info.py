@@ -190,6 +190,12 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: gathered.facts.reachable
     fail_msg: "{{ inventory_hostname }}: {{ gathered.facts.error | default('unreachable', true) }}"
+
+- name: Gather, and end the play for a cluster that cannot be read, as for an unreachable host (the recap counts it)
+  meshmend.multicluster.cluster_info:
+    context: "{{ kube_context }}"
+    end_unreachable: true
+  register: gathered
 """
 
 RETURN = r"""
