@@ -29,29 +29,25 @@ def _zero_stats():
 ZERO_STATS = _zero_stats()
 
 
-def _stats():
-    return ZERO_STATS
-
-
 def render_clusters(view):
     """GET /clusters?format=json for a ProxyView."""
     statuses = []
     for name in STATIC:
         st = {"name": name}
         if name in PIPES:
-            st["host_statuses"] = [{"address": {"pipe": {"path": PIPES[name]}}, "stats": _stats(),
+            st["host_statuses"] = [{"address": {"pipe": {"path": PIPES[name]}}, "stats": ZERO_STATS,
                                     "health_status": {"eds_health_status": "HEALTHY"}, "weight": 1}]
         elif name in ("agent", "prometheus_stats"):
             port = 15020 if name == "agent" else 15000
             st["host_statuses"] = [{"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                                    "stats": _stats(), "health_status": {"eds_health_status": "HEALTHY"},
+                                    "stats": ZERO_STATS, "health_status": {"eds_health_status": "HEALTHY"},
                                     "weight": 1}]
         statuses.append(st)
     for name, c in view.clusters().items():
         hosts = []
         for e in c["endpoints"]:
             h = {"address": {"socket_address": {"address": e["address"], "port_value": e["port"]}},
-                 "stats": _stats(), "health_status": {"eds_health_status": "HEALTHY"},
+                 "stats": ZERO_STATS, "health_status": {"eds_health_status": "HEALTHY"},
                  "weight": e["weight"]}
             loc = _locality(e["locality"])
             if loc:
