@@ -1,5 +1,6 @@
 """Renderers of plugins/module_utils/report.py over fixture facts and findings."""
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -7,6 +8,7 @@ import report_fixtures as fixtures
 import pytest
 
 from ansible_collections.meshmend.multicluster.plugins.module_utils import report as r
+from ansible_collections.meshmend.multicluster.plugins.module_utils.report import html
 from ansible_collections.meshmend.multicluster.plugins.module_utils.findings import Finding
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -274,6 +276,82 @@ def test_template_errors_name_the_template(rep, tmp_path):
     (bad / "clusters.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
     with pytest.raises(r.TemplateError, match="SecurityError"):
         r.render_html(rep, template_dir=str(bad))
+
+
+# --- compiled templates kept between runs --------------------------------------------------------
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """Jinja2's per-user cache folder under tmp_path, and no environment left from an earlier test."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(html, "_ENVIRONMENTS", {})
+    return tmp_path / ("_jinja2-cache-%d" % os.getuid())
+
+
+def _compiles(monkeypatch):
+    """Counts the templates Jinja2 compiles from source."""
+    import jinja2
+    seen = []
+    compile_ = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        if not kwargs.get("raw") and not (args and args[0]):
+            seen.append(name)
+        return compile_(self, source, name, filename, *args, **kwargs)
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    return seen
+
+
+def test_a_later_run_loads_the_compiled_templates_instead_of_compiling_them(rep, cache_dir, monkeypatch):
+    compiled = _compiles(monkeypatch)
+    first = r.render_html(rep)
+    assert "report.html.j2" in compiled and "mesh.svg.j2" in compiled
+    cached = sorted(p.name for p in cache_dir.iterdir())
+    assert len(cached) == len(set(compiled)) and all(n.startswith("__meshmend_") for n in cached)
+    assert oct(cache_dir.stat().st_mode & 0o777) == "0o700"   # the user's alone (Jinja2 checks it)
+    # a later run: a new process starts with no environment
+    monkeypatch.setattr(html, "_ENVIRONMENTS", {})
+    del compiled[:]
+    assert r.render_html(rep) == first
+    assert compiled == []
+
+
+def test_a_changed_template_or_setting_is_compiled_again(rep, cache_dir, monkeypatch, tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "mesh.svg.j2").write_text('<svg xmlns="http://www.w3.org/2000/svg" class="one"></svg>\n')
+    compiled = _compiles(monkeypatch)
+    r.render_svg(rep, template_dir=str(own))
+    (own / "mesh.svg.j2").write_text('<svg xmlns="http://www.w3.org/2000/svg" class="two"></svg>\n')
+    monkeypatch.setattr(html, "_ENVIRONMENTS", {})
+    del compiled[:]
+    assert 'class="two"' in r.render_svg(rep, template_dir=str(own))
+    assert compiled == ["mesh.svg.j2"]
+    # the same source under other settings (another autoescape, another Jinja2) has its own entry
+    one = html._bytecode_cache("settings one")
+    two = html._bytecode_cache("settings two")
+    assert one.get_cache_key("mesh.svg.j2", "/x") != two.get_cache_key("mesh.svg.j2", "/x")
+
+
+def test_without_a_usable_cache_folder_the_templates_are_compiled_each_run(rep, tmp_path, monkeypatch):
+    import tempfile
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))   # no folder can be made under a file
+    monkeypatch.setattr(html, "_ENVIRONMENTS", {})
+    assert html.environment().bytecode_cache is None
+    assert "<svg" in r.render_html(rep)
+
+
+def test_a_cache_that_cannot_be_written_does_not_stop_the_report(rep, cache_dir, monkeypatch):
+    import jinja2
+
+    def full_disk(self, bucket):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", full_disk)
+    assert "<svg" in r.render_html(rep)
+    assert not cache_dir.exists() or not list(cache_dir.iterdir())
 
 
 def test_summary_lists_every_entry_when_few_and_only_the_problems_when_many():
