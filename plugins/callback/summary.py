@@ -17,7 +17,7 @@ description:
   - At the end of a diagnose, remediate or connectivity run, prints the summary block the roles publish (the custom
     stat C(meshmend)) - the verdict and its exit status, the clusters that could not be read, each root cause once
     with what it explains, one mark per check grouped by area, and the report files. The roles then skip their
-    own C(Decide the exit status) task, so findings never look like a crash.
+    own task that decides the exit status, so findings never look like a crash.
   - "Sets the process exit status to one meaning each when a meshmend role ran in the play (0 clean, 2 findings at or
     over C(meshmend_fail_on) or a fix that failed, 5 bad usage found before any cluster was touched, 1 the tool could
     not run); other playbooks keep Ansible's own exit status."

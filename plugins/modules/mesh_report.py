@@ -26,7 +26,9 @@ description:
     Markdown and HTML reports and the JSON report's C(root_causes).
   - The reports stay linear in the number of clusters (about 6 MB of JSON and 0.5 MB of HTML at 500 clusters with
     one down); healthy remote-secret entries and links of a large mesh are counted, every problem is kept.
-  - The HTML report is rendered from Jinja2 templates that O(template_dir) can replace.
+  - The HTML report is rendered from Jinja2 templates that O(template_dir) can replace. Their compiled form is kept
+    between runs in Jinja2's cache folder for the user (C(_jinja2-cache-<uid>) in the temporary folder, mode 0700);
+    a template whose source changes is compiled again.
   - Clusters of the inventory left out of the play (C(--limit)) are listed as out of play, and pairwise
     checks against them are not run.
   - A play host whose gather failed or registered nothing is reported as unreachable; the others are analyzed.

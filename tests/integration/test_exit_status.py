@@ -137,7 +137,7 @@ def test_without_the_callback_findings_still_fail_the_play(demo, tmp_path):
                    env={"ANSIBLE_CONFIG": str(cfg)})
     assert rc == 2, out[-3000:]
     assert "MESHMEND SUMMARY" not in out
-    assert "Decide the exit status" in out and "root causes (1)" in out, out[-6000:]
+    assert "and decide the exit status (fail_on error)" in out and "root causes (1)" in out, out[-6000:]
 
 
 def test_a_failed_fix_is_counted_over_every_cluster_and_fails_the_run(tmp_path):

@@ -85,8 +85,9 @@ def _bytecode_cache(settings):
                 pass  # a full or read-only disk: this run compiled the template, the next compiles it again
 
     try:
+        hashlib.sha1(b"")  # Jinja2 checksums the sources with it; a FIPS-mode OpenSSL may refuse it
         return MeshmendBytecodeCache(pattern=CACHE_PATTERN)
-    except (OSError, RuntimeError):  # no safe folder: Jinja2 raises RuntimeError for one that is not the user's alone
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a folder that is not the user's alone
         return None
 
 

@@ -344,6 +344,18 @@ def test_without_a_usable_cache_folder_the_templates_are_compiled_each_run(rep, 
     assert "<svg" in r.render_html(rep)
 
 
+def test_where_sha1_is_refused_the_templates_are_compiled_each_run(rep, cache_dir, monkeypatch):
+    """A FIPS-mode OpenSSL refuses SHA-1, which Jinja2's cache checksums sources with."""
+    import hashlib
+
+    def refused(*args, **kwargs):
+        raise ValueError("[digital envelope routines] unsupported")
+    monkeypatch.setattr(hashlib, "sha1", refused)
+    assert html.environment().bytecode_cache is None
+    assert "<svg" in r.render_html(rep)
+    assert not cache_dir.exists()
+
+
 def test_a_cache_that_cannot_be_written_does_not_stop_the_report(rep, cache_dir, monkeypatch):
     import jinja2
 
